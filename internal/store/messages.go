@@ -126,11 +126,11 @@ func ListMessagesByStatus(ctx context.Context, q Querier, session, status string
 
 // ListChatMessagesParams filters ListChatMessages.
 type ListChatMessagesParams struct {
-	Before  time.Time // only messages strictly older than this (zero: no bound)
-	BeforeID string   // tie-breaker for messages at exactly Before
-	Chat    string
-	Limit   int
-	Session string
+	Before   time.Time // only messages strictly older than this (zero: no bound)
+	BeforeID string    // tie-breaker for messages at exactly Before
+	Chat     string
+	Limit    int
+	Session  string
 }
 
 // ListChatMessages returns a chat's messages newest first.

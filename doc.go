@@ -1,0 +1,2 @@
+// Package waqtor is an embeddable library for WhatsApp automation.
+package waqtor
