@@ -3,6 +3,7 @@ package netguard
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // blockedRange is one special-purpose range with a human-readable name.
@@ -188,7 +189,18 @@ func matches(a netip.Addr) []match {
 	for _, e := range embedded4(a) {
 		out = match4(e.addr, e.via, out)
 	}
+	// Report a metadata endpoint before the plainer reasons, whichever view found it.
+	slices.SortStableFunc(out, func(x, y match) int {
+		return boolInt(y.metadata) - boolInt(x.metadata)
+	})
 	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func match4(a netip.Addr, via string, out []match) []match {

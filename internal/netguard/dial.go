@@ -46,8 +46,15 @@ func (p *Policy) Dialer() *net.Dialer {
 // addresses in order through [Policy.Dialer], whose Control hook checks each
 // connection again. Resolution and connecting share DialTimeout.
 func (p *Policy) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	lookupNet, ok := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
-	if !ok {
+	var lookupNet string
+	switch network {
+	case "tcp":
+		lookupNet = "ip"
+	case "tcp4":
+		lookupNet = "ip4"
+	case "tcp6":
+		lookupNet = "ip6"
+	default:
 		return nil, fmt.Errorf("%w: network %q is not tcp, tcp4 or tcp6", ErrBlocked, network)
 	}
 	host, portStr, err := net.SplitHostPort(address)
