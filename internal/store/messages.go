@@ -25,6 +25,7 @@ type Message struct {
 	Error          string
 	ID             string
 	IdempotencyKey string // "" when none
+	PushName       string
 	Sender         string
 	SenderLID      string
 	SessionID      string
@@ -35,15 +36,15 @@ type Message struct {
 	UpdatedAt      time.Time
 }
 
-const messageColumns = `session_id, chat, id, tenant_id, direction, chat_lid, sender, sender_lid, type, content,
-	status, error, idempotency_key, attempts, ts, created_at, updated_at`
+const messageColumns = `session_id, chat, id, tenant_id, direction, chat_lid, sender, sender_lid, push_name, type,
+	content, status, error, idempotency_key, attempts, ts, created_at, updated_at`
 
 func scanMessage(sc interface{ Scan(...any) error }) (*Message, error) {
 	var m Message
 	var idem sql.NullString
 	var ts, created, updated int64
 	if err := sc.Scan(&m.SessionID, &m.Chat, &m.ID, &m.TenantID, &m.Direction, &m.ChatLID, &m.Sender, &m.SenderLID,
-		&m.Type, &m.Content, &m.Status, &m.Error, &idem, &m.Attempts, &ts, &created, &updated); err != nil {
+		&m.PushName, &m.Type, &m.Content, &m.Status, &m.Error, &idem, &m.Attempts, &ts, &created, &updated); err != nil {
 		return nil, err
 	}
 	m.IdempotencyKey = idem.String
@@ -59,8 +60,8 @@ func InsertMessage(ctx context.Context, q Querier, m *Message) error {
 		idem = m.IdempotencyKey
 	}
 	_, err := q.ExecContext(ctx, `INSERT INTO waqtor_messages (`+messageColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-		m.SessionID, m.Chat, m.ID, m.TenantID, m.Direction, m.ChatLID, m.Sender, m.SenderLID, m.Type, m.Content,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		m.SessionID, m.Chat, m.ID, m.TenantID, m.Direction, m.ChatLID, m.Sender, m.SenderLID, m.PushName, m.Type, m.Content,
 		m.Status, m.Error, idem, m.Attempts, Micros(m.Time), Micros(m.CreatedAt), Micros(m.UpdatedAt))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: message %s/%s", ErrDuplicate, m.SessionID, m.ID)
@@ -97,12 +98,13 @@ func GetMessageByIdempotencyKey(ctx context.Context, q Querier, session, key str
 	return m, nil
 }
 
-// UpdateMessageStatus moves a message to status, recording errText and bumping
-// attempts by addAttempts.
-func UpdateMessageStatus(ctx context.Context, q Querier, m *Message) error {
+// UpdateMessageStatus writes m's status, error, attempts, time and updated_at,
+// provided the stored status is still from (compare-and-set); ErrNotFound when
+// the row is missing or its status moved on.
+func UpdateMessageStatus(ctx context.Context, q Querier, m *Message, from string) error {
 	res, err := q.ExecContext(ctx, `UPDATE waqtor_messages SET status = $4, error = $5, attempts = $6, ts = $7, updated_at = $8
-		WHERE session_id = $1 AND chat = $2 AND id = $3`,
-		m.SessionID, m.Chat, m.ID, m.Status, m.Error, m.Attempts, Micros(m.Time), Micros(m.UpdatedAt))
+		WHERE session_id = $1 AND chat = $2 AND id = $3 AND status = $9`,
+		m.SessionID, m.Chat, m.ID, m.Status, m.Error, m.Attempts, Micros(m.Time), Micros(m.UpdatedAt), from)
 	if err != nil {
 		return fmt.Errorf("store: update message: %w", err)
 	}

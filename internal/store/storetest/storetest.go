@@ -79,7 +79,7 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 		t.Parallel()
 		s := open(t)
 		m := &store.Message{SessionID: "s1", Chat: "c@s.whatsapp.net", ID: "M1", TenantID: "default", Direction: store.DirectionOut,
-			Type: "text", Content: `{"body":"hi"}`, Status: "pending", IdempotencyKey: "k1", Time: t0, CreatedAt: t0, UpdatedAt: t0}
+			Type: "text", PushName: "Ann", Content: `{"body":"hi"}`, Status: "pending", IdempotencyKey: "k1", Time: t0, CreatedAt: t0, UpdatedAt: t0}
 		require.NoError(t, store.InsertMessage(ctx, s.DB, m))
 		dup := *m
 		dup.IdempotencyKey = ""
@@ -107,7 +107,8 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 		require.Len(t, pending, 4)
 
 		got.Status, got.Attempts, got.UpdatedAt = "sent", 1, t0.Add(time.Minute)
-		require.NoError(t, store.UpdateMessageStatus(ctx, s.DB, got))
+		require.ErrorIs(t, store.UpdateMessageStatus(ctx, s.DB, got, "delivered"), store.ErrNotFound, "compare-and-set refuses a stale status")
+		require.NoError(t, store.UpdateMessageStatus(ctx, s.DB, got, "pending"))
 		again, err := store.GetMessage(ctx, s.DB, "s1", "M1")
 		require.NoError(t, err)
 		require.Equal(t, "sent", again.Status)

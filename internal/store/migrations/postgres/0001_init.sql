@@ -23,6 +23,7 @@ CREATE TABLE waqtor_messages (
     chat_lid        TEXT NOT NULL DEFAULT '',
     sender          TEXT NOT NULL DEFAULT '',
     sender_lid      TEXT NOT NULL DEFAULT '',
+    push_name       TEXT NOT NULL DEFAULT '',
     type            TEXT NOT NULL,
     content         TEXT NOT NULL,
     status          TEXT NOT NULL,

@@ -1,0 +1,690 @@
+package waqtor
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/waqtor/waqtor/internal/store"
+)
+
+// SendOpts are optional per-call settings of the send commands.
+type SendOpts struct {
+	// IdempotencyKey makes a send safe to retry: a second send with the same key
+	// on the same session returns the first send's message and sends nothing.
+	// At most 255 printable characters. Defaults to none.
+	IdempotencyKey string
+}
+
+// MaxIdempotencyKeyLength is the longest accepted idempotency key.
+const MaxIdempotencyKeyLength = 255
+
+func newMessageID() string {
+	// The shape WhatsApp Web uses (and whatsmeow's GenerateMessageID): "3EB0"
+	// and 18 upper-case hex digits.
+	var b [9]byte
+	_, _ = rand.Read(b[:])
+	return "3EB0" + strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// Send sends content to chat (a phone number or a JID) on a session and returns
+// the stored message.
+//
+// The message ID is chosen and the message stored as pending before the engine is
+// asked to send, so a send interrupted by a crash is retried after restart with
+// the same ID. When the engine fails for a transient reason (network loss), the
+// message stays pending and is retried every Config.RetryInterval; the returned
+// message then has Status StatusPending and Error set. When the failure is
+// permanent the message is marked failed and the error is returned.
+//
+// Errors before anything is stored wrap ErrSessionNotFound, ErrInvalidSessionID,
+// ErrInvalidPhone, ErrInvalidMessage, ErrNotReady (the session is not connected
+// and logged in) or ErrMediaTooLarge.
+func (c *Core) Send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
+	if err := c.begin(); err != nil {
+		return nil, err
+	}
+	defer c.ops.done()
+	return c.send(ctx, sessionID, chat, content, opts)
+}
+
+func (c *Core) send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
+	s, err := c.session(sessionID)
+	if err != nil {
+		return nil, err
+	}
+	jid, err := NormalizeChat(chat)
+	if err != nil {
+		return nil, err
+	}
+	if content == nil {
+		return nil, fieldErr(ErrInvalidMessage, "content", "is required")
+	}
+	if err := content.validate(); err != nil {
+		return nil, err
+	}
+	if m, ok := content.(*Media); ok && int64(len(m.Data)) > c.cfg.MaxMediaBytes {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrMediaTooLarge, len(m.Data), c.cfg.MaxMediaBytes)
+	}
+	var key string
+	if opts != nil {
+		key = opts.IdempotencyKey
+		if err := validateIdempotencyKey(key); err != nil {
+			return nil, err
+		}
+	}
+	if key != "" {
+		if prev, err := c.messageByKey(ctx, s, key); err == nil || !errors.Is(err, ErrMessageNotFound) {
+			return prev, err
+		}
+	}
+	conn, err := s.readyConn()
+	if err != nil {
+		return nil, err
+	}
+	content, err = c.completeContent(ctx, s, jid, content)
+	if err != nil {
+		return nil, err
+	}
+	data, err := MarshalContent(content)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+	}
+	now := c.now().UTC()
+	row := &store.Message{SessionID: s.id, Chat: jid, ID: newMessageID(), TenantID: s.tenant, Direction: store.DirectionOut,
+		Type: string(content.ContentType()), Content: string(data), Status: string(StatusPending), IdempotencyKey: key,
+		Time: now, CreatedAt: now, UpdatedAt: now}
+	if !s.claim(row.ID) {
+		return nil, fmt.Errorf("waqtor: message ID collision")
+	}
+	defer s.release(row.ID)
+	err = c.store.InTx(ctx, func(tx *sql.Tx) error {
+		if err := store.InsertMessage(ctx, tx, row); err != nil {
+			return err
+		}
+		if m, ok := content.(*Media); ok {
+			return store.PutOutboxMedia(ctx, tx, s.id, row.ID, m.Data)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrDuplicate) && key != "" {
+		// A concurrent send with the same key won the race.
+		return c.messageByKey(ctx, s, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: store message: %w", ErrDatabase, err)
+	}
+	return c.deliver(ctx, s, conn, row, content)
+}
+
+func validateIdempotencyKey(key string) error {
+	if len(key) > MaxIdempotencyKeyLength {
+		return fieldErr(ErrInvalidMessage, "idempotency_key", "is longer than %d bytes", MaxIdempotencyKeyLength)
+	}
+	for _, r := range key {
+		if !unicode.IsPrint(r) {
+			return fieldErr(ErrInvalidMessage, "idempotency_key", "contains a non-printable character")
+		}
+	}
+	return nil
+}
+
+func (c *Core) messageByKey(ctx context.Context, s *session, key string) (*Message, error) {
+	row, err := store.GetMessageByIdempotencyKey(ctx, c.store.DB, s.id, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrMessageNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDatabase, err)
+	}
+	return messageFromRow(row)
+}
+
+// completeContent fills references (quoted message, reaction or revoke target)
+// from the store, so callers need only give an ID.
+func (c *Core) completeContent(ctx context.Context, s *session, chat string, content Content) (Content, error) {
+	lookup := func(id string) *store.Message {
+		row, err := store.GetMessage(ctx, c.store.DB, s.id, id)
+		if err != nil {
+			return nil
+		}
+		return row
+	}
+	author := func(row *store.Message) string {
+		if row.Direction == store.DirectionOut {
+			return s.ownJID()
+		}
+		return row.Sender
+	}
+	switch v := content.(type) {
+	case *Text:
+		if v.Quote != nil && v.Quote.Sender == "" {
+			if row := lookup(v.Quote.ID); row != nil {
+				cp, q := *v, *v.Quote
+				q.Sender = author(row)
+				if q.Text == "" {
+					q.Text = previewText(row.Content)
+				}
+				cp.Quote = &q
+				return &cp, nil
+			}
+		}
+	case *Reaction:
+		if v.TargetSender == "" {
+			if row := lookup(v.TargetID); row != nil {
+				cp := *v
+				cp.TargetSender = author(row)
+				return &cp, nil
+			}
+		}
+	case *Revoke:
+		if v.TargetSender == "" {
+			if row := lookup(v.TargetID); row != nil && row.Direction == store.DirectionIn {
+				cp := *v
+				cp.TargetSender = row.Sender
+				return &cp, nil
+			}
+		}
+	case *Contact:
+		if v.VCard == "" {
+			vc, err := BuildVCard(v.Name, v.Phone)
+			if err != nil {
+				return nil, err
+			}
+			cp := *v
+			cp.VCard = vc
+			return &cp, nil
+		}
+	}
+	return content, nil
+}
+
+func previewText(contentJSON string) string {
+	c, err := UnmarshalContent([]byte(contentJSON))
+	if err != nil {
+		return ""
+	}
+	switch v := c.(type) {
+	case *Text:
+		return v.Body
+	case *Media:
+		return v.Caption
+	case *Poll:
+		return v.Question
+	}
+	return ""
+}
+
+func (s *session) ownJID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.row.JID
+}
+
+// claim marks a message as being sent by this process, so the retry loop leaves
+// it alone; false when it already is.
+func (s *session) claim(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.inflight[id]; ok {
+		return false
+	}
+	s.inflight[id] = struct{}{}
+	return true
+}
+
+func (s *session) release(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inflight, id)
+}
+
+// deliver asks the engine to send a stored pending message and records the
+// outcome. Call with the message claimed.
+func (c *Core) deliver(ctx context.Context, s *session, conn Conn, row *store.Message, content Content) (*Message, error) {
+	sendCtx, cancel := context.WithTimeout(ctx, c.cfg.SendTimeout)
+	res, sendErr := conn.Send(sendCtx, &OutboundMessage{Chat: row.Chat, Content: content, ID: row.ID})
+	cancel()
+	return c.recordOutcome(ctx, s, row, res, sendErr)
+}
+
+// recordOutcome stores the result of a send attempt and emits message.sent or
+// message.failed. A transient failure leaves the message pending.
+func (c *Core) recordOutcome(ctx context.Context, s *session, row *store.Message, res *SendResult, sendErr error) (*Message, error) {
+	// Record the outcome even if the caller's context ended meanwhile.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), handlerTimeout)
+	defer rcancel()
+	next := *row
+	next.Attempts++
+	next.UpdatedAt = c.now().UTC()
+	switch {
+	case sendErr == nil:
+		next.Status, next.Error = string(StatusSent), ""
+		if res != nil && !res.Time.IsZero() {
+			next.Time = res.Time.UTC()
+		}
+	case IsPermanent(sendErr) || next.Attempts >= c.cfg.MaxSendAttempts:
+		next.Status, next.Error = string(StatusFailed), sendErr.Error()
+	default:
+		next.Error = sendErr.Error()
+	}
+	var out *Message
+	err := c.commit(rctx, func(tx *sql.Tx, em *emitter) error {
+		err := store.UpdateMessageStatus(rctx, tx, &next, string(StatusPending))
+		if errors.Is(err, store.ErrNotFound) {
+			// A receipt moved it past pending already (or it was deleted).
+			cur, gerr := store.GetMessage(rctx, tx, row.SessionID, row.ID)
+			if gerr != nil {
+				return gerr
+			}
+			next = *cur
+		} else if err != nil {
+			return err
+		}
+		if next.Status != string(StatusPending) {
+			if err := store.DeleteOutboxMedia(rctx, tx, row.SessionID, row.ID); err != nil {
+				return err
+			}
+		}
+		msg, err := messageFromRow(&next)
+		if err != nil {
+			return err
+		}
+		out = msg
+		switch {
+		case next.Status == string(StatusFailed):
+			em.emit(s.id, s.tenant, &MessageFailed{Message: *msg, Error: next.Error})
+		case sendErr == nil:
+			em.emit(s.id, s.tenant, &MessageSent{Message: *msg})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: record send outcome: %w", ErrDatabase, err)
+	}
+	if sendErr != nil {
+		if out.Status == StatusFailed {
+			return out, fmt.Errorf("waqtor: send %s: %w", row.ID, sendErr)
+		}
+		c.logger.WarnContext(ctx, "Send failed, will retry", slog.String("session", s.id),
+			slog.String("message_id", row.ID), slog.Int("attempt", next.Attempts), slog.Any("error", sendErr))
+	}
+	return out, nil
+}
+
+func messageFromRow(r *store.Message) (*Message, error) {
+	content, err := UnmarshalContent([]byte(r.Content))
+	if err != nil {
+		return nil, fmt.Errorf("waqtor: stored message %s: %w", r.ID, err)
+	}
+	m := &Message{
+		Chat:      Address{JID: r.Chat, LID: r.ChatLID, Phone: JIDPhone(r.Chat)},
+		Content:   content,
+		CreatedAt: r.CreatedAt,
+		Direction: Direction(r.Direction),
+		Error:     r.Error,
+		FromMe:    r.Direction == store.DirectionOut,
+		ID:        r.ID,
+		IsGroup:   IsGroupJID(r.Chat),
+		PushName:  r.PushName,
+		Sender:    Address{JID: r.Sender, LID: r.SenderLID, Phone: JIDPhone(r.Sender)},
+		Session:   r.SessionID,
+		Status:    MessageStatus(r.Status),
+		Tenant:    r.TenantID,
+		Time:      r.Time,
+		UpdatedAt: r.UpdatedAt,
+	}
+	return m, nil
+}
+
+// SendText sends a text message. For quotes and mentions use Send with a *Text.
+func (c *Core) SendText(ctx context.Context, session, chat, text string, opts *SendOpts) (*Message, error) {
+	return c.Send(ctx, session, chat, &Text{Body: text}, opts)
+}
+
+// SendLocation sends a location.
+func (c *Core) SendLocation(ctx context.Context, session, chat string, loc *Location, opts *SendOpts) (*Message, error) {
+	if loc == nil {
+		return nil, fieldErr(ErrInvalidMessage, "location", "is required")
+	}
+	return c.Send(ctx, session, chat, loc, opts)
+}
+
+// SendContact sends a contact card.
+func (c *Core) SendContact(ctx context.Context, session, chat string, contact *Contact, opts *SendOpts) (*Message, error) {
+	if contact == nil {
+		return nil, fieldErr(ErrInvalidMessage, "contact", "is required")
+	}
+	return c.Send(ctx, session, chat, contact, opts)
+}
+
+// SendPoll sends a poll; votes arrive as message.received events with *PollVote
+// content.
+func (c *Core) SendPoll(ctx context.Context, session, chat string, poll *Poll, opts *SendOpts) (*Message, error) {
+	if poll == nil {
+		return nil, fieldErr(ErrInvalidMessage, "poll", "is required")
+	}
+	return c.Send(ctx, session, chat, poll, opts)
+}
+
+// React reacts to message targetID in chat with emoji; an empty emoji removes the
+// reaction.
+func (c *Core) React(ctx context.Context, session, chat, targetID, emoji string, opts *SendOpts) (*Message, error) {
+	return c.Send(ctx, session, chat, &Reaction{TargetID: targetID, Emoji: emoji}, opts)
+}
+
+// Edit replaces the text of a message this session sent.
+func (c *Core) Edit(ctx context.Context, session, chat, targetID, text string, opts *SendOpts) (*Message, error) {
+	return c.Send(ctx, session, chat, &Edit{TargetID: targetID, Text: text}, opts)
+}
+
+// Revoke deletes a message for everyone.
+func (c *Core) Revoke(ctx context.Context, session, chat, targetID string, opts *SendOpts) (*Message, error) {
+	return c.Send(ctx, session, chat, &Revoke{TargetID: targetID}, opts)
+}
+
+// MarkRead sends read receipts for inbound messages ids of chat. In groups,
+// sender is the messages' author.
+func (c *Core) MarkRead(ctx context.Context, session, chat string, ids []string, sender string) error {
+	if err := c.begin(); err != nil {
+		return err
+	}
+	defer c.ops.done()
+	s, err := c.session(session)
+	if err != nil {
+		return err
+	}
+	jid, err := NormalizeChat(chat)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return fieldErr(ErrInvalidMessage, "ids", "must not be empty")
+	}
+	for i, id := range ids {
+		if strings.TrimSpace(id) == "" {
+			return fieldErr(ErrInvalidMessage, fmt.Sprintf("ids[%d]", i), "must not be empty")
+		}
+	}
+	if sender != "" {
+		if sender, err = NormalizeChat(sender); err != nil {
+			return err
+		}
+	}
+	conn, err := s.readyConn()
+	if err != nil {
+		return err
+	}
+	return conn.MarkRead(ctx, jid, sender, ids, c.now())
+}
+
+// SetPresence shows a typing or recording indicator in chat (PresencePaused
+// clears it).
+func (c *Core) SetPresence(ctx context.Context, session, chat string, p ChatPresence) error {
+	if err := c.begin(); err != nil {
+		return err
+	}
+	defer c.ops.done()
+	s, err := c.session(session)
+	if err != nil {
+		return err
+	}
+	jid, err := NormalizeChat(chat)
+	if err != nil {
+		return err
+	}
+	switch p {
+	case PresenceTyping, PresenceRecording, PresencePaused:
+	default:
+		return fieldErr(ErrInvalidMessage, "presence", "must be typing, recording or paused, not %q", p)
+	}
+	conn, err := s.readyConn()
+	if err != nil {
+		return err
+	}
+	return conn.SetPresence(ctx, jid, p)
+}
+
+// MaxCheckNumbers is the most numbers one CheckNumbers call accepts.
+const MaxCheckNumbers = 500
+
+// CheckNumbers reports which phone numbers have WhatsApp accounts. Every number
+// is validated first; one invalid number fails the whole call with its index.
+func (c *Core) CheckNumbers(ctx context.Context, session string, phones []string) ([]NumberCheck, error) {
+	if err := c.begin(); err != nil {
+		return nil, err
+	}
+	defer c.ops.done()
+	s, err := c.session(session)
+	if err != nil {
+		return nil, err
+	}
+	if len(phones) == 0 || len(phones) > MaxCheckNumbers {
+		return nil, fieldErr(ErrInvalidPhone, "phones", "must have 1 to %d entries", MaxCheckNumbers)
+	}
+	norm := make([]string, len(phones))
+	for i, p := range phones {
+		e164, err := ParsePhone(p)
+		if err != nil {
+			return nil, fieldErr(ErrInvalidPhone, fmt.Sprintf("phones[%d]", i), "%v", err)
+		}
+		norm[i] = e164
+	}
+	conn, err := s.readyConn()
+	if err != nil {
+		return nil, err
+	}
+	return conn.CheckNumbers(ctx, norm)
+}
+
+// Message returns a stored message by ID.
+func (c *Core) Message(ctx context.Context, session, id string) (*Message, error) {
+	if err := c.begin(); err != nil {
+		return nil, err
+	}
+	defer c.ops.done()
+	if _, err := c.session(session); err != nil {
+		return nil, err
+	}
+	row, err := store.GetMessage(ctx, c.store.DB, session, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q", ErrMessageNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDatabase, err)
+	}
+	return messageFromRow(row)
+}
+
+// MessageListParams selects messages for Messages.
+type MessageListParams struct {
+	// Before continues a listing: pass the previous result's Next. Defaults to
+	// the newest message.
+	Before string
+	// Chat is the conversation (phone number or JID). Required.
+	Chat string
+	// Limit caps the page. Defaults to 50; at most 500.
+	Limit int
+	// Session is the session. Required.
+	Session string
+}
+
+// MessageListResult is a page of messages, newest first.
+type MessageListResult struct {
+	// Messages are the page's messages.
+	Messages []*Message
+	// Next is the cursor for the following (older) page, "" at the end.
+	Next string
+}
+
+// Messages lists a chat's messages, newest first, with cursor pagination.
+func (c *Core) Messages(ctx context.Context, p *MessageListParams) (*MessageListResult, error) {
+	if err := c.begin(); err != nil {
+		return nil, err
+	}
+	defer c.ops.done()
+	if p == nil {
+		return nil, fieldErr(ErrInvalidMessage, "params", "are required")
+	}
+	if _, err := c.session(p.Session); err != nil {
+		return nil, err
+	}
+	chat, err := NormalizeChat(p.Chat)
+	if err != nil {
+		return nil, err
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 500)
+	q := store.ListChatMessagesParams{Session: p.Session, Chat: chat, Limit: limit + 1}
+	if p.Before != "" {
+		if q.Before, q.BeforeID, err = decodeMessageCursor(p.Before); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := store.ListChatMessages(ctx, c.store.DB, q)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDatabase, err)
+	}
+	res := &MessageListResult{}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[len(rows)-1]
+		res.Next = encodeMessageCursor(last.Time, last.ID)
+	}
+	for _, r := range rows {
+		m, err := messageFromRow(r)
+		if err != nil {
+			return nil, err
+		}
+		res.Messages = append(res.Messages, m)
+	}
+	return res, nil
+}
+
+func encodeMessageCursor(t time.Time, id string) string {
+	return fmt.Sprintf("%d.%s", store.Micros(t), id)
+}
+
+func decodeMessageCursor(s string) (time.Time, string, error) {
+	ts, id, ok := strings.Cut(s, ".")
+	var us int64
+	if _, err := fmt.Sscanf(ts, "%d", &us); !ok || err != nil || id == "" || us <= 0 {
+		return time.Time{}, "", fieldErr(ErrInvalidMessage, "before", "is not a cursor returned by Messages")
+	}
+	return store.FromMicros(us), id, nil
+}
+
+// storeInbound persists an inbound message and its event in one transaction. A
+// message already stored (a redelivery) is not an error and emits nothing.
+func (c *Core) storeInbound(ctx context.Context, s *session, m *InboundMessage) error {
+	if m == nil || m.ID == "" || m.Chat.JID == "" || m.Content == nil {
+		return fmt.Errorf("%w: inbound message lacks ID, chat or content", ErrInvalidMessage)
+	}
+	data, err := MarshalContent(m.Content)
+	if err != nil {
+		return err
+	}
+	now := c.now().UTC()
+	ts := m.Time.UTC()
+	if m.Time.IsZero() {
+		ts = now
+	}
+	row := &store.Message{SessionID: s.id, Chat: m.Chat.JID, ChatLID: m.Chat.LID, ID: m.ID, TenantID: s.tenant,
+		Direction: store.DirectionIn, Sender: m.Sender.JID, SenderLID: m.Sender.LID, PushName: m.PushName,
+		Type: string(m.Content.ContentType()), Content: string(data), Status: string(StatusReceived),
+		Time: ts, CreatedAt: now, UpdatedAt: now}
+	if m.FromMe {
+		row.Direction, row.Status = store.DirectionOut, string(StatusSent)
+	}
+	err = c.commit(ctx, func(tx *sql.Tx, em *emitter) error {
+		if err := store.InsertMessage(ctx, tx, row); err != nil {
+			return err
+		}
+		msg, err := messageFromRow(row)
+		if err != nil {
+			return err
+		}
+		msg.Chat, msg.Sender, msg.IsGroup = m.Chat, m.Sender, m.IsGroup || msg.IsGroup
+		em.emit(s.id, s.tenant, &MessageReceived{Message: *msg})
+		return nil
+	})
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: store inbound message: %w", ErrDatabase, err)
+	}
+	return nil
+}
+
+// applyReceipt moves outbound messages forward and emits their events.
+func (c *Core) applyReceipt(ctx context.Context, s *session, r *Receipt) error {
+	if r == nil {
+		return nil
+	}
+	var target MessageStatus
+	switch r.Type {
+	case ReceiptDelivered:
+		target = StatusDelivered
+	case ReceiptRead:
+		target = StatusRead
+	case ReceiptPlayed:
+		target = StatusPlayed
+	default:
+		return nil
+	}
+	for _, id := range r.IDs {
+		err := c.commit(ctx, func(tx *sql.Tx, em *emitter) error {
+			row, err := store.GetMessage(ctx, tx, s.id, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil // not ours (or deleted)
+			}
+			if err != nil {
+				return err
+			}
+			cur := MessageStatus(row.Status)
+			if row.Direction != store.DirectionOut || cur == StatusFailed || target.rank() <= cur.rank() {
+				return nil
+			}
+			next := *row
+			next.Status = string(target)
+			next.UpdatedAt = c.now().UTC()
+			if err := store.UpdateMessageStatus(ctx, tx, &next, row.Status); err != nil {
+				return err
+			}
+			if cur == StatusPending {
+				if err := store.DeleteOutboxMedia(ctx, tx, s.id, id); err != nil {
+					return err
+				}
+			}
+			chat := Address{JID: row.Chat, LID: row.ChatLID, Phone: JIDPhone(row.Chat)}
+			if cur.rank() < StatusDelivered.rank() {
+				em.emit(s.id, s.tenant, &MessageDelivered{Chat: chat, MessageID: id, Recipient: r.Sender,
+					EventMeta: EventMeta{Time: r.Time}})
+			}
+			if target.rank() >= StatusRead.rank() && cur.rank() < StatusRead.rank() {
+				em.emit(s.id, s.tenant, &MessageRead{Chat: chat, MessageID: id, Reader: r.Sender,
+					EventMeta: EventMeta{Time: r.Time}})
+			}
+			if target == StatusPlayed {
+				em.emit(s.id, s.tenant, &MessageRead{Chat: chat, MessageID: id, Reader: r.Sender, Played: true,
+					EventMeta: EventMeta{Time: r.Time}})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%w: apply receipt: %w", ErrDatabase, err)
+		}
+	}
+	return nil
+}
