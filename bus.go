@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -33,8 +34,9 @@ type bus struct {
 	eb     EventBus.Bus
 	logger *slog.Logger
 
-	mu   sync.RWMutex
-	subs map[EventKind][]*subscription // replaced, never mutated in place
+	mu     sync.RWMutex
+	subs   map[EventKind][]*subscription // replaced, never mutated in place
+	closed bool                          // after closeAll, subscriptions start closed
 
 	nextID        atomic.Uint64
 	published     atomic.Uint64
@@ -85,10 +87,15 @@ func (b *bus) dispatch(e Event) {
 }
 
 func (b *bus) subscribe(buffer int, kinds []EventKind) *subscription {
-	s := &subscription{id: b.nextID.Add(1), kinds: kinds, ch: make(chan Event, buffer)}
+	s := &subscription{id: b.nextID.Add(1), kinds: slices.Compact(slices.Sorted(slices.Values(kinds))), ch: make(chan Event, buffer)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, k := range kinds {
+	if b.closed {
+		s.closed = true
+		close(s.ch)
+		return s
+	}
+	for _, k := range s.kinds {
 		old := b.subs[k]
 		next := make([]*subscription, 0, len(old)+1)
 		next = append(next, old...)
@@ -120,6 +127,9 @@ func (b *bus) unsubscribe(s *subscription) {
 
 // closeAll ends every subscription (on Core.Stop).
 func (b *bus) closeAll() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	b.mu.RLock()
 	var all []*subscription
 	seen := map[*subscription]bool{}
