@@ -121,7 +121,7 @@ type TooLargeError struct {
 
 // Error implements error.
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("netguard: body exceeds the %d-byte limit (measured after decompression); "+
+	return fmt.Sprintf("netguard: body exceeds the %d-byte limit (counted after any gzip decoding); "+
 		"raise the limit only for trusted sources", e.Limit)
 }
 
