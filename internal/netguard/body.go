@@ -134,7 +134,7 @@ func Fetch(ctx context.Context, client *http.Client, rawURL string, maxBytes int
 	req.Header.Set("Accept-Encoding", "gzip")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("netguard: fetch: %w", err)
+		return nil, err // a *url.Error naming the method and URL
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "" {

@@ -42,6 +42,13 @@ func TestControl(t *testing.T) {
 		})
 	}
 
+	t.Run("allow-listed 10.0.0.0/8", func(t *testing.T) {
+		t.Parallel()
+		lan := newPolicy(t, &netguard.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+		require.NoError(t, lan.Control("tcp4", "10.0.0.5:443", nil))
+		require.ErrorIs(t, lan.Control("tcp4", "192.168.1.10:443", nil), netguard.ErrBlocked)
+	})
+
 	tests := map[string]struct {
 		network string
 		address string

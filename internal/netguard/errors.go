@@ -6,8 +6,10 @@ import (
 	"net/netip"
 )
 
-// Sentinel errors. Every error this package returns wraps one of them, so callers
-// branch with errors.Is and never on message text.
+// Sentinel errors. Every refusal this package makes matches one of them, so
+// callers branch with errors.Is and never on message text. Other failures (an
+// invalid Config, DNS errors, refused connections) are returned as they come,
+// with context.
 var (
 	// ErrBlocked means the destination address or port is not permitted by the
 	// Policy. The concrete error is a *BlockedError unless the address could not be
@@ -121,7 +123,7 @@ type TooLargeError struct {
 
 // Error implements error.
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("netguard: body exceeds the %d-byte limit (measured after decompression); "+
+	return fmt.Sprintf("netguard: body exceeds the %d-byte limit (counted after any gzip decoding); "+
 		"raise the limit only for trusted sources", e.Limit)
 }
 
