@@ -44,8 +44,9 @@ type Config struct {
 	AutoPair bool
 
 	// AutoRead makes every phone read each message it receives ReadLatency after
-	// delivering it. Without it a phone reads only when told to ([Phone.Read]).
-	// Defaults to false.
+	// delivering it, except the phones of accounts that sessions are paired as
+	// (those sessions read with Conn.MarkRead). Without it a phone reads only
+	// when told to ([Phone.Read]). Defaults to false.
 	AutoRead bool
 
 	// ConnectLatency is how long Conn.Connect's handshake takes before the

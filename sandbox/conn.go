@@ -103,7 +103,7 @@ func (c *conn) dispatch() bool {
 		}
 		return true
 	}
-	if d.state != stReady || d.retryWait || len(d.stream) == 0 {
+	if d.state != stReady || d.retryWait || d.inflight != nil || len(d.stream) == 0 {
 		n.mu.Unlock()
 		return false
 	}
@@ -125,6 +125,7 @@ func (c *conn) dispatch() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	d.inflight = nil
+	d.kickLocked() // a Conn that took over may be waiting for this item
 	if err == nil {
 		// Acknowledged. The stream may have been cleared (a logout) meanwhile.
 		if i := slices.Index(d.stream, it); i >= 0 {

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -249,6 +251,9 @@ func setup(t *testing.T, cfg *Config, jid string) *testBundle {
 	if cfg == nil {
 		cfg = fastConfig()
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
 	n := NewTestNetwork(t, cfg)
 	h := newRecorder()
 	conn, err := n.Open(t.Context(), &waqtor.EngineSession{ID: "s1", JID: jid}, h)
@@ -263,6 +268,19 @@ func setupReady(t *testing.T, cfg *Config) *testBundle {
 	require.NoError(t, b.conn.Connect(t.Context()))
 	b.h.waitStatus(t, waqtor.StateReady)
 	return b
+}
+
+// testLogger sends logs to t.Log. The network must be closed before the test
+// ends (NewTestNetwork does it in a cleanup), so nothing logs afterwards.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
 }
 
 func waitCtx(t testing.TB) context.Context {
