@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"strings"
 )
 
 // Generated values come from PCG streams keyed by the seed and by what they
@@ -74,15 +73,17 @@ func formatPairingCode(code string) string { return code[:4] + "-" + code[4:] }
 // normalizePairingCode undoes what a person may do to a typed code: case,
 // spaces and the dash.
 func normalizePairingCode(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '-' || r == ' ':
-			return -1
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '-' || c == ' ':
+		case c >= 'a' && c <= 'z':
+			b = append(b, c-'a'+'A')
+		default:
+			b = append(b, c)
 		}
-		return r
-	}, s)
+	}
+	return string(b)
 }
 
 // newGroupJID returns a JID in the shape of a modern group's.

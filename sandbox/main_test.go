@@ -165,7 +165,7 @@ func (r *recorder) messages() []*waqtor.InboundMessage {
 	return collect[*waqtor.InboundMessage](r)
 }
 func (r *recorder) receipts() []*waqtor.Receipt { return collect[*waqtor.Receipt](r) }
-func (r *recorder) qrs() []qrEvent               { return collect[qrEvent](r) }
+func (r *recorder) qrs() []qrEvent              { return collect[qrEvent](r) }
 
 func collect[T any](r *recorder) []T {
 	r.mu.Lock()

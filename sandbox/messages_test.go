@@ -17,7 +17,7 @@ func TestCheckNumbers(t *testing.T) {
 		requireRegistered bool
 		want              []bool
 	}{
-		"open":                {false, []bool{true, true, false}},
+		"open":               {false, []bool{true, true, false}},
 		"require registered": {true, []bool{true, false, false}},
 	} {
 		t.Run(name, func(t *testing.T) {
