@@ -69,11 +69,12 @@ type Config struct {
 
 	// QRCodes is how many QR codes an unpaired session shows, one per QRInterval,
 	// before it gives up with StateDisconnected ("QR code timed out"). It does not
-	// start again by itself. Defaults to QRCodesDefault (6).
+	// start again by itself. Zero or less takes the default. Defaults to
+	// QRCodesDefault (6).
 	QRCodes int
 
 	// QRInterval is how long each QR code is valid before the next one replaces
-	// it. Defaults to QRIntervalDefault (20 s).
+	// it. Zero or less takes the default. Defaults to QRIntervalDefault (20 s).
 	QRInterval time.Duration
 
 	// ReadLatency is how long after delivery an AutoRead phone sends its read
@@ -108,8 +109,8 @@ type Config struct {
 	// process. Defaults to nil.
 	SendLogFunc func(SendRecord)
 
-	// WaitTimeout bounds [Phone.RequireReceived] and [Phone.RequireText].
-	// Defaults to WaitTimeoutDefault (5 s).
+	// WaitTimeout bounds [Phone.RequireReceived] and [Phone.RequireText]. Zero or
+	// less takes the default. Defaults to WaitTimeoutDefault (5 s).
 	WaitTimeout time.Duration
 }
 

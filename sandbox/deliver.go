@@ -17,6 +17,7 @@ type envelope struct {
 	fromDevice  *device // the sending session, nil when sent from the phone
 	group       *group  // nil in one-to-one chats
 	id          string
+	playedBy    map[*Phone]bool
 	readBy      map[*Phone]bool
 	sent        *sentMsg // the author's Phone.Sent record, when sent from the phone
 	time        time.Time
@@ -33,6 +34,7 @@ func (n *Network) newEnvelopeLocked(id string, from *Phone, fromDevice *device, 
 		fromDevice:  fromDevice,
 		group:       g,
 		id:          id,
+		playedBy:    make(map[*Phone]bool),
 		readBy:      make(map[*Phone]bool),
 		time:        now,
 		to:          to,
@@ -177,6 +179,16 @@ func (n *Network) readLocked(reader *Phone, e *envelope, at time.Time) {
 		reader.notifyLocked()
 	}
 	n.receiptLocked(reader, e, waqtor.ReceiptRead, at)
+}
+
+// playedLocked records that reader played e (reading it first) and tells the author.
+func (n *Network) playedLocked(reader *Phone, e *envelope, at time.Time) {
+	if e.playedBy[reader] {
+		return
+	}
+	n.readLocked(reader, e, at)
+	e.playedBy[reader] = true
+	n.receiptLocked(reader, e, waqtor.ReceiptPlayed, at)
 }
 
 // receiptLocked updates the author's Sent record and queues a receipt for the

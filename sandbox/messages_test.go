@@ -480,3 +480,21 @@ func TestSessionToSession(t *testing.T) {
 	require.True(t, m.FromMe)
 	require.Equal(t, "15550000002@s.whatsapp.net", m.Chat.JID)
 }
+
+func TestPlayed(t *testing.T) {
+	t.Parallel()
+	b := setupReady(t, nil)
+	alice := b.n.Phone("+201001234567")
+	_, err := b.conn.Send(t.Context(), &waqtor.OutboundMessage{ID: "V1", Chat: alice.JID(),
+		Content: &waqtor.Media{Kind: waqtor.ContentAudio, Voice: true, Data: []byte("OggS")}})
+	require.NoError(t, err)
+	alice.RequireReceived(t, func(r Received) bool { return r.ID == "V1" })
+	require.NoError(t, alice.Play(t.Context(), "V1"))
+	require.ErrorIs(t, alice.Play(t.Context(), "V2"), ErrUnknownMessage)
+	rcs := b.h.waitReceipts(t, 3)
+	var types []waqtor.ReceiptType
+	for _, rc := range rcs {
+		types = append(types, rc.Type)
+	}
+	require.Equal(t, []waqtor.ReceiptType{waqtor.ReceiptDelivered, waqtor.ReceiptRead, waqtor.ReceiptPlayed}, types)
+}

@@ -418,8 +418,19 @@ func (p *Phone) amend(ctx context.Context, msgID, what string, content func() wa
 // (after a delivered receipt, if none was sent yet). Errors wrap
 // ErrUnknownMessage, and then nothing was read.
 func (p *Phone) Read(ctx context.Context, msgIDs ...string) error {
+	return p.mark(ctx, "read", msgIDs, p.n.readLocked)
+}
+
+// Play plays voice notes or videos the phone received: their authors get
+// played receipts (after delivered and read receipts, if none were sent yet).
+// Errors wrap ErrUnknownMessage, and then nothing was played.
+func (p *Phone) Play(ctx context.Context, msgIDs ...string) error {
+	return p.mark(ctx, "play", msgIDs, p.n.playedLocked)
+}
+
+func (p *Phone) mark(ctx context.Context, what string, msgIDs []string, markLocked func(*Phone, *envelope, time.Time)) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sandbox: %s read: %w", p.number, err)
+		return fmt.Errorf("sandbox: %s %s: %w", p.number, what, err)
 	}
 	n := p.n
 	n.mu.Lock()
@@ -428,13 +439,13 @@ func (p *Phone) Read(ctx context.Context, msgIDs ...string) error {
 	for i, id := range msgIDs {
 		rm := p.findReceivedLocked(id)
 		if rm == nil {
-			return fmt.Errorf("sandbox: %s read %s: %w", p.number, id, ErrUnknownMessage)
+			return fmt.Errorf("sandbox: %s %s %s: %w", p.number, what, id, ErrUnknownMessage)
 		}
 		envs[i] = rm.env
 	}
 	now := n.cfg.NowFunc()
 	for _, e := range envs {
-		n.readLocked(p, e, now)
+		markLocked(p, e, now)
 	}
 	return nil
 }
