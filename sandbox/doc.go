@@ -60,10 +60,12 @@
 //
 // # Determinism
 //
-// Every generated value (QR and pairing codes, LIDs, message and group IDs)
-// comes from Config.Seed and what it belongs to: the same seed and the same
-// calls give the same values, whatever the timing. Timestamps come from
-// Config.NowFunc; latencies run on real timers.
+// Every generated value comes from Config.Seed: the same seed and the same
+// calls give the same values. QR and pairing codes, LIDs and phones' message IDs
+// depend only on the seed and the session or phone they belong to, whatever the
+// timing of other sessions; group JIDs and media refs follow the order of the
+// calls that create them. Timestamps come from Config.NowFunc; latencies run on
+// real timers.
 //
 // # Concurrency
 //

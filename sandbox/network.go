@@ -92,6 +92,10 @@ func NewTestNetwork(t testing.TB, cfg *Config) *Network {
 // Close stops every Conn, timer and goroutine of the network and wakes waiting
 // phones with ErrClosed. It waits for a handler call in progress to return,
 // bounded by ctx. Calling it again does nothing.
+//
+// Close makes Network a [waqtor.EngineCloser]: a Core given the Network itself
+// as its engine closes the whole network when it stops. Give Cores
+// [Network.Factory] instead to keep the network across Core restarts.
 func (n *Network) Close(ctx context.Context) error {
 	n.mu.Lock()
 	if n.closed {
@@ -125,7 +129,8 @@ func (n *Network) Close(ctx context.Context) error {
 // builds opens sessions on this network; closing that engine (the Core does on
 // Stop) closes only the Conns it opened and leaves the network, its phones and
 // its pairings alone, so a second Core on the same network (a restart) resumes
-// the sessions.
+// the sessions. The network keeps logging to its own Config.Logger and
+// timestamps with its own clock; it ignores the EngineEnv.
 func (n *Network) Factory() waqtor.EngineFactory {
 	return func(ctx context.Context, env *waqtor.EngineEnv) (waqtor.Engine, error) {
 		n.mu.Lock()
