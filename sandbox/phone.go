@@ -502,24 +502,7 @@ func (p *Phone) Presences() []Presence {
 // that match accepts, or an error when ctx ends or the network closes. match
 // runs without the network's lock and may call into it.
 func (p *Phone) WaitFor(ctx context.Context, match func(Received) bool) (Received, error) {
-	for {
-		p.n.mu.Lock()
-		got, ch, closed := p.receivedLocked(), p.changed, p.n.closed
-		p.n.mu.Unlock()
-		for _, r := range got {
-			if match(r) {
-				return r, nil
-			}
-		}
-		if closed {
-			return Received{}, fmt.Errorf("sandbox: %s wait for a message: %w", p.number, ErrClosed)
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return Received{}, fmt.Errorf("sandbox: %s wait for a message: %w", p.number, ctx.Err())
-		}
-	}
+	return waitPhone(ctx, p, "a message", p.receivedLocked, match)
 }
 
 // WaitForText waits for a received message whose Text is text.
@@ -531,22 +514,28 @@ func (p *Phone) WaitForText(ctx context.Context, text string) (Received, error) 
 // then) that match accepts, waiting for receipts to change it. Use it to wait
 // for a read: p.WaitForSent(ctx, func(s Sent) bool { return s.ID == id && !s.ReadAt.IsZero() }).
 func (p *Phone) WaitForSent(ctx context.Context, match func(Sent) bool) (Sent, error) {
+	return waitPhone(ctx, p, "a sent message", p.sentLocked, match)
+}
+
+// waitPhone re-runs match over a snapshot of the phone each time it changes.
+func waitPhone[T any](ctx context.Context, p *Phone, what string, snapshotLocked func() []T, match func(T) bool) (T, error) {
+	var zero T
 	for {
 		p.n.mu.Lock()
-		got, ch, closed := p.sentLocked(), p.changed, p.n.closed
+		got, ch, closed := snapshotLocked(), p.changed, p.n.closed
 		p.n.mu.Unlock()
-		for _, s := range got {
-			if match(s) {
-				return s, nil
+		for _, v := range got {
+			if match(v) {
+				return v, nil
 			}
 		}
 		if closed {
-			return Sent{}, fmt.Errorf("sandbox: %s wait for a sent message: %w", p.number, ErrClosed)
+			return zero, fmt.Errorf("sandbox: %s wait for %s: %w", p.number, what, ErrClosed)
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return Sent{}, fmt.Errorf("sandbox: %s wait for a sent message: %w", p.number, ctx.Err())
+			return zero, fmt.Errorf("sandbox: %s wait for %s: %w", p.number, what, ctx.Err())
 		}
 	}
 }
