@@ -64,10 +64,7 @@ func (c *Core) send(ctx context.Context, sessionID, chat string, content Content
 	if err != nil {
 		return nil, err
 	}
-	if content == nil {
-		return nil, fieldErr(ErrInvalidMessage, "content", "is required")
-	}
-	if err := content.validate(); err != nil {
+	if err := ValidateContent(content); err != nil {
 		return nil, err
 	}
 	if m, ok := content.(*Media); ok && int64(len(m.Data)) > c.cfg.MaxMediaBytes {

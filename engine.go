@@ -22,7 +22,9 @@ type Engine interface {
 }
 
 // EngineCloser is implemented by engines that hold resources beyond their
-// connections; the Core calls Close on Stop after closing every Conn.
+// connections; the Core calls Close on Stop after closing every Conn. Close
+// releases only what this engine created: an engine shared between Cores should
+// hand each Core its own view from its factory.
 type EngineCloser interface {
 	Close(ctx context.Context) error
 }
@@ -71,14 +73,16 @@ type EngineSession struct {
 type Conn interface {
 	// CheckNumbers reports which phone numbers (E.164) are on WhatsApp.
 	CheckNumbers(ctx context.Context, phones []string) ([]NumberCheck, error)
-	// Close releases the connection; it does not log out.
+	// Close releases the connection; it does not log out. It may be called from
+	// inside a ConnHandler method.
 	Close(ctx context.Context) error
 	// Connect starts connecting and returns promptly (it must respect ctx and not
 	// wait for a slow handshake). Progress is reported through the ConnHandler:
 	// StateConnecting, then StateQR with HandleQR calls while unpaired, then
 	// StateReady; or StateDisconnected with an error.
 	Connect(ctx context.Context) error
-	// Disconnect closes the network connection, keeping the pairing.
+	// Disconnect closes the network connection, keeping the pairing. The engine
+	// may report StateDisconnected; the Core ignores events of a conn it closed.
 	Disconnect(ctx context.Context) error
 	// Logout unpairs the device and deletes its keys.
 	Logout(ctx context.Context) error
@@ -86,7 +90,8 @@ type Conn interface {
 	// groups, "" otherwise).
 	MarkRead(ctx context.Context, chat, sender string, ids []string, at time.Time) error
 	// PairPhone starts pairing by phone number and returns the code the user types
-	// on their phone. Call it after Connect, while unpaired.
+	// on their phone, as WhatsApp shows it ("ABCD-EFGH"). Call it after Connect,
+	// while unpaired.
 	PairPhone(ctx context.Context, phone string) (string, error)
 	// Send delivers one message with the ID the Core chose (msg.ID) and returns
 	// WhatsApp's timestamp. Return an error wrapping ErrNotReady when not

@@ -40,6 +40,15 @@ type Content interface {
 	validate() error
 }
 
+// ValidateContent checks outbound content the way the Core does before storing a
+// send: engines and test helpers use it to apply the same rules.
+func ValidateContent(c Content) error {
+	if c == nil {
+		return fieldErr(ErrInvalidMessage, "content", "is required")
+	}
+	return c.validate()
+}
+
 // Limits on outbound content, checked before anything is stored.
 const (
 	// MaxTextLength is the longest text or caption accepted, in characters
