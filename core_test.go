@@ -55,7 +55,7 @@ func TestNewCoreRefusesNewerSchema(t *testing.T) {
 	require.NoError(t, core.Stop(ctx))
 	db, err := sql.Open("sqlite", "file:"+dsn)
 	require.NoError(t, err)
-	_, err = db.Exec(`UPDATE waqtor_schema_version SET version = version + 1`)
+	_, err = db.Exec(`UPDATE waqtor_schema_versions SET version = version + 1 WHERE component = 'core'`)
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 	_, err = waqtor.NewCore(ctx, &waqtor.Config{Database: dsn, Engine: fakeengine.New().Factory()})

@@ -55,34 +55,45 @@ func (c *Core) commit(ctx context.Context, fn func(tx *sql.Tx, em *emitter) erro
 		if err := fn(tx, em); err != nil {
 			return err
 		}
-		rows := make([]*store.Event, len(em.events))
-		for i, e := range em.events {
-			data, err := json.Marshal(e)
-			if err != nil {
-				return fmt.Errorf("waqtor: encode %s event: %w", e.Kind(), err)
-			}
-			m := e.Meta()
-			rows[i] = &store.Event{ID: m.ID, Kind: string(e.Kind()), SessionID: m.Session, TenantID: m.Tenant,
-				Time: m.Time, Data: string(data)}
-		}
-		if err := store.AppendEvents(ctx, tx, rows); err != nil {
-			return err
-		}
-		for i, e := range em.events {
-			e.Meta().Seq = rows[i].Seq
-		}
-		return nil
+		return c.appendEmitted(ctx, tx, em)
 	})
 	if err != nil {
 		return err
 	}
-	if len(em.events) > 0 {
-		c.signalLog()
-		for _, e := range em.events {
-			c.bus.publish(e)
+	c.publishEmitted(em)
+	return nil
+}
+
+// appendEmitted appends em's events to the log inside tx and sets their Seq.
+func (c *Core) appendEmitted(ctx context.Context, tx *sql.Tx, em *emitter) error {
+	rows := make([]*store.Event, len(em.events))
+	for i, e := range em.events {
+		data, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("waqtor: encode %s event: %w", e.Kind(), err)
 		}
+		m := e.Meta()
+		rows[i] = &store.Event{ID: m.ID, Kind: string(e.Kind()), SessionID: m.Session, TenantID: m.Tenant,
+			Time: m.Time, Data: string(data)}
+	}
+	if err := store.AppendEvents(ctx, tx, rows); err != nil {
+		return err
+	}
+	for i, e := range em.events {
+		e.Meta().Seq = rows[i].Seq
 	}
 	return nil
+}
+
+// publishEmitted wakes log readers and publishes em's committed events.
+func (c *Core) publishEmitted(em *emitter) {
+	if len(em.events) == 0 {
+		return
+	}
+	c.signalLog()
+	for _, e := range em.events {
+		c.bus.publish(e)
+	}
 }
 
 func (c *Core) signalLog() {

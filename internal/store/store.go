@@ -192,82 +192,100 @@ type migration struct {
 	sql     string
 }
 
-func (s *Store) migrations() ([]migration, error) {
-	dir := "migrations/" + string(s.Dialect)
-	entries, err := fs.ReadDir(migrationsFS, dir)
+// CoreComponent names the Core's own schema in waqtor_schema_versions.
+const CoreComponent = "core"
+
+// coreMigrations holds the Core's migrations: one directory per dialect.
+var coreMigrations, _ = fs.Sub(migrationsFS, "migrations")
+
+func (s *Store) migrations(fsys fs.FS) ([]migration, error) {
+	dir := string(s.Dialect)
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
 	var ms []migration
 	for _, e := range entries {
 		num, _, ok := strings.Cut(e.Name(), "_")
-		if !ok {
+		if !ok || !strings.HasSuffix(e.Name(), ".sql") {
 			continue
 		}
 		v, err := strconv.Atoi(num)
-		if err != nil {
+		if err != nil || v <= 0 {
 			return nil, fmt.Errorf("store: bad migration name %q", e.Name())
 		}
-		b, err := fs.ReadFile(migrationsFS, dir+"/"+e.Name())
+		b, err := fs.ReadFile(fsys, dir+"/"+e.Name())
 		if err != nil {
 			return nil, err
 		}
 		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("store: migrations must be numbered 1, 2, 3, ...; found %q at position %d", m.name, i+1)
+		}
+	}
 	return ms, nil
 }
 
-// LatestVersion is the schema version this build of waqtor writes.
+// LatestVersion is the Core schema version this build of waqtor writes.
 func (s *Store) LatestVersion() int {
-	ms, _ := s.migrations()
-	if len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
+	ms, _ := s.migrations(coreMigrations)
+	return len(ms)
 }
 
-// Migrate brings the schema up to date. It is idempotent, safe to run from several
-// processes at once (on Postgres an advisory lock serialises them), and refuses a
-// database whose schema version is newer than this build knows.
+// Migrate brings the Core's schema up to date; see MigrateComponent.
 func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := s.migrations()
+	return s.MigrateComponent(ctx, CoreComponent, coreMigrations)
+}
+
+// MigrateComponent brings one component's schema up to date. fsys holds a
+// directory per dialect ("sqlite", "postgres") of files named
+// "<version>_<name>.sql", numbered from 1 without gaps. Each component (the Core,
+// and feature packages such as webhook) keeps its own version, so features own
+// their tables. It is idempotent, safe to run from several processes at once (on
+// Postgres an advisory lock serialises them), and refuses a database whose
+// version is newer than this build knows (ErrSchemaTooNew).
+func (s *Store) MigrateComponent(ctx context.Context, component string, fsys fs.FS) error {
+	ms, err := s.migrations(fsys)
 	if err != nil {
-		return fmt.Errorf("store: read migrations: %w", err)
+		return fmt.Errorf("store: read %s migrations: %w", component, err)
 	}
-	latest := ms[len(ms)-1].version
+	latest := len(ms)
 	return s.InTx(ctx, func(tx *sql.Tx) error {
 		if s.Dialect == DialectPostgres {
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7170775)`); err != nil {
 				return fmt.Errorf("store: migration lock: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS waqtor_schema_version (version BIGINT NOT NULL)`); err != nil {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS waqtor_schema_versions (
+			component TEXT PRIMARY KEY, version BIGINT NOT NULL)`); err != nil {
 			return fmt.Errorf("store: create version table: %w", err)
 		}
 		current := 0
-		err := tx.QueryRowContext(ctx, `SELECT version FROM waqtor_schema_version`).Scan(&current)
+		err := tx.QueryRowContext(ctx, `SELECT version FROM waqtor_schema_versions WHERE component = $1`, component).Scan(&current)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			if _, err := tx.ExecContext(ctx, `INSERT INTO waqtor_schema_version (version) VALUES (0)`); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO waqtor_schema_versions (component, version) VALUES ($1, 0)`, component); err != nil {
 				return fmt.Errorf("store: init version: %w", err)
 			}
 		case err != nil:
 			return fmt.Errorf("store: read schema version: %w", err)
 		}
 		if current > latest {
-			return fmt.Errorf("%w: the database is at version %d, this build knows up to %d; upgrade waqtor or use another database",
-				ErrSchemaTooNew, current, latest)
+			return fmt.Errorf("%w: the %s schema is at version %d, this build knows up to %d; upgrade waqtor or use another database",
+				ErrSchemaTooNew, component, current, latest)
 		}
 		for _, m := range ms {
 			if m.version <= current {
 				continue
 			}
-			s.logger.InfoContext(ctx, "Applying database migration", slog.String("migration", m.name))
+			s.logger.InfoContext(ctx, "Applying database migration", slog.String("component", component), slog.String("migration", m.name))
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("store: migration %s: %w", m.name, err)
+				return fmt.Errorf("store: %s migration %s: %w", component, m.name, err)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_schema_version SET version = $1`, m.version); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_schema_versions SET version = $1 WHERE component = $2`, m.version, component); err != nil {
 				return fmt.Errorf("store: record migration %s: %w", m.name, err)
 			}
 		}
@@ -275,10 +293,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	})
 }
 
-// SchemaVersion returns the version recorded in the database.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+// SchemaVersion returns the version recorded in the database for a component.
+func (s *Store) SchemaVersion(ctx context.Context, component string) (int, error) {
 	var v int
-	err := s.DB.QueryRowContext(ctx, `SELECT version FROM waqtor_schema_version`).Scan(&v)
+	err := s.DB.QueryRowContext(ctx, `SELECT version FROM waqtor_schema_versions WHERE component = $1`, component).Scan(&v)
 	return v, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/require"
 
@@ -51,7 +52,7 @@ func TestSchemaTooNewRefusedAtOpen(t *testing.T) {
 	dsn := dbtest.DSN(t, dbtest.SQLite)
 	s, err := store.Open(ctx, dsn, nil)
 	require.NoError(t, err)
-	_, err = s.DB.ExecContext(ctx, `UPDATE waqtor_schema_version SET version = version + 1`)
+	_, err = s.DB.ExecContext(ctx, `UPDATE waqtor_schema_versions SET version = version + 1 WHERE component = 'core'`)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	_, err = store.Open(ctx, dsn, nil)
@@ -85,6 +86,38 @@ func TestSQLiteDSN(t *testing.T) {
 				require.True(t, strings.Contains(got, c), "%q lacks %q", got, c)
 			}
 			require.NotContains(t, got, "journal_mode%28WAL%29&_pragma=journal_mode%28DELETE")
+		})
+	}
+}
+
+func TestMigrateComponent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, kind := range dbtest.AllKinds() {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			s, err := store.Open(ctx, dbtest.DSN(t, kind), nil)
+			require.NoError(t, err)
+			defer s.Close()
+			d := string(s.Dialect)
+			v1 := fstest.MapFS{d + "/1_a.sql": {Data: []byte(`CREATE TABLE feat_a (x TEXT)`)}}
+			require.NoError(t, s.MigrateComponent(ctx, "feat", v1))
+			require.NoError(t, s.MigrateComponent(ctx, "feat", v1), "idempotent")
+			v2 := fstest.MapFS{d + "/1_a.sql": v1[d+"/1_a.sql"], d + "/2_b.sql": {Data: []byte(`CREATE TABLE feat_b (y TEXT)`)}}
+			require.NoError(t, s.MigrateComponent(ctx, "feat", v2))
+			v, err := s.SchemaVersion(ctx, "feat")
+			require.NoError(t, err)
+			require.Equal(t, 2, v)
+			core, err := s.SchemaVersion(ctx, store.CoreComponent)
+			require.NoError(t, err)
+			require.Equal(t, s.LatestVersion(), core, "components are versioned apart")
+			require.ErrorIs(t, s.MigrateComponent(ctx, "feat", v1), store.ErrSchemaTooNew)
+			gap := fstest.MapFS{d + "/1_a.sql": v1[d+"/1_a.sql"], d + "/3_c.sql": {Data: []byte(`SELECT 1`)}}
+			require.ErrorContains(t, s.MigrateComponent(ctx, "gap", gap), "numbered")
+			bad := fstest.MapFS{d + "/1_a.sql": {Data: []byte(`CREATE TABLE nonsense (`)}}
+			require.Error(t, s.MigrateComponent(ctx, "bad", bad))
+			_, err = s.SchemaVersion(ctx, "bad")
+			require.Error(t, err, "a failed migration leaves nothing behind")
 		})
 	}
 }

@@ -28,7 +28,7 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 		for range 3 {
 			require.NoError(t, s.Migrate(ctx))
 		}
-		v, err := s.SchemaVersion(ctx)
+		v, err := s.SchemaVersion(ctx, store.CoreComponent)
 		require.NoError(t, err)
 		require.Equal(t, s.LatestVersion(), v)
 	})
@@ -36,7 +36,7 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("SchemaTooNew", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		_, err := s.DB.ExecContext(ctx, `UPDATE waqtor_schema_version SET version = 999`)
+		_, err := s.DB.ExecContext(ctx, `UPDATE waqtor_schema_versions SET version = 999 WHERE component = 'core'`)
 		require.NoError(t, err)
 		err = s.Migrate(ctx)
 		require.ErrorIs(t, err, store.ErrSchemaTooNew)
