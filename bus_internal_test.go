@@ -219,3 +219,5 @@ func TestBusNoGoroutineLeftAfterClose(t *testing.T) {
 	// On after close starts nothing.
 	On(c, func(context.Context, *MessageSent) error { return nil })
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -55,7 +55,10 @@ func setupB(t testing.TB, kind dbtest.Kind, mutate ...func(*waqtor.Config)) *tes
 
 func startCore(t testing.TB, dsn string, eng *fakeengine.Engine, mutate ...func(*waqtor.Config)) *waqtor.Core {
 	t.Helper()
-	cfg := &waqtor.Config{Database: dsn, Engine: eng.Factory(), Logger: slogtest.New(t), RetryInterval: 20 * time.Millisecond}
+	cfg := &waqtor.Config{Database: dsn, Logger: slogtest.New(t), RetryInterval: 20 * time.Millisecond}
+	if eng != nil {
+		cfg.Engine = eng.Factory()
+	}
 	for _, m := range mutate {
 		m(cfg)
 	}
