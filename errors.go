@@ -65,6 +65,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("%v: %s: %s", e.Err, e.Field, e.Reason)
 }
@@ -81,6 +82,7 @@ func fieldErr(sentinel error, field, format string, args ...any) error {
 // of keeping it pending. Engines build one with [Permanent].
 type PermanentError struct{ Err error }
 
+// Error implements error.
 func (e *PermanentError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the cause.
@@ -108,6 +110,7 @@ type BannedError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *BannedError) Error() string {
 	if e.Expires.IsZero() {
 		return "waqtor: account temporarily banned: " + e.Reason
