@@ -464,4 +464,3 @@ func TestInboundRealClientChain(t *testing.T) {
 	require.True(t, dispatch(msgEvent(srcDMPN, "C3", &waE2E.Message{Conversation: proto.String("x")})), "a panic is a failure, not an ack")
 	require.NoError(t, c.Close(context.Background()))
 }
-
