@@ -45,6 +45,9 @@ type conn struct {
 	stop context.CancelFunc
 	bg   sync.WaitGroup
 
+	// dbMu orders writes of the session's device mapping.
+	dbMu sync.Mutex
+
 	mu            sync.Mutex
 	awaitingLogin bool // a socket is up but WhatsApp has not logged in yet
 	banErr        *waqtor.BannedError
@@ -383,7 +386,10 @@ func (c *conn) Logout(ctx context.Context) error {
 			return fmt.Errorf("%w: delete device keys: %w", waqtor.ErrDatabase, err)
 		}
 	}
-	if err := c.e.tables.deleteSession(ctx, c.sess.ID); err != nil {
+	c.dbMu.Lock()
+	err := c.e.tables.deleteSession(ctx, c.sess.ID)
+	c.dbMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("%w: forget session device: %w", waqtor.ErrDatabase, err)
 	}
 	c.mu.Lock()

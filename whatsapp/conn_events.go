@@ -63,8 +63,8 @@ func (c *conn) onConnEvent(cli client, evt any) {
 		c.paired = true
 		c.awaitingLogin = true
 		c.startWatchdogLocked()
-		session, device := c.sess.ID, evt.ID.String()
-		c.goBG(func() { c.recordDevice(session, device) })
+		gen, device := c.gen, evt.ID.String()
+		c.goBG(func() { c.recordDevice(gen, device) })
 		c.setStateLocked(waqtor.ConnStatus{State: waqtor.StateConnecting, JID: evt.ID.ToNonAD().String(), LID: lidString(evt.LID),
 			Platform: evt.Platform, Reason: "paired; logging in"})
 
@@ -87,8 +87,8 @@ func (c *conn) onConnEvent(cli client, evt any) {
 			return
 		}
 		if id := cli.Identity(); !id.JID.IsEmpty() {
-			session, device := c.sess.ID, id.JID.String()
-			c.goBG(func() { c.recordDevice(session, device) })
+			gen, device := c.gen, id.JID.String()
+			c.goBG(func() { c.recordDevice(gen, device) })
 		}
 		c.setStateLocked(c.readyStatusLocked("connected"))
 
@@ -138,8 +138,7 @@ func (c *conn) onConnEvent(cli client, evt any) {
 		if evt.OnConnect {
 			reason = "WhatsApp refused the login: " + evt.Reason.String()
 		}
-		session := c.sess.ID
-		c.goBG(func() { c.forgetDevice(session) })
+		c.goBG(c.forgetDevice)
 		// whatsmeow deletes the device keys itself; the session gets a fresh device.
 		c.setClientLocked(c.e.container.NewDevice())
 		c.setStateLocked(waqtor.ConnStatus{State: waqtor.StateLoggedOut, Err: fmt.Errorf("%w: %s", ErrLoggedOut, reason), Reason: reason})
@@ -190,19 +189,31 @@ func (c *conn) onConnEvent(cli client, evt any) {
 }
 
 // recordDevice maps the session to its device, so that the next Open finds it.
-func (c *conn) recordDevice(session, device string) {
+// It runs off whatsmeow's goroutine; mapping writes are serialised by dbMu and
+// skipped when a logout (a new generation) came first.
+func (c *conn) recordDevice(gen uint64, device string) {
+	c.dbMu.Lock()
+	defer c.dbMu.Unlock()
+	c.mu.Lock()
+	current := gen == c.gen && !c.closed
+	c.mu.Unlock()
+	if !current {
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.life, c.e.cfg.InboundTimeout)
 	defer cancel()
-	if err := c.e.tables.putSession(ctx, session, device); err != nil {
+	if err := c.e.tables.putSession(ctx, c.sess.ID, device); err != nil {
 		c.log.Error("Could not record the session's WhatsApp device; it is recorded again on the next login",
 			slog.String("device", device), slog.Any("error", err))
 	}
 }
 
-func (c *conn) forgetDevice(session string) {
+func (c *conn) forgetDevice() {
+	c.dbMu.Lock()
+	defer c.dbMu.Unlock()
 	ctx, cancel := context.WithTimeout(c.life, c.e.cfg.InboundTimeout)
 	defer cancel()
-	if err := c.e.tables.deleteSession(ctx, session); err != nil {
+	if err := c.e.tables.deleteSession(ctx, c.sess.ID); err != nil {
 		c.log.Error("Could not forget the logged-out WhatsApp device", slog.Any("error", err))
 	}
 }
