@@ -77,8 +77,10 @@ func (c *conn) onConnEvent(cli client, evt any) {
 	case *events.Connected:
 		c.stopQRLocked()
 		c.awaitingLogin, c.keepAliveDown = false, false
-		if c.watchdog != nil {
-			c.watchdog.Stop()
+		for _, t := range []*time.Timer{c.watchdog, c.retry} {
+			if t != nil {
+				t.Stop()
+			}
 		}
 		c.failures = 0
 		c.paired = true
