@@ -57,10 +57,12 @@ type conn struct {
 	failures      int    // consecutive failed attempts, for the backoff
 	gen           uint64 // bumped by Disconnect, Logout, Close and client swaps
 	inFlight      bool   // a ConnectContext call is running
+	inFlightGen   uint64 // the generation it was started in
 	keepAliveDown bool
 	paired        bool
 	problem       error // device problem found by Open, reported by Connect
 	qrStop        chan struct{}
+	rerun         bool // connect again when the stale in-flight attempt ends
 	retry         *time.Timer
 	state         waqtor.SessionState
 	stateCh       chan struct{} // closed and replaced on every state change
@@ -162,13 +164,20 @@ func (c *conn) Connect(ctx context.Context) error {
 		return p
 	}
 	c.want = true
-	if c.inFlight || c.awaitingLogin || c.state == waqtor.StateReady || c.state == waqtor.StateQR {
+	if (c.inFlight && c.inFlightGen == c.gen) || c.awaitingLogin || c.state == waqtor.StateReady || c.state == waqtor.StateQR {
 		c.mu.Unlock()
 		return nil
 	}
 	c.failures = 0
 	c.stopTimersLocked()
 	c.setStateLocked(waqtor.ConnStatus{State: waqtor.StateConnecting, Reason: "connecting to WhatsApp"})
+	if c.inFlight {
+		// A handshake from before a Disconnect is still running (whatsmeow cannot
+		// abort it): connect again as soon as it is over.
+		c.rerun = true
+		c.mu.Unlock()
+		return nil
+	}
 	c.mu.Unlock()
 	return c.attempt(ctx)
 }
@@ -188,7 +197,7 @@ func (c *conn) attempt(ctx context.Context) error {
 		c.mu.Unlock()
 		return nil
 	}
-	c.inFlight = true
+	c.inFlight, c.inFlightGen = true, c.gen
 	gen, cli := c.gen, c.cli
 	c.mu.Unlock()
 
@@ -215,19 +224,27 @@ func (c *conn) connectFinished(gen uint64, cli client, err error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.inFlight = false
+	rerun := c.rerun && !c.closed && c.want
+	c.rerun = false
 	stale := gen != c.gen || c.closed || !c.want
+	if stale {
+		// Disconnect, Logout or Close came while the handshake ran: close what it
+		// opened, then start the attempt a later Connect asked for.
+		c.goBG(func() {
+			if err == nil {
+				cli.Disconnect()
+			}
+			if rerun {
+				_ = c.attempt(c.life)
+			}
+		})
+		return nil
+	}
 	if err == nil || errors.Is(err, whatsmeow.ErrAlreadyConnected) {
-		if stale {
-			c.goBG(cli.Disconnect) // Disconnect or Close came while the handshake ran
-			return nil
-		}
 		if c.state != waqtor.StateReady && c.state != waqtor.StateQR {
 			c.awaitingLogin = true
 			c.startWatchdogLocked()
 		}
-		return nil
-	}
-	if stale {
 		return nil
 	}
 	cerr := &ConnectError{Err: err}

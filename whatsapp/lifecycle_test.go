@@ -155,6 +155,38 @@ func TestConnectSlowHandshakeBounded(t *testing.T) {
 	require.Equal(t, waqtor.StateDisconnected, b.rec.lastStatus().State)
 }
 
+// TestRestartDuringHandshake: Disconnect then Connect while whatsmeow still
+// holds the first handshake must end connected, not stranded.
+func TestRestartDuringHandshake(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var calls atomic.Int32
+	b := setup(t, &setupOpts{paired: true, fake: func(f *fakeClient) {
+		f.connectFn = func(context.Context) error {
+			if calls.Add(1) == 1 {
+				<-release
+			}
+			return nil
+		}
+	}})
+	require.NoError(t, b.conn.Connect(b.ctx))
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Millisecond)
+	defer cancel()
+	require.NoError(t, b.conn.Disconnect(ctx))
+	require.NoError(t, b.conn.Connect(b.ctx))
+	close(release)
+	f := b.ff.last()
+	b.rec.waitFor(t, "second attempt up", func() bool {
+		b.conn.mu.Lock()
+		defer b.conn.mu.Unlock()
+		return b.conn.awaitingLogin
+	})
+	require.EqualValues(t, 2, calls.Load())
+	f.dispatch(&events.Connected{})
+	b.rec.waitState(t, waqtor.StateReady)
+	require.Equal(t, []waqtor.SessionState{waqtor.StateConnecting, waqtor.StateDisconnected, waqtor.StateConnecting, waqtor.StateReady}, b.rec.states())
+}
+
 func TestReconnectAfterOutage(t *testing.T) {
 	t.Parallel()
 	var online atomic.Bool

@@ -2,9 +2,11 @@ package whatsapp
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -23,12 +25,62 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("WAQTOR_TEST_NOLEAK") != "" {
-		os.Exit(m.Run())
+	code := m.Run()
+	if template.dir != "" {
+		_ = os.RemoveAll(template.dir)
 	}
 	// Every Close must leave no goroutine behind: whatsmeow sockets, reconnect
 	// timers, QR emitters and outboxes included.
-	goleak.VerifyTestMain(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// template is an SQLite database with every migration applied (waqtor's,
+// whatsmeow's and the engine's), copied for each test that does not test the
+// migrations themselves: migrating costs far more than copying, above all
+// under the race detector.
+var template struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func templateDSN(t testing.TB) string {
+	t.Helper()
+	template.once.Do(func() {
+		template.dir, template.err = os.MkdirTemp("", "whatsapp-test-")
+		if template.err != nil {
+			return
+		}
+		template.path = filepath.Join(template.dir, "template.db")
+		ctx := context.Background()
+		st, err := istore.Open(ctx, template.path, &istore.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			template.err = err
+			return
+		}
+		defer func() { _ = st.Close() }()
+		e, err := newEngine(ctx, &waqtor.EngineEnv{DSN: st.DSN, Dialect: "sqlite", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, (&fakeFactory{}).newClient)
+		if err != nil {
+			template.err = err
+			return
+		}
+		template.err = e.Close(ctx)
+	})
+	require.NoError(t, template.err)
+	data, err := os.ReadFile(template.path)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "waqtor.db")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	dsn, err := istore.SQLiteDSN(path)
+	require.NoError(t, err)
+	return dsn
 }
 
 // testNow is the engines' clock in tests: expiries and timestamps are exact.
@@ -99,8 +151,13 @@ func testDSN(t testing.TB, k dbtest.Kind) (dsn, dialect string) {
 	return st.DSN, string(st.Dialect)
 }
 
+// newTestEngine returns an engine with fake clients on a migrated database of
+// kind k (copied from the template on SQLite).
 func newTestEngine(t testing.TB, k dbtest.Kind, cfg *Config, ff *fakeFactory) *Engine {
 	t.Helper()
+	if k == dbtest.SQLite {
+		return newTestEngineOn(t, templateDSN(t), "sqlite", cfg, ff.newClient)
+	}
 	dsn, dialect := testDSN(t, k)
 	return newTestEngineOn(t, dsn, dialect, cfg, ff.newClient)
 }
