@@ -42,6 +42,9 @@ type client interface {
 	DeleteDevice(ctx context.Context) error
 	// Identity returns the account the device is paired with (empty when unpaired).
 	Identity() identity
+	// LIDMigrated reports whether the account addresses one-to-one chats by LID
+	// (whatsmeow then sends DMs to the LID of a phone JID).
+	LIDMigrated() bool
 	// LIDForPN and PNForLID look up whatsmeow's LID map; an empty JID means unknown.
 	LIDForPN(ctx context.Context, pn types.JID) (types.JID, error)
 	PNForLID(ctx context.Context, lid types.JID) (types.JID, error)
@@ -96,6 +99,8 @@ func (c waClient) Identity() identity {
 	}
 	return id
 }
+
+func (c waClient) LIDMigrated() bool { return c.Store.LIDMigrationTimestamp > 0 }
 
 func (c waClient) LIDForPN(ctx context.Context, pn types.JID) (types.JID, error) {
 	if c.Store.LIDs == nil { // an unpaired device is not attached to the store yet

@@ -40,6 +40,7 @@ type fakeClient struct {
 	handlers       []whatsmeow.EventHandlerWithSuccessStatus
 	id             identity
 	lids           map[types.JID]types.JID // pn → lid
+	lidMigrated    bool
 	loggedIn       bool
 	pns            map[types.JID]types.JID // lid → pn
 
@@ -222,6 +223,12 @@ func (f *fakeClient) LIDForPN(_ context.Context, pn types.JID) (types.JID, error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lids[pn.ToNonAD()], nil
+}
+
+func (f *fakeClient) LIDMigrated() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lidMigrated
 }
 
 func (f *fakeClient) Logout(context.Context) error {

@@ -451,8 +451,10 @@ func TestInboundRealClientChain(t *testing.T) {
 	require.False(t, wc.EnableAutoReconnect, "the engine reconnects itself")
 	require.NoError(t, wc.Store.LIDs.PutLIDMapping(context.Background(), contactLID, contactPN))
 
-	//nolint:staticcheck // DangerousInternals is whatsmeow's documented test seam.
-	dispatch := func(evt any) bool { return wc.DangerousInternals().DispatchEvent(evt) }
+	dispatch := func(evt any) bool {
+		//lint:ignore SA1019 DangerousInternals is whatsmeow's only seam to feed events through its real handler chain.
+		return wc.DangerousInternals().DispatchEvent(evt)
+	}
 	require.False(t, dispatch(msgEvent(srcDMLIDMapped, "C1", &waE2E.Message{Conversation: proto.String("via whatsmeow")})))
 	require.Len(t, rec.messages, 1)
 	require.Empty(t, cmp.Diff(inbound(contactAddr, contactAddr, "C1", &waqtor.Text{Body: "via whatsmeow"}), rec.messages[0]),

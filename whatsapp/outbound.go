@@ -458,7 +458,7 @@ func (c *conn) MarkRead(ctx context.Context, chat, sender string, ids []string, 
 	if err != nil {
 		return err
 	}
-	if err := cli.MarkRead(ctx, ids, at, cj, sj); err != nil {
+	if err := cli.MarkRead(ctx, ids, at, c.dmAddress(ctx, cli, cj), sj); err != nil {
 		return fmt.Errorf("whatsapp: mark read: %w", err)
 	}
 	return nil
@@ -484,10 +484,23 @@ func (c *conn) SetPresence(ctx context.Context, chat string, p waqtor.ChatPresen
 	if err != nil {
 		return err
 	}
-	if err := cli.SendChatPresence(ctx, cj, state, media); err != nil {
+	if err := cli.SendChatPresence(ctx, c.dmAddress(ctx, cli, cj), state, media); err != nil {
 		return fmt.Errorf("whatsapp: chat presence: %w", err)
 	}
 	return nil
+}
+
+// dmAddress returns the address whatsmeow's SendMessage would use for a chat:
+// on accounts migrated to LID addressing, a phone JID becomes its LID when the
+// LID map knows it, so that receipts and typing go where the chat lives.
+func (c *conn) dmAddress(ctx context.Context, cli client, chat types.JID) types.JID {
+	if chat.Server != types.DefaultUserServer || !cli.LIDMigrated() {
+		return chat
+	}
+	if lid, err := cli.LIDForPN(ctx, chat); err == nil && !lid.IsEmpty() {
+		return lid.ToNonAD()
+	}
+	return chat
 }
 
 // download fetches inbound media described by m.Ref.
