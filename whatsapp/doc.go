@@ -58,4 +58,25 @@
 // waqtor.Permanent when no retry can help, and are retryable otherwise. Buttons
 // and lists go out as a numbered text menu by default ([Config].InteractiveMode),
 // because WhatsApp silently drops native ones on most accounts.
+//
+// # Handlers
+//
+// ConnHandler methods must return quickly and must not call Close on their own
+// Conn synchronously: Close waits for the callbacks in flight (bounded by its
+// context). Inbound presence reaches handlers that also implement
+// waqtor.PresenceHandler.
+//
+// # What the tests prove, and what only a phone can
+//
+// The tests run offline: the whatsmeow client sits behind a narrow internal
+// interface with a fake, and real events.* structs are fed through the
+// engine's handler and through a real whatsmeow client's handler chain. They
+// cover every inbound type, every outbound command (the exact whatsmeow message
+// built), the state machine, the device store on SQLite and PostgreSQL and the
+// QR renderers. What needs a real account: the noise handshake and login,
+// scanning a QR code or typing a pairing code, upload and download against
+// WhatsApp's media servers, usync (IsOnWhatsApp), poll vote decryption with
+// real secrets, whether WhatsApp renders native buttons and lists, whether a
+// resend with the same message ID is deduplicated, and how the server treats
+// receipts and typing addressed by phone JID versus LID.
 package whatsapp

@@ -33,6 +33,7 @@ func (c *conn) onMessage(cli client, evt *events.Message) bool {
 	defer cancel()
 	m := c.mapMessage(ctx, cli, evt)
 	if m == nil {
+		c.log.Debug("WhatsApp message without a waqtor content type; acknowledged", slog.String("id", evt.Info.ID))
 		return true
 	}
 	if err := c.h.HandleMessage(ctx, m); err != nil {
