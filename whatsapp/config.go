@@ -13,7 +13,7 @@ import (
 // Defaults of [Config].
 const (
 	ConnectTimeoutDefault    = 45 * time.Second
-	ConnectWaitDefault       = 2 * time.Second
+	ConnectWaitDefault       = 500 * time.Millisecond
 	DeviceNameDefault        = "waqtor"
 	InboundTimeoutDefault    = 15 * time.Second
 	InteractiveModeDefault   = waqtor.InteractiveText
@@ -39,7 +39,7 @@ type Config struct {
 	// before returning: a quick failure (no network) is returned as a
 	// *ConnectError, a slow handshake continues in the background and reports
 	// through the ConnHandler. whatsmeow's handshake can block for 20 s ignoring
-	// its context; Connect never does. Defaults to ConnectWaitDefault (2 s).
+	// its context; Connect never does. Defaults to ConnectWaitDefault (500 ms).
 	ConnectWait time.Duration
 	// DeviceName is the name the phone lists this linked device under. whatsmeow
 	// keeps it in a process-wide variable: engines with different names in one
