@@ -375,6 +375,10 @@ func UnmarshalContent(b []byte) (Content, error) {
 		c = &Edit{}
 	case ContentRevoke:
 		c = &Revoke{}
+	case ContentButtons:
+		c = &Buttons{}
+	case ContentList:
+		c = &List{}
 	default:
 		return nil, fmt.Errorf("%w: unknown content type %q", ErrInvalidMessage, head.Type)
 	}
