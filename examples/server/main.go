@@ -1,8 +1,8 @@
 // Command server is waqtor's ready-made WhatsApp gateway: a Core on SQLite (or
 // PostgreSQL) with a health endpoint, logging every event.
 //
-//	go run ./examples/server                  # sandbox engine, SQLite in ./waqtor-data/
-//	go run ./examples/server -engine sandbox  # no phone needed
+//	go run ./examples/server                  # real WhatsApp: scan the QR code it prints
+//	go run ./examples/server -engine sandbox  # the simulated network: no phone needed
 //
 // Every flag can also be set with an environment variable (shown in -help).
 package main
@@ -24,6 +24,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/sandbox"
+	"github.com/waqtor/waqtor/whatsapp"
 )
 
 func main() {
@@ -56,7 +57,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	o := &options{}
 	fs.StringVar(&o.addr, "addr", env("WAQTOR_ADDR", ":8080"), "listen address (env WAQTOR_ADDR)")
 	fs.StringVar(&o.db, "db", env("WAQTOR_DB", "waqtor-data/waqtor.db"), "SQLite path or postgres:// URL (env WAQTOR_DB)")
-	fs.StringVar(&o.engine, "engine", env("WAQTOR_ENGINE", "sandbox"), "WhatsApp engine: sandbox (env WAQTOR_ENGINE)")
+	fs.StringVar(&o.engine, "engine", env("WAQTOR_ENGINE", "whatsapp"), "WhatsApp engine: whatsapp or sandbox (env WAQTOR_ENGINE)")
 	fs.StringVar(&o.logLevel, "log-level", env("WAQTOR_LOG_LEVEL", "info"), "debug, info, warn or error (env WAQTOR_LOG_LEVEL)")
 	fs.StringVar(&o.session, "session", env("WAQTOR_SESSION", "default"), "session created on first start (env WAQTOR_SESSION)")
 	if err := fs.Parse(args); err != nil {
@@ -82,7 +83,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var factory waqtor.EngineFactory
+	var qrOut io.Writer
 	switch o.engine {
+	case "whatsapp":
+		factory = whatsapp.New(&whatsapp.Config{Logger: logger})
+		qrOut = stderr // print QR codes in the terminal, to scan with the phone
 	case "sandbox":
 		// The simulated network pairs every session at once with a made-up
 		// number, so the whole gateway can be tried without a phone.
@@ -90,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer network.Close(context.WithoutCancel(ctx))
 		factory = network.Factory()
 	default:
-		return fmt.Errorf("-engine %q: want sandbox", o.engine)
+		return fmt.Errorf("-engine %q: want whatsapp or sandbox", o.engine)
 	}
 
 	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: o.db, Engine: factory, Logger: logger})
@@ -102,7 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer cancel()
 		return core.Stop(sctx)
 	}
-	logEvents(core, logger)
+	logEvents(core, logger, qrOut)
 	if err := core.Start(ctx); err != nil {
 		return errors.Join(err, stopCore())
 	}
@@ -161,8 +166,9 @@ func ensureSession(ctx context.Context, core *waqtor.Core, id string) error {
 	return nil
 }
 
-// logEvents logs every event at info level (QR codes at debug: they are long).
-func logEvents(core *waqtor.Core, logger *slog.Logger) {
+// logEvents logs every event at info level (QR codes at debug: they are long),
+// and draws QR codes on qrOut when it is not nil.
+func logEvents(core *waqtor.Core, logger *slog.Logger, qrOut io.Writer) {
 	ch, _, err := core.Subscribe(waqtor.AllKinds()...)
 	if err != nil {
 		panic(err) // AllKinds is never empty
@@ -180,6 +186,12 @@ func logEvents(core *waqtor.Core, logger *slog.Logger) {
 				attrs = append(attrs, slog.String("to", v.Message.Chat.JID), slog.String("message_id", v.Message.ID))
 			case *waqtor.SessionQR:
 				logger.Debug("Event", append(attrs, slog.String("qr", v.Code))...)
+				if qrOut != nil {
+					fmt.Fprintf(qrOut, "\nScan this QR code with WhatsApp (Linked devices) for session %q:\n", m.Session)
+					if err := whatsapp.QRTerminal(qrOut, v.Code); err != nil {
+						logger.Warn("Drawing the QR code failed", slog.Any("error", err))
+					}
+				}
 				continue
 			}
 			logger.Info("Event", attrs...)

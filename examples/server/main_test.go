@@ -43,7 +43,7 @@ func TestServerStartsServesHealthAndStops(t *testing.T) {
 				ready := make(chan string, 1)
 				done := make(chan error, 1)
 				var logs syncBuffer
-				env := map[string]string{"WAQTOR_DB": dsn}
+				env := map[string]string{"WAQTOR_DB": dsn, "WAQTOR_ENGINE": "sandbox"}
 				go func() {
 					done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &logs, ready)
 				}()
