@@ -276,12 +276,14 @@ func (c *Core) recordOutcome(ctx context.Context, s *session, row *store.Message
 	err := c.commit(rctx, func(tx *sql.Tx, em *emitter) error {
 		err := store.UpdateMessageStatus(rctx, tx, &next, string(StatusPending))
 		if errors.Is(err, store.ErrNotFound) {
-			// A receipt moved it past pending already (or it was deleted).
+			// A receipt moved it past pending already (applyReceipt emitted
+			// message.sent then), or it was deleted.
 			cur, gerr := store.GetMessage(rctx, tx, row.SessionID, row.ID)
 			if gerr != nil {
 				return gerr
 			}
-			next = *cur
+			out, err = messageFromRow(cur)
+			return err
 		} else if err != nil {
 			return err
 		}
@@ -665,6 +667,17 @@ func (c *Core) applyReceipt(ctx context.Context, s *session, r *Receipt) error {
 				}
 			}
 			chat := Address{JID: row.Chat, LID: row.ChatLID, Phone: JIDPhone(row.Chat)}
+			if cur == StatusPending {
+				// The receipt overtook the engine's answer to Send: the message
+				// was sent. Say so first, so events keep their order.
+				sentRow := *row
+				sentRow.Status, sentRow.Error, sentRow.UpdatedAt = string(StatusSent), "", next.UpdatedAt
+				msg, err := messageFromRow(&sentRow)
+				if err != nil {
+					return err
+				}
+				em.emit(s.id, s.tenant, &MessageSent{Message: *msg})
+			}
 			if cur.rank() < StatusDelivered.rank() {
 				em.emit(s.id, s.tenant, &MessageDelivered{Chat: chat, MessageID: id, Recipient: r.Sender,
 					EventMeta: EventMeta{Time: r.Time}})

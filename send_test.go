@@ -467,3 +467,41 @@ func TestManySessionsConcurrentSends(t *testing.T) {
 	}
 	require.Len(t, b.engine.Sends(), 40)
 }
+
+func TestReceiptOvertakingSendKeepsEventOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, dbtest.SQLite)
+	events, unsub, err := b.core.Subscribe(waqtor.KindMessageSent, waqtor.KindMessageDelivered)
+	require.NoError(t, err)
+	defer unsub()
+	release := b.engine.Block()
+	result := make(chan *waqtor.Message, 1)
+	go func() {
+		m, err := b.core.SendText(ctx, "main", peer, "fast receipt", nil)
+		if err != nil {
+			t.Error(err)
+		}
+		result <- m
+	}()
+	var id string
+	require.Eventually(t, func() bool {
+		page, err := b.core.Messages(ctx, &waqtor.MessageListParams{Session: "main", Chat: peer})
+		if err != nil || len(page.Messages) == 0 {
+			return false
+		}
+		id = page.Messages[0].ID
+		return true
+	}, 5*time.Second, time.Millisecond)
+	// The engine has not answered Send yet, but the delivery receipt is here.
+	require.NoError(t, b.engine.Conn("main").Handler().HandleReceipt(ctx, &waqtor.Receipt{Type: waqtor.ReceiptDelivered, IDs: []string{id}}))
+	release()
+	m := <-result
+	require.Equal(t, waqtor.StatusDelivered, m.Status)
+	first := waitEvent[waqtor.Event](t, events, nil)
+	second := waitEvent[waqtor.Event](t, events, nil)
+	require.Equal(t, []waqtor.EventKind{waqtor.KindMessageSent, waqtor.KindMessageDelivered}, []waqtor.EventKind{first.Kind(), second.Kind()})
+	evs, err := b.core.ReadLog(ctx, &waqtor.LogReadParams{Kinds: []waqtor.EventKind{waqtor.KindMessageSent}})
+	require.NoError(t, err)
+	require.Len(t, evs, 1, "message.sent is logged once")
+}
