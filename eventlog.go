@@ -76,7 +76,7 @@ func (c *Core) appendEmitted(ctx context.Context, tx *sql.Tx, em *emitter) error
 		rows[i] = &store.Event{ID: m.ID, Kind: string(e.Kind()), SessionID: m.Session, TenantID: m.Tenant,
 			Time: m.Time, Data: string(data)}
 	}
-	if err := store.AppendEvents(ctx, tx, rows); err != nil {
+	if err := c.store.AppendEvents(ctx, tx, rows); err != nil {
 		return err
 	}
 	for i, e := range em.events {
@@ -155,7 +155,7 @@ func (c *Core) readLog(ctx context.Context, p *LogReadParams) ([]Event, error) {
 		}
 		kinds[i] = string(k)
 	}
-	rows, err := store.ReadEvents(ctx, c.store.DB, store.ReadEventsParams{After: p.After, Kinds: kinds, Limit: limit,
+	rows, err := c.store.ReadEvents(ctx, store.ReadEventsParams{After: p.After, Kinds: kinds, Limit: limit,
 		Sessions: p.Sessions, Tenant: p.Tenant})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDatabase, err)
@@ -187,7 +187,7 @@ func (c *Core) LastSeq(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	defer c.ops.done()
-	return store.LastSeq(ctx, c.store.DB)
+	return c.store.LastSeq(ctx)
 }
 
 var cursorNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.:/-]{0,127}$`)
@@ -254,7 +254,7 @@ func (c *Core) Cursor(ctx context.Context, name string, opts *CursorOpts) (*Curs
 		cur.pos = pos
 	case errors.Is(err, store.ErrNotFound):
 		if cur.opts.Start == FromNewest {
-			if cur.pos, err = store.LastSeq(ctx, c.store.DB); err != nil {
+			if cur.pos, err = c.store.LastSeq(ctx); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrDatabase, err)
 			}
 		}

@@ -145,27 +145,27 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 			}
 			all = append(all, e)
 		}
-		require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error { return store.AppendEvents(ctx, tx, all[:3]) }))
-		require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error { return store.AppendEvents(ctx, tx, all[3:]) }))
+		require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error { return s.AppendEvents(ctx, tx, all[:3]) }))
+		require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error { return s.AppendEvents(ctx, tx, all[3:]) }))
 		for i, e := range all {
 			require.Equal(t, int64(i+1), e.Seq)
 		}
 		err := s.InTx(ctx, func(tx *sql.Tx) error {
-			return store.AppendEvents(ctx, tx, []*store.Event{{ID: "e0", Kind: "x", Data: "{}"}})
+			return s.AppendEvents(ctx, tx, []*store.Event{{ID: "e0", Kind: "x", Data: "{}"}})
 		})
 		require.ErrorIs(t, err, store.ErrDuplicate)
-		last, err := store.LastSeq(ctx, s.DB)
+		last, err := s.LastSeq(ctx)
 		require.NoError(t, err)
 		require.Equal(t, int64(5), last, "a rolled-back append leaves no gap")
 
-		got, err := store.ReadEvents(ctx, s.DB, store.ReadEventsParams{After: 1, Limit: 2})
+		got, err := s.ReadEvents(ctx, store.ReadEventsParams{After: 1, Limit: 2})
 		require.NoError(t, err)
 		require.Equal(t, []int64{2, 3}, seqs(got))
 		require.Equal(t, all[1].Time, got[0].Time)
-		got, err = store.ReadEvents(ctx, s.DB, store.ReadEventsParams{Kinds: []string{"session.status"}, Limit: 10})
+		got, err = s.ReadEvents(ctx, store.ReadEventsParams{Kinds: []string{"session.status"}, Limit: 10})
 		require.NoError(t, err)
 		require.Equal(t, []int64{2, 4}, seqs(got))
-		got, err = store.ReadEvents(ctx, s.DB, store.ReadEventsParams{Sessions: []string{"s1"}, Tenant: "default", Limit: 10})
+		got, err = s.ReadEvents(ctx, store.ReadEventsParams{Sessions: []string{"s1"}, Tenant: "default", Limit: 10})
 		require.NoError(t, err)
 		require.Equal(t, []int64{1, 3, 5}, seqs(got))
 
@@ -190,7 +190,7 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 		n, err = store.PruneEvents(ctx, s.DB, t0.Add(150*time.Second))
 		require.NoError(t, err)
 		require.Equal(t, int64(2), n)
-		got, err = store.ReadEvents(ctx, s.DB, store.ReadEventsParams{Limit: 10})
+		got, err = s.ReadEvents(ctx, store.ReadEventsParams{Limit: 10})
 		require.NoError(t, err)
 		require.Equal(t, []int64{4, 5}, seqs(got))
 	})
@@ -207,7 +207,7 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 				defer wg.Done()
 				for i := range each {
 					err := s.InTx(ctx, func(tx *sql.Tx) error {
-						return store.AppendEvents(ctx, tx, []*store.Event{{ID: fmt.Sprintf("w%d-%d", w, i), Kind: "k", Data: "{}", Time: t0}})
+						return s.AppendEvents(ctx, tx, []*store.Event{{ID: fmt.Sprintf("w%d-%d", w, i), Kind: "k", Data: "{}", Time: t0}})
 					})
 					if err != nil {
 						errs <- err
@@ -216,7 +216,8 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 				}
 			}()
 		}
-		// A concurrent reader must only ever see a gap-free prefix.
+		// A concurrent reader must only ever see a gap-free prefix (no
+		// append here rolls back, so no number is skipped on either dialect).
 		done := make(chan struct{})
 		readerErr := make(chan error, 1)
 		go func() {
@@ -227,7 +228,7 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 					return
 				default:
 				}
-				evs, err := store.ReadEvents(ctx, s.DB, store.ReadEventsParams{Limit: writers * each})
+				evs, err := s.ReadEvents(ctx, store.ReadEventsParams{Limit: writers * each})
 				if err != nil {
 					readerErr <- err
 					return
@@ -247,9 +248,65 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 			require.NoError(t, err)
 		}
 		require.NoError(t, <-readerErr)
-		last, err := store.LastSeq(ctx, s.DB)
+		last, err := s.LastSeq(ctx)
 		require.NoError(t, err)
 		require.Equal(t, int64(writers*each), last)
+	})
+
+	t.Run("InFlightWriterHoldsBackReaders", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		if s.Dialect != store.DialectPostgres {
+			t.Skip("SQLite serialises writers: a later append cannot commit first")
+		}
+		appendIn := func(tx *sql.Tx, id string) int64 {
+			e := &store.Event{ID: id, Kind: "k", Data: "{}", Time: t0}
+			require.NoError(t, s.AppendEvents(ctx, tx, []*store.Event{e}))
+			return e.Seq
+		}
+		read := func(after int64) <-chan []int64 {
+			ch := make(chan []int64, 1)
+			go func() {
+				evs, err := s.ReadEvents(ctx, store.ReadEventsParams{After: after, Limit: 10})
+				if err != nil {
+					t.Error(err)
+				}
+				ch <- seqs(evs)
+			}()
+			return ch
+		}
+		for _, commitFirst := range []bool{true, false} {
+			after, err := s.LastSeq(ctx)
+			require.NoError(t, err)
+			slow, err := s.DB.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			slowSeq := appendIn(slow, fmt.Sprintf("slow-%v", commitFirst))
+			var fastSeq int64
+			require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error { fastSeq = appendIn(tx, fmt.Sprintf("fast-%v", commitFirst)); return nil }))
+			require.Greater(t, fastSeq, slowSeq, "the fast transaction took the later number but committed first")
+			got := read(after)
+			select {
+			case evs := <-got:
+				t.Fatalf("read %v while an earlier append was still open", evs)
+			case <-time.After(50 * time.Millisecond):
+			}
+			if commitFirst {
+				require.NoError(t, slow.Commit())
+				require.Equal(t, []int64{slowSeq, fastSeq}, <-got)
+			} else {
+				require.NoError(t, slow.Rollback())
+				require.Equal(t, []int64{fastSeq}, <-got, "a rolled-back number is a gap, skipped once resolved")
+			}
+		}
+		// A reader's wait is bounded by its context.
+		slow, err := s.DB.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		defer func() { _ = slow.Rollback() }()
+		appendIn(slow, "stuck")
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+		defer cancel()
+		_, err = s.ReadEvents(cctx, store.ReadEventsParams{Limit: 10})
+		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 
 	t.Run("TxRollsBackOnError", func(t *testing.T) {
