@@ -392,14 +392,11 @@ func (c *Core) Revoke(ctx context.Context, session, chat, targetID string, opts 
 // MarkRead sends read receipts for inbound messages ids of chat. In groups,
 // sender is the messages' author.
 func (c *Core) MarkRead(ctx context.Context, session, chat string, ids []string, sender string) error {
-	if err := c.begin(); err != nil {
-		return err
-	}
-	defer c.ops.done()
-	s, err := c.session(session)
+	s, release, err := c.acquire(session)
 	if err != nil {
 		return err
 	}
+	defer release()
 	jid, err := NormalizeChat(chat)
 	if err != nil {
 		return err
@@ -427,14 +424,11 @@ func (c *Core) MarkRead(ctx context.Context, session, chat string, ids []string,
 // SetPresence shows a typing or recording indicator in chat (PresencePaused
 // clears it).
 func (c *Core) SetPresence(ctx context.Context, session, chat string, p ChatPresence) error {
-	if err := c.begin(); err != nil {
-		return err
-	}
-	defer c.ops.done()
-	s, err := c.session(session)
+	s, release, err := c.acquire(session)
 	if err != nil {
 		return err
 	}
+	defer release()
 	jid, err := NormalizeChat(chat)
 	if err != nil {
 		return err
@@ -457,14 +451,11 @@ const MaxCheckNumbers = 500
 // CheckNumbers reports which phone numbers have WhatsApp accounts. Every number
 // is validated first; one invalid number fails the whole call with its index.
 func (c *Core) CheckNumbers(ctx context.Context, session string, phones []string) ([]NumberCheck, error) {
-	if err := c.begin(); err != nil {
-		return nil, err
-	}
-	defer c.ops.done()
-	s, err := c.session(session)
+	s, release, err := c.acquire(session)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	if len(phones) == 0 || len(phones) > MaxCheckNumbers {
 		return nil, fieldErr(ErrInvalidPhone, "phones", "must have 1 to %d entries", MaxCheckNumbers)
 	}

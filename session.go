@@ -229,6 +229,19 @@ func (c *Core) CreateSession(ctx context.Context, p *CreateSessionParams) (*Sess
 	return s.snapshot(), nil
 }
 
+// acquire registers a command in progress on session id; call release when
+// the command is done.
+func (c *Core) acquire(id string) (s *session, release func(), err error) {
+	if err := c.begin(); err != nil {
+		return nil, nil, err
+	}
+	if s, err = c.session(id); err != nil {
+		c.ops.done()
+		return nil, nil, err
+	}
+	return s, c.ops.done, nil
+}
+
 func (c *Core) session(id string) (*session, error) {
 	if err := ValidateSessionID(id); err != nil {
 		return nil, err
@@ -244,14 +257,11 @@ func (c *Core) session(id string) (*session, error) {
 
 // Session returns the current state of one session.
 func (c *Core) Session(ctx context.Context, id string) (*Session, error) {
-	if err := c.begin(); err != nil {
-		return nil, err
-	}
-	defer c.ops.done()
-	s, err := c.session(id)
+	s, release, err := c.acquire(id)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	return s.snapshot(), nil
 }
 
@@ -286,14 +296,11 @@ func (c *Core) Sessions(ctx context.Context, p *SessionListParams) ([]*Session, 
 // Connect connects a session (for example one that was never paired, or that
 // was disconnected with Disconnect). It returns once the attempt has started.
 func (c *Core) Connect(ctx context.Context, id string) error {
-	if err := c.begin(); err != nil {
-		return err
-	}
-	defer c.ops.done()
-	s, err := c.session(id)
+	s, release, err := c.acquire(id)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if c.state.Load() != coreStarted {
 		return ErrNotStarted
 	}
@@ -373,14 +380,11 @@ func (c *Core) closeConnLocked(ctx context.Context, s *session, logout bool) err
 // Disconnect closes a session's connection and keeps its pairing; the session
 // stays disconnected until Connect or Restart (or the next Start, if paired).
 func (c *Core) Disconnect(ctx context.Context, id string) error {
-	if err := c.begin(); err != nil {
-		return err
-	}
-	defer c.ops.done()
-	s, err := c.session(id)
+	s, release, err := c.acquire(id)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := c.closeConn(ctx, s, false); err != nil {
 		return err
 	}
@@ -389,14 +393,11 @@ func (c *Core) Disconnect(ctx context.Context, id string) error {
 
 // Restart closes a session's connection and connects it again.
 func (c *Core) Restart(ctx context.Context, id string) error {
-	if err := c.begin(); err != nil {
-		return err
-	}
-	defer c.ops.done()
-	s, err := c.session(id)
+	s, release, err := c.acquire(id)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if c.state.Load() != coreStarted {
 		return ErrNotStarted
 	}
@@ -413,14 +414,11 @@ func (c *Core) Restart(ctx context.Context, id string) error {
 // and its keys are deleted. The session remains and can pair again (Connect shows
 // a new QR code).
 func (c *Core) Logout(ctx context.Context, id string) error {
-	if err := c.begin(); err != nil {
-		return err
-	}
-	defer c.ops.done()
-	s, err := c.session(id)
+	s, release, err := c.acquire(id)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := c.closeConn(ctx, s, true); err != nil {
 		return fmt.Errorf("waqtor: logout session %q: %w", id, err)
 	}
@@ -430,14 +428,11 @@ func (c *Core) Logout(ctx context.Context, id string) error {
 // DeleteSession logs a session out (when paired), closes it and deletes it with
 // its messages. Its past events stay in the log until pruned.
 func (c *Core) DeleteSession(ctx context.Context, id string) error {
-	if err := c.begin(); err != nil {
-		return err
-	}
-	defer c.ops.done()
-	s, err := c.session(id)
+	s, release, err := c.acquire(id)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
@@ -458,14 +453,11 @@ func (c *Core) DeleteSession(ctx context.Context, id string) error {
 // enter on the phone (WhatsApp > Linked devices > Link with phone number). The
 // session must be connected and not yet paired.
 func (c *Core) PairPhone(ctx context.Context, id, phone string) (string, error) {
-	if err := c.begin(); err != nil {
-		return "", err
-	}
-	defer c.ops.done()
-	s, err := c.session(id)
+	s, release, err := c.acquire(id)
 	if err != nil {
 		return "", err
 	}
+	defer release()
 	e164, err := ParsePhone(phone)
 	if err != nil {
 		return "", err
