@@ -42,8 +42,8 @@ func (c *BuiltinConfig) WithDefaults() *BuiltinConfig {
 	if c != nil {
 		out = *c
 	}
-	out.CharNGramMax = cmp.Or(out.CharNGramMax, CharNGramMaxDefault)
-	out.CharNGramMin = cmp.Or(out.CharNGramMin, CharNGramMinDefault)
+	out.CharNGramMax = cmp.Or(out.CharNGramMax, kCMax)
+	out.CharNGramMin = cmp.Or(out.CharNGramMin, kCMin)
 	out.Dimensions = cmp.Or(out.Dimensions, DimensionsDefault)
 	return &out
 }
@@ -136,7 +136,7 @@ func NewBuiltinEmbedder(examples, labels []string, cfg *BuiltinConfig) (*Builtin
 	for k, d := range df {
 		idf := math.Log((nDocs+1)/(float64(d)+1)) + 1
 		icf := math.Log((nClasses+1)/(float64(len(classes[k]))+1)) + 1
-		e.weights[k] = float32(idf * icf)
+		e.weights[k] = float32(math.Pow(idf, kIDFPow) * math.Pow(icf, kICFPow))
 	}
 	e.oovWeight = float32((math.Log(nDocs+1) + 1) * (math.Log(nClasses+1) + 1))
 	return e, nil
@@ -163,17 +163,37 @@ func (e *BuiltinEmbedder) EmbeddingFunc() chromem.EmbeddingFunc {
 
 func (e *BuiltinEmbedder) embedNormalized(norm string) []float32 {
 	vec := make([]float32, e.dims+1)
+	sp, oov := e.sparse(norm)
+	for k, key := range sp.keys {
+		w := sp.val[k]
+		if key>>63 == 1 {
+			w = -w
+		}
+		vec[key%uint64(e.dims)] += w
+	}
+	vec[e.dims] = float32(math.Sqrt(oov))
+	normalizeInPlace(vec)
+	return vec
+}
+
+// sparse returns the weighted known features of a normalized text (keys and
+// values, before hashing into the vector) and the squared weight of the
+// unknown ones. Values are scaled so that known and unknown features together
+// have unit length.
+func (e *BuiltinEmbedder) sparse(norm string) (sparseVec, float64) {
 	feats := e.feat.extract(norm)
 	if len(feats) == 0 {
-		return vec
+		return sparseVec{}, 0
 	}
 	var groupSq [numGroups]float64
 	ws := make([]float32, len(feats))
+	known := make([]bool, len(feats))
 	for i, f := range feats {
 		w, ok := e.weights[f.key]
 		if !ok {
 			w = e.oovWeight
 		}
+		known[i] = ok
 		w *= 1 + float32(math.Log(float64(f.tf)))
 		ws[i] = w
 		groupSq[f.group] += float64(w) * float64(w)
@@ -184,22 +204,26 @@ func (e *BuiltinEmbedder) embedNormalized(norm string) []float32 {
 			scale[g] = groupWeights[g] / float32(math.Sqrt(groupSq[g]))
 		}
 	}
-	var oov float64
+	var total, oov float64
+	sp := sparseVec{keys: make([]uint64, 0, len(feats)), val: make([]float32, 0, len(feats))}
 	for i, f := range feats {
 		w := ws[i] * scale[f.group]
-		if _, ok := e.weights[f.key]; !ok {
+		total += float64(w) * float64(w)
+		if !known[i] {
 			oov += float64(w) * float64(w)
 			continue
 		}
-		idx := f.key % uint64(e.dims)
-		if f.key>>63 == 1 {
-			w = -w
-		}
-		vec[idx] += w
+		sp.keys = append(sp.keys, f.key)
+		sp.val = append(sp.val, w)
 	}
-	vec[e.dims] = float32(math.Sqrt(oov))
-	normalizeInPlace(vec)
-	return vec
+	if total > 0 {
+		inv := float32(1 / math.Sqrt(total))
+		for i := range sp.val {
+			sp.val[i] *= inv
+		}
+		oov /= total
+	}
+	return sp, oov
 }
 
 // normalizeInPlace scales v to unit length (a zero vector stays zero).

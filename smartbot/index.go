@@ -42,6 +42,7 @@ type index struct {
 	centroids [][]float32
 	dims      int
 	calib     calibration
+	linear    *linearModel
 }
 
 type keywordTrigger struct {
@@ -127,6 +128,13 @@ func buildIndex(ctx context.Context, rules []Rule, cfg *MatcherConfig) (*index, 
 		if c != nil {
 			normalizeInPlace(c)
 		}
+	}
+	if kLR > 0 {
+		xs := make([]sparseVec, len(vecs))
+		for i, v := range vecs {
+			xs[i] = idx.sparseInput(Normalize(examples[i]), v)
+		}
+		idx.linear = fitLinear(xs, idx.exRule, len(idx.rules), linearCandidateSets(vecs, idx.exRule, idx.centroids))
 	}
 	idx.calib = calibrate(vecs, idx.exRule, idx.centroids, len(idx.rules))
 	return idx, nil
@@ -322,11 +330,23 @@ func (idx *index) semantic(ctx context.Context, norm string, lang LanguageInfo) 
 		score float32
 	}
 	all := make([]scored, 0, len(idx.rules))
+	var probs []float32
+	if idx.linear != nil {
+		probs = make([]float32, len(idx.rules))
+		x := idx.sparseInput(norm, q)
+		for r := range probs {
+			probs[r] = idx.linear.score(x, r)
+		}
+		softmaxInPlace(probs)
+	}
 	for ri, c := range idx.centroids {
 		if c == nil || !idx.allowed(ri, lang) {
 			continue
 		}
 		s := combine(sc.best[ri], sc.second[ri], dot(q, c))
+		if probs != nil {
+			s += float32(kLR) * probs[ri]
+		}
 		all = append(all, scored{ri, s})
 	}
 	if len(all) == 0 {
@@ -365,6 +385,16 @@ func (idx *index) semantic(ctx context.Context, norm string, lang LanguageInfo) 
 		}
 	}
 	return out, nil
+}
+
+// sparseInput is the input of the linear rule scorer: the exact weighted
+// features with the built-in embedder, the vector itself otherwise.
+func (idx *index) sparseInput(norm string, vec []float32) sparseVec {
+	if idx.builtin != nil {
+		sp, _ := idx.builtin.sparse(norm)
+		return sp
+	}
+	return denseToSparse(vec)
 }
 
 // combine mixes a rule's similarity components into its score.

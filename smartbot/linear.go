@@ -1,0 +1,183 @@
+package smartbot
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Defaults of the supervised rule scorer.
+const (
+	linearEpochs     = 40
+	linearRate       = 2.0
+	linearDecay      = 1e-5
+	linearCandidates = 48
+	linearTableBits  = 20
+)
+
+// sparseVec is a sparse vector: feature keys (hashes, or dimension indexes
+// for dense embeddings) and their values.
+type sparseVec struct {
+	keys []uint64
+	val  []float32
+}
+
+// denseToSparse turns a dense vector into a sparse one keyed by dimension.
+func denseToSparse(v []float32) sparseVec {
+	var s sparseVec
+	for i, x := range v {
+		if x != 0 {
+			s.keys = append(s.keys, uint64(i)+1)
+			s.val = append(s.val, x)
+		}
+	}
+	return s
+}
+
+// linearModel is a multinomial logistic regression from sparse features to
+// rules, fitted on the rules' own examples (the supervised part of the
+// semantic stage). Weights live in one hashed table indexed by
+// (feature, rule), so memory stays bounded whatever the vocabulary and the
+// number of rules. It is immutable after fitting.
+type linearModel struct {
+	table []float32
+	mask  uint64
+	rules int
+}
+
+// slot returns the table index of (key, rule).
+func (m *linearModel) slot(key uint64, r int) uint64 {
+	h := key ^ (uint64(r)+1)*0x9e3779b97f4a7c15
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 32
+	return h & m.mask
+}
+
+// score returns the logit of rule r for x.
+func (m *linearModel) score(x sparseVec, r int) float32 {
+	var s float32
+	for k, key := range x.keys {
+		s += m.table[m.slot(key, r)] * x.val[k]
+	}
+	return s
+}
+
+// fitLinear trains with SGD on softmax cross-entropy and L2 weight decay.
+// With many rules, each example's softmax runs over its own rule and the
+// rules whose centroids are nearest (candidate sampling), which keeps
+// training time linear in the number of examples.
+func fitLinear(xs []sparseVec, labels []int, nRules int, candidates [][]int) *linearModel {
+	m := &linearModel{table: make([]float32, 1<<linearTableBits), mask: 1<<linearTableBits - 1, rules: nRules}
+	order := make([]int, len(xs))
+	for i := range order {
+		order[i] = i
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	logits := make([]float32, nRules)
+	scale := 1.0 // lazy weight decay: effective weights are scale·table
+	for ep := range linearEpochs {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		eta := linearRate / (1 + float64(ep)*0.3)
+		for _, i := range order {
+			x := xs[i]
+			cands := candidates[i]
+			z := logits[:len(cands)]
+			for c, r := range cands {
+				z[c] = m.score(x, r) * float32(scale)
+			}
+			softmaxInPlace(z)
+			scale *= 1 - eta*linearDecay
+			if scale < 1e-3 {
+				for j := range m.table {
+					m.table[j] *= float32(scale)
+				}
+				scale = 1
+			}
+			for c, r := range cands {
+				g := z[c]
+				if r == labels[i] {
+					g--
+				}
+				if g > -1e-6 && g < 1e-6 {
+					continue
+				}
+				ws := float32(eta) * g / float32(scale)
+				for k, key := range x.keys {
+					m.table[m.slot(key, r)] -= ws * x.val[k]
+				}
+			}
+		}
+	}
+	for j := range m.table {
+		m.table[j] *= float32(scale)
+	}
+	return m
+}
+
+// linearCandidateSets lists, for each example, the rules its softmax covers
+// during training: all rules when there are few, else its own rule and the
+// rules with the nearest centroids.
+func linearCandidateSets(vecs [][]float32, labels []int, centroids [][]float32) [][]int {
+	n := len(centroids)
+	all := make([]int, 0, n)
+	for r, c := range centroids {
+		if c != nil {
+			all = append(all, r)
+		}
+	}
+	out := make([][]int, len(vecs))
+	if len(all) <= linearCandidates {
+		for i := range out {
+			out[i] = all
+		}
+		return out
+	}
+	type rs struct {
+		r int
+		s float32
+	}
+	buf := make([]rs, 0, len(all))
+	for i, v := range vecs {
+		buf = buf[:0]
+		for _, r := range all {
+			buf = append(buf, rs{r, dot(v, centroids[r])})
+		}
+		slices.SortFunc(buf, func(a, b rs) int {
+			switch {
+			case a.s > b.s:
+				return -1
+			case a.s < b.s:
+				return 1
+			}
+			return a.r - b.r
+		})
+		set := []int{labels[i]}
+		for _, x := range buf {
+			if len(set) == linearCandidates {
+				break
+			}
+			if x.r != labels[i] {
+				set = append(set, x.r)
+			}
+		}
+		out[i] = set
+	}
+	return out
+}
+
+func softmaxInPlace(z []float32) {
+	mx := float32(math.Inf(-1))
+	for _, v := range z {
+		mx = max(mx, v)
+	}
+	var sum float32
+	for i, v := range z {
+		e := float32(math.Exp(float64(v - mx)))
+		z[i] = e
+		sum += e
+	}
+	for i := range z {
+		z[i] /= sum
+	}
+}
