@@ -13,16 +13,34 @@ const calibrationSamples = 400
 // calibration maps a semantic score and its margin over the runner-up to a
 // confidence with a logistic model fitted on the rules' own examples.
 type calibration struct {
-	a, b, c float64 // confidence = σ(a·score + b·margin + c)
-	fitted  bool
+	// w are the weights of (similarity, similarity margin, rule
+	// probability, rule logit, bias): confidence = σ(w·x).
+	w      [numCalibFeatures + 1]float64
+	fitted bool
 }
 
-func (c calibration) confidence(score, margin float32) float64 {
+// fallbackQuantile is the share of correctly matched calibration samples
+// that fall below SuggestThresholdDefault.
+const fallbackQuantile = 0.10
+
+func logit(p float64) float64 { return math.Log(p / (1 - p)) }
+
+// numCalibFeatures is the number of inputs of the confidence model.
+const numCalibFeatures = 4
+
+// confidence maps a candidate's similarity score, its margin over the best
+// other rule's similarity, and its probability under the linear scorer
+// and logit (1 and 0 when there is none) to a confidence in [0, 1].
+func (c calibration) confidence(sim, margin, prob, logit float32) float64 {
 	if !c.fitted {
 		// Uncalibrated fallback: cosine-like scores map linearly.
-		return clamp01(float64(score))
+		return clamp01(float64(sim))
 	}
-	z := c.a*float64(score) + c.b*float64(margin) + c.c
+	x := [numCalibFeatures]float64{float64(sim), float64(margin), float64(prob), float64(logit)}
+	z := c.w[numCalibFeatures]
+	for i, v := range x {
+		z += c.w[i] * v
+	}
 	return clamp01(1 / (1 + math.Exp(-z)))
 }
 
@@ -44,7 +62,11 @@ func clamp01(x float64) float64 {
 //   - negatives are examples whose top rule is wrong, and the same examples
 //     scored with their whole rule left out, which is what an out-of-scope
 //     message looks like (leave-one-rule-out).
-func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int) calibration {
+//
+// samples lists the candidate examples; logits, when not nil, writes the
+// linear scorer's rule logits for example e, from a model that did not see
+// e (cross-fitting).
+func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int, samples []int, logits func(e int, out []float32)) calibration {
 	counts := make([]int, nRules)
 	sums := make([][]float32, nRules)
 	for i, v := range vecs {
@@ -66,8 +88,8 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 	if withTwo < 2 {
 		return calibration{}
 	}
-	order := make([]int, 0, len(vecs))
-	for i := range vecs {
+	order := make([]int, 0, len(samples))
+	for _, i := range samples {
 		if counts[exRule[i]] >= 2 {
 			order = append(order, i)
 		}
@@ -77,13 +99,23 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 	if len(order) > calibrationSamples {
 		order = order[:calibrationSamples]
 	}
-	var xs [][2]float64
+	var xs [][numCalibFeatures]float64
 	var ys, ws []float64
 	best := make([]float32, nRules)
 	second := make([]float32, nRules)
 	scores := make([]float32, nRules)
 	loo := make([]float32, len(vecs[0]))
+	p := make([]float32, nRules)
+	lg := make([]float32, nRules)
+	oosP := make([]float32, nRules)
+	sims := make([]float32, nRules)
+	oosScores := make([]float32, nRules)
 	for _, e := range order {
+		if logits != nil {
+			logits(e, lg)
+			copy(p, lg)
+			softmaxInPlace(p)
+		}
 		q, own := vecs[e], exRule[e]
 		for r := range best {
 			best[r], second[r] = -1, -1
@@ -118,22 +150,45 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 				s2 = b
 			}
 			scores[r] = combine(b, s2, cs)
+			sims[r] = scores[r]
+			oosScores[r] = scores[r]
+			if logits != nil {
+				scores[r] += linearWeight * p[r]
+				// Without the example's own rule the softmax renormalizes.
+				oosP[r] = p[r] / max(1-p[own], 1e-6)
+				oosScores[r] += linearWeight * oosP[r]
+			} else {
+				p[r], oosP[r], lg[r] = 1, 1, 0
+			}
 		}
-		top, s1, s2 := top2(scores, -1)
-		xs = append(xs, [2]float64{float64(s1), float64(s1 - s2)})
+		top, _, _ := top2(scores, -1)
+		xs = append(xs, [numCalibFeatures]float64{float64(sims[top]), float64(sims[top] - maxExcept(sims, top, -1)), float64(p[top]), float64(lg[top])})
 		if top == own {
 			ys = append(ys, 1)
 		} else {
 			ys = append(ys, 0)
 		}
 		ws = append(ws, 1)
-		_, o1, o2 := top2(scores, own)
-		xs = append(xs, [2]float64{float64(o1), float64(o1 - o2)})
+		otop, _, _ := top2(oosScores, own)
+		xs = append(xs, [numCalibFeatures]float64{float64(sims[otop]), float64(sims[otop] - maxExcept(sims, otop, own)), float64(oosP[otop]), float64(lg[otop])})
 		ys = append(ys, 0)
 		ws = append(ws, 1)
 	}
-	a, b, c := fitLogistic(xs, ys, ws)
-	return calibration{a: a, b: b, c: c, fitted: true}
+	c := calibration{w: fitLogistic(xs, ys, ws), fitted: true}
+	// Anchor the scale: shift the bias so that the fallbackQuantile of the
+	// correctly matched samples sits exactly at SuggestThresholdDefault.
+	var pos []float64
+	for i, x := range xs {
+		if ys[i] == 1 {
+			pos = append(pos, c.confidence(float32(x[0]), float32(x[1]), float32(x[2]), float32(x[3])))
+		}
+	}
+	if len(pos) >= 10 {
+		slices.Sort(pos)
+		t := min(max(pos[int(fallbackQuantile*float64(len(pos)))], 1e-6), 1-1e-6)
+		c.w[numCalibFeatures] += logit(SuggestThresholdDefault) - logit(t)
+	}
+	return c
 }
 
 // top2 returns the best index and the two best scores, skipping index skip.
@@ -155,80 +210,105 @@ func top2(scores []float32, skip int) (int, float32, float32) {
 	return bi, b1, b2
 }
 
-// fitLogistic fits y ~ σ(a·x0 + b·x1 + c) by Newton's method with a small
-// ridge penalty, so that it is stable on separable data.
-func fitLogistic(xs [][2]float64, ys, ws []float64) (a, b, c float64) {
-	w := []float64{0, 0, 0}
+// maxExcept returns the largest value of xs other than at indexes a and b
+// (0 when there is none).
+func maxExcept(xs []float32, a, b int) float32 {
+	m := float32(math.Inf(-1))
+	for i, x := range xs {
+		if i != a && i != b && x > m {
+			m = x
+		}
+	}
+	if math.IsInf(float64(m), -1) {
+		return 0
+	}
+	return m
+}
+
+// fitLogistic fits y ~ σ(w·x + bias) by Newton's method with a small ridge
+// penalty, so that it is stable on separable data.
+func fitLogistic(xs [][numCalibFeatures]float64, ys, ws []float64) [numCalibFeatures + 1]float64 {
+	const n = numCalibFeatures + 1
+	var w [n]float64
 	const ridge = 1e-2
 	for range 50 {
-		var g [3]float64
-		var h [3][3]float64
+		var g [n]float64
+		var h [n][n]float64
 		for i, x := range xs {
-			f := [3]float64{x[0], x[1], 1}
-			z := w[0]*f[0] + w[1]*f[1] + w[2]
+			var f [n]float64
+			copy(f[:], x[:])
+			f[n-1] = 1
+			z := 0.0
+			for j := range n {
+				z += w[j] * f[j]
+			}
 			p := 1 / (1 + math.Exp(-z))
 			d := (p - ys[i]) * ws[i]
 			s := p * (1 - p) * ws[i]
-			for j := range 3 {
+			for j := range n {
 				g[j] += d * f[j]
-				for k := range 3 {
+				for k := range n {
 					h[j][k] += s * f[j] * f[k]
 				}
 			}
 		}
-		for j := range 2 {
+		for j := range n {
 			g[j] += ridge * w[j]
 			h[j][j] += ridge
 		}
-		h[2][2] += 1e-9
-		step, ok := solve3(h, g)
+		step, ok := solve(h, g)
 		if !ok {
 			break
 		}
-		for j := range 3 {
+		sum := 0.0
+		for j := range n {
 			w[j] -= step[j]
+			sum += math.Abs(step[j])
 		}
-		if math.Abs(step[0])+math.Abs(step[1])+math.Abs(step[2]) < 1e-9 {
+		if sum < 1e-9 {
 			break
 		}
 	}
-	if slices.ContainsFunc(w, math.IsNaN) {
-		return 0, 0, 0
+	for _, v := range w {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return [n]float64{}
+		}
 	}
-	return w[0], w[1], w[2]
+	return w
 }
 
-// solve3 solves h·x = g for a 3×3 system by Gaussian elimination.
-func solve3(h [3][3]float64, g [3]float64) ([3]float64, bool) {
-	m := [3][4]float64{}
-	for i := range 3 {
-		copy(m[i][:3], h[i][:])
-		m[i][3] = g[i]
+// solve solves h·x = g by Gaussian elimination with partial pivoting.
+func solve(h [numCalibFeatures + 1][numCalibFeatures + 1]float64, g [numCalibFeatures + 1]float64) ([numCalibFeatures + 1]float64, bool) {
+	const n = numCalibFeatures + 1
+	var m [n][n + 1]float64
+	for i := range n {
+		copy(m[i][:n], h[i][:])
+		m[i][n] = g[i]
 	}
-	for col := range 3 {
+	for col := range n {
 		piv := col
-		for r := col + 1; r < 3; r++ {
+		for r := col + 1; r < n; r++ {
 			if math.Abs(m[r][col]) > math.Abs(m[piv][col]) {
 				piv = r
 			}
 		}
 		if math.Abs(m[piv][col]) < 1e-12 {
-			return [3]float64{}, false
+			return [n]float64{}, false
 		}
 		m[col], m[piv] = m[piv], m[col]
-		for r := range 3 {
+		for r := range n {
 			if r == col {
 				continue
 			}
 			f := m[r][col] / m[col][col]
-			for k := col; k < 4; k++ {
+			for k := col; k <= n; k++ {
 				m[r][k] -= f * m[col][k]
 			}
 		}
 	}
-	var x [3]float64
-	for i := range 3 {
-		x[i] = m[i][3] / m[i][i]
+	var x [n]float64
+	for i := range n {
+		x[i] = m[i][n] / m[i][i]
 	}
 	return x, true
 }

@@ -42,8 +42,8 @@ func (c *BuiltinConfig) WithDefaults() *BuiltinConfig {
 	if c != nil {
 		out = *c
 	}
-	out.CharNGramMax = cmp.Or(out.CharNGramMax, kCMax)
-	out.CharNGramMin = cmp.Or(out.CharNGramMin, kCMin)
+	out.CharNGramMax = cmp.Or(out.CharNGramMax, CharNGramMaxDefault)
+	out.CharNGramMin = cmp.Or(out.CharNGramMin, CharNGramMinDefault)
 	out.Dimensions = cmp.Or(out.Dimensions, DimensionsDefault)
 	return &out
 }
@@ -59,6 +59,9 @@ func (c *BuiltinConfig) validate() error {
 	return nil
 }
 
+// icfPower flattens the inverse class frequency weights.
+const icfPower = 0.7
+
 // groupWeights are the relative weights of the feature groups.
 var groupWeights = [numGroups]float32{
 	groupWord:     1.0,
@@ -71,10 +74,12 @@ var groupWeights = [numGroups]float32{
 // network. It hashes word unigrams and bigrams (after light English and
 // Arabic stemming), character n-grams inside words and, when the examples
 // contain Arabic, consonant skeletons that let Arabizi ("3ayez") meet Arabic
-// script ("عايز"). Features are weighted by how rare they are among the
-// examples (IDF) and by how few rules use them (inverse class frequency, a
-// supervised weight fitted on the rules' own examples), normalized per
-// group and folded into a fixed-size vector with signed feature hashing.
+// script ("عايز"). Features are weighted by how few rules use them (inverse
+// class frequency, a supervised weight fitted on the rules' own examples),
+// normalized per group and folded into a fixed-size vector with signed
+// feature hashing. Features never seen in the examples keep their weight in
+// one extra dimension, so that a message full of unknown words is honestly
+// far from every example.
 //
 // A BuiltinEmbedder is immutable once built and safe for concurrent use.
 // [Matcher] fits a new one on every rule change.
@@ -132,13 +137,16 @@ func NewBuiltinEmbedder(examples, labels []string, cfg *BuiltinConfig) (*Builtin
 			m[label] = struct{}{}
 		}
 	}
-	nDocs, nClasses := float64(len(norms)), float64(len(classSet))
-	for k, d := range df {
-		idf := math.Log((nDocs+1)/(float64(d)+1)) + 1
+	// Inverse class frequency: a feature used by one rule is worth more than
+	// one shared by many, however often it occurs. (Measured on English and
+	// Arabic intent data, it beats document-frequency IDF and IDF·ICF.)
+	nClasses := float64(len(classSet))
+	for k := range df {
 		icf := math.Log((nClasses+1)/(float64(len(classes[k]))+1)) + 1
-		e.weights[k] = float32(math.Pow(idf, kIDFPow) * math.Pow(icf, kICFPow))
+		e.weights[k] = float32(math.Pow(icf, icfPower))
 	}
-	e.oovWeight = float32((math.Log(nDocs+1) + 1) * (math.Log(nClasses+1) + 1))
+	// Unknown features weigh like the rarest known ones.
+	e.oovWeight = float32(math.Pow(math.Log(nClasses+1)+1, icfPower))
 	return e, nil
 }
 

@@ -129,14 +129,45 @@ func buildIndex(ctx context.Context, rules []Rule, cfg *MatcherConfig) (*index, 
 			normalizeInPlace(c)
 		}
 	}
-	if kLR > 0 {
+	samples := make([]int, len(vecs))
+	for i := range samples {
+		samples[i] = i
+	}
+	var logits func(e int, out []float32)
+	if idx.buildLinear() {
 		xs := make([]sparseVec, len(vecs))
 		for i, v := range vecs {
 			xs[i] = idx.sparseInput(Normalize(examples[i]), v)
 		}
-		idx.linear = fitLinear(xs, idx.exRule, len(idx.rules), linearCandidateSets(vecs, idx.exRule, idx.centroids))
+		cands := linearCandidateSets(vecs, idx.exRule, idx.centroids)
+		idx.linear = fitLinear(xs, idx.exRule, len(idx.rules), cands)
+		// Cross-fitting for calibration: a second model sees only half of
+		// each rule's examples and is measured on the other half.
+		seen := make([]int, len(idx.rules))
+		var fitIdx []int
+		samples = samples[:0]
+		for i, r := range idx.exRule {
+			if seen[r]%2 == 0 {
+				fitIdx = append(fitIdx, i)
+			} else {
+				samples = append(samples, i)
+			}
+			seen[r]++
+		}
+		subX := make([]sparseVec, len(fitIdx))
+		subL := make([]int, len(fitIdx))
+		subC := make([][]int, len(fitIdx))
+		for j, i := range fitIdx {
+			subX[j], subL[j], subC[j] = xs[i], idx.exRule[i], cands[i]
+		}
+		half := fitLinear(subX, subL, len(idx.rules), subC)
+		logits = func(e int, out []float32) {
+			for r := range out {
+				out[r] = half.score(xs[e], r)
+			}
+		}
 	}
-	idx.calib = calibrate(vecs, idx.exRule, idx.centroids, len(idx.rules))
+	idx.calib = calibrate(vecs, idx.exRule, idx.centroids, len(idx.rules), samples, logits)
 	return idx, nil
 }
 
@@ -326,65 +357,95 @@ func (idx *index) semantic(ctx context.Context, norm string, lang LanguageInfo) 
 		}
 	}
 	type scored struct {
-		ri    int
-		score float32
+		ri               int
+		sim, prob, logit float32
+		score            float32
 	}
 	all := make([]scored, 0, len(idx.rules))
-	var probs []float32
+	var probs, logits []float32
 	if idx.linear != nil {
-		probs = make([]float32, len(idx.rules))
+		logits = make([]float32, len(idx.rules))
 		x := idx.sparseInput(norm, q)
-		for r := range probs {
-			probs[r] = idx.linear.score(x, r)
+		for r := range logits {
+			logits[r] = idx.linear.score(x, r)
 		}
+		probs = slices.Clone(logits)
 		softmaxInPlace(probs)
 	}
 	for ri, c := range idx.centroids {
 		if c == nil || !idx.allowed(ri, lang) {
 			continue
 		}
-		s := combine(sc.best[ri], sc.second[ri], dot(q, c))
+		s := scored{ri: ri, sim: combine(sc.best[ri], sc.second[ri], dot(q, c)), prob: 1}
+		s.score = s.sim
 		if probs != nil {
-			s += float32(kLR) * probs[ri]
+			s.prob, s.logit = probs[ri], logits[ri]
+			s.score += linearWeight * s.prob
 		}
-		all = append(all, scored{ri, s})
+		all = append(all, s)
 	}
 	if len(all) == 0 {
 		return nil, nil
 	}
-	slices.SortStableFunc(all, func(a, b scored) int {
-		if a.score != b.score {
-			if a.score > b.score {
+	// Best similarity and runner-up, for the margins.
+	bestSim, bestAt, secondSim := float32(math.Inf(-1)), -1, float32(math.Inf(-1))
+	for i, s := range all {
+		if s.sim > bestSim {
+			bestSim, bestAt, secondSim = s.sim, i, bestSim
+		} else if s.sim > secondSim {
+			secondSim = s.sim
+		}
+	}
+	if math.IsInf(float64(secondSim), -1) {
+		secondSim = 0
+	}
+	margins := make([]float32, len(all))
+	for i, s := range all {
+		if i == bestAt {
+			margins[i] = s.sim - secondSim
+		} else {
+			margins[i] = s.sim - bestSim
+		}
+	}
+	order := make([]int, len(all))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		x, y := all[a], all[b]
+		if x.score != y.score {
+			if x.score > y.score {
 				return -1
 			}
 			return 1
 		}
-		return idx.rules[b.ri].Priority - idx.rules[a.ri].Priority
+		return idx.rules[y.ri].Priority - idx.rules[x.ri].Priority
 	})
 	k := min(len(all), 16)
 	out := make([]Candidate, k)
 	for i := range k {
-		ri := all[i].ri
-		other := float32(0)
-		if i == 0 && len(all) > 1 {
-			other = all[1].score
-		} else if i > 0 {
-			other = all[0].score
-		}
+		s := all[order[i]]
 		ev := ""
-		if e := sc.bestEx[ri]; e >= 0 {
+		if e := sc.bestEx[s.ri]; e >= 0 {
 			ev = idx.exText[e]
 		}
 		out[i] = Candidate{
-			Confidence: idx.calib.confidence(all[i].score, all[i].score-other),
+			Confidence: idx.calib.confidence(s.sim, margins[order[i]], s.prob, s.logit),
 			Evidence:   ev,
-			Rule:       &idx.rules[ri],
-			RuleID:     idx.rules[ri].ID,
-			Score:      float64(all[i].score),
+			Rule:       &idx.rules[s.ri],
+			RuleID:     idx.rules[s.ri].ID,
+			Score:      float64(s.score),
 			Stage:      StageSemantic,
 		}
 	}
 	return out, nil
+}
+
+// buildLinear reports whether to fit the supervised rule scorer: always
+// with the built-in embedder, and with external embedders as long as the
+// rule set is not trivially small.
+func (idx *index) buildLinear() bool {
+	return len(idx.rules) >= 2
 }
 
 // sparseInput is the input of the linear rule scorer: the exact weighted

@@ -8,11 +8,13 @@ import (
 
 // Defaults of the supervised rule scorer.
 const (
-	linearEpochs     = 40
-	linearRate       = 2.0
+	linearEpochs     = 12
+	linearRate       = 4.0
 	linearDecay      = 1e-5
-	linearCandidates = 48
+	linearCandidates = 24
 	linearTableBits  = 20
+	// linearWeight scales the rule probability added to the similarity score.
+	linearWeight = 5
 )
 
 // sparseVec is a sparse vector: feature keys (hashes, or dimension indexes
@@ -99,7 +101,7 @@ func fitLinear(xs []sparseVec, labels []int, nRules int, candidates [][]int) *li
 				if r == labels[i] {
 					g--
 				}
-				if g > -1e-6 && g < 1e-6 {
+				if g > -1e-3 && g < 1e-3 {
 					continue
 				}
 				ws := float32(eta) * g / float32(scale)

@@ -10,18 +10,18 @@ import (
 // Template is a parsed reply template. Templates are plain text with
 // variables in double braces:
 //
-//	Hello {{name|friend}}, your order ships on {{date}}.
+//		Hello {{name|friend}}, your order ships on {{date}}.
 //
-//   - {{name}} is replaced by the value of the variable "name". Names are
-//     letters, digits, '_', '-' and '.'; spaces inside the braces are ignored.
-//   - {{name|friend}} falls back to "friend" when "name" has no value.
-//   - A variable with no value and no fallback renders as nothing, and the
-//     spaces around it are tidied ("Hello {{name}}, hi" → "Hello, hi").
-//   - {{date}} and {{time}} default to the current date (2006-01-02) and time
-//     (15:04) when the caller does not set them; {{name}}, {{phone}} and any
-//     custom variable come from the caller.
-//   - \{{ and \}} produce literal braces; any other unbalanced brace pair is
-//     a parse error, so a customer never sees raw template syntax.
+//	  - {{name}} is replaced by the value of the variable "name". Names are
+//	    letters, digits, '_', '-' and '.'; spaces inside the braces are ignored.
+//	  - {{name|friend}} falls back to "friend" when "name" has no value.
+//	  - A variable with no value and no fallback renders as nothing, and the
+//	    spaces around it are tidied ("Hello {{name}}, hi" → "Hello, hi").
+//	  - {{date}} and {{time}} default to the current date (2006-01-02) and time
+//	    (15:04) when the caller does not set them; {{name}}, {{phone}} and any
+//	    custom variable come from the caller.
+//	  - \{{ and \}} produce literal braces; any other unbalanced brace pair is
+//	    a parse error, so a customer never sees raw template syntax.
 //
 // Values are inserted as they are, never re-parsed. A Template is immutable
 // and safe for concurrent use.

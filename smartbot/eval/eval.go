@@ -5,10 +5,11 @@
 //
 // The matcher sees only a query's text. Metrics:
 //
-//   - accuracy: among in-scope queries (expect_match not false, and a rule
-//     exists for the intent), the share whose result is not "no match" and
-//     whose rule is the query's intent;
-//   - accuracy_ungated: the same, ignoring the thresholds (top-1 only);
+//   - accuracy: top-1 accuracy among in-scope queries (expect_match not
+//     false, and a rule exists for the intent): the share whose best rule is
+//     the query's intent, whatever the decision;
+//   - accuracy_gated: the same, but a "no match" decision counts as a miss
+//     (what customers see once the fallback threshold applies);
 //   - oos_recall: among out-of-scope queries (expect_match false, or an
 //     intent held out with HoldoutFraction), the share answered "no match".
 //
@@ -117,7 +118,7 @@ type Confusion struct {
 // Report is the outcome of [Run]. Accuracy fields are fractions in [0, 1].
 type Report struct {
 	Accuracy        float64          `json:"accuracy"`
-	AccuracyUngated float64          `json:"accuracy_ungated"`
+	AccuracyGated   float64          `json:"accuracy_gated"`
 	AnswerRate      float64          `json:"answer_rate"`
 	BuildMs         float64          `json:"build_ms"`
 	By              map[string]Group `json:"by,omitempty"`
@@ -240,8 +241,8 @@ func Run(ctx context.Context, rules []smartbot.Rule, queries []Query, cfg *Confi
 	}
 	rep.InScope, rep.OOS = total.in, total.oos
 	if total.in > 0 {
-		rep.Accuracy = float64(total.correct) / float64(total.in)
-		rep.AccuracyUngated = float64(ungated) / float64(total.in)
+		rep.Accuracy = float64(ungated) / float64(total.in)
+		rep.AccuracyGated = float64(total.correct) / float64(total.in)
 		rep.AnswerRate = float64(answered) / float64(total.in)
 	}
 	if total.oos > 0 {
