@@ -57,8 +57,15 @@ func ParseTemplate(src string) (*Template, error) {
 	for i := 0; i < len(src); {
 		switch {
 		case strings.HasPrefix(src[i:], `\{{`):
-			lit.WriteString("{{")
-			i += 3
+			// An escaped opening makes the whole {{...}} literal.
+			end := strings.Index(src[i+3:], "}}")
+			if end < 0 {
+				lit.WriteString("{{")
+				i += 3
+				break
+			}
+			lit.WriteString("{{" + src[i+3:i+3+end] + "}}")
+			i += 3 + end + 2
 		case strings.HasPrefix(src[i:], `\}}`):
 			lit.WriteString("}}")
 			i += 3
@@ -74,6 +81,9 @@ func ParseTemplate(src string) (*Template, error) {
 			p, err := parseVar(body)
 			if err != nil {
 				return nil, fmt.Errorf("%w: at offset %d: %v", ErrInvalidTemplate, i, err)
+			}
+			if strings.HasPrefix(src[i+2+end+2:], "}") {
+				return nil, fmt.Errorf("%w: stray } after the variable at offset %d", ErrInvalidTemplate, i)
 			}
 			flush()
 			t.parts = append(t.parts, p)
