@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"regexp"
 	"runtime"
 	"slices"
@@ -140,19 +141,36 @@ func buildIndex(ctx context.Context, rules []Rule, cfg *MatcherConfig) (*index, 
 			xs[i] = idx.sparseInput(Normalize(examples[i]), v)
 		}
 		cands := linearCandidateSets(vecs, idx.exRule, idx.centroids)
-		idx.linear = fitLinear(xs, idx.exRule, len(idx.rules), cands)
-		// Cross-fitting for calibration: a second model sees only half of
-		// each rule's examples and is measured on the other half.
-		seen := make([]int, len(idx.rules))
+		epochs := epochsFor(len(xs))
+		// Cross-fitting for calibration: a model that has not seen the
+		// calibration samples scores them. On small sets it is a second
+		// model trained on the other half of each rule's examples; on large
+		// ones it is trained on all but a few hundred samples and then
+		// finished on everything (warm start), which saves a second fit.
 		var fitIdx []int
 		samples = samples[:0]
-		for i, r := range idx.exRule {
-			if seen[r]%2 == 0 {
-				fitIdx = append(fitIdx, i)
-			} else {
+		if len(xs) <= 2000 {
+			seen := make([]int, len(idx.rules))
+			for i, r := range idx.exRule {
+				if seen[r]%2 == 0 {
+					fitIdx = append(fitIdx, i)
+				} else {
+					samples = append(samples, i)
+				}
+				seen[r]++
+			}
+		} else {
+			perm := rand.New(rand.NewPCG(3, 5)).Perm(len(xs))
+			held := make([]bool, len(xs))
+			for _, i := range perm[:calibrationSamples] {
+				held[i] = true
 				samples = append(samples, i)
 			}
-			seen[r]++
+			for i := range xs {
+				if !held[i] {
+					fitIdx = append(fitIdx, i)
+				}
+			}
 		}
 		subX := make([]sparseVec, len(fitIdx))
 		subL := make([]int, len(fitIdx))
@@ -160,10 +178,15 @@ func buildIndex(ctx context.Context, rules []Rule, cfg *MatcherConfig) (*index, 
 		for j, i := range fitIdx {
 			subX[j], subL[j], subC[j] = xs[i], idx.exRule[i], cands[i]
 		}
-		half := fitLinear(subX, subL, len(idx.rules), subC)
+		heldOut := fitLinear(subX, subL, len(idx.rules), subC, epochs, nil, 0)
+		if len(xs) <= 2000 {
+			idx.linear = fitLinear(xs, idx.exRule, len(idx.rules), cands, epochs, nil, 0)
+		} else {
+			idx.linear = fitLinear(xs, idx.exRule, len(idx.rules), cands, 1, heldOut, epochs)
+		}
 		logits = func(e int, out []float32) {
 			for r := range out {
-				out[r] = half.score(xs[e], r)
+				out[r] = heldOut.score(xs[e], r)
 			}
 		}
 	}

@@ -8,7 +8,7 @@ import (
 
 // Defaults of the supervised rule scorer.
 const (
-	linearEpochs     = 12
+	linearEpochs     = 12 // for up to 1,000 examples; fewer above (see epochsFor)
 	linearRate       = 4.0
 	linearDecay      = 1e-5
 	linearCandidates = 24
@@ -69,8 +69,14 @@ func (m *linearModel) score(x sparseVec, r int) float32 {
 // With many rules, each example's softmax runs over its own rule and the
 // rules whose centroids are nearest (candidate sampling), which keeps
 // training time linear in the number of examples.
-func fitLinear(xs []sparseVec, labels []int, nRules int, candidates [][]int) *linearModel {
+//
+// With init, training continues from a copy of init's weights, as if
+// epochOffset epochs had already run.
+func fitLinear(xs []sparseVec, labels []int, nRules int, candidates [][]int, epochs int, init *linearModel, epochOffset int) *linearModel {
 	m := &linearModel{table: make([]float32, 1<<linearTableBits), mask: 1<<linearTableBits - 1, rules: nRules}
+	if init != nil {
+		copy(m.table, init.table)
+	}
 	order := make([]int, len(xs))
 	for i := range order {
 		order[i] = i
@@ -78,7 +84,7 @@ func fitLinear(xs []sparseVec, labels []int, nRules int, candidates [][]int) *li
 	rng := rand.New(rand.NewPCG(7, 11))
 	logits := make([]float32, nRules)
 	scale := 1.0 // lazy weight decay: effective weights are scale·table
-	for ep := range linearEpochs {
+	for ep := epochOffset; ep < epochOffset+epochs; ep++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		eta := linearRate / (1 + float64(ep)*0.3)
 		for _, i := range order {
@@ -117,18 +123,25 @@ func fitLinear(xs []sparseVec, labels []int, nRules int, candidates [][]int) *li
 	return m
 }
 
+// epochsFor returns the number of training epochs for n examples: larger
+// sets need fewer passes, which keeps index builds fast.
+func epochsFor(n int) int {
+	e := int(math.Round(linearEpochs * math.Sqrt(1000/float64(max(n, 1)))))
+	return min(max(e, 4), linearEpochs)
+}
+
 // linearCandidateSets lists, for each example, the rules its softmax covers
-// during training: all rules when there are few, else its own rule and the
-// rules with the nearest centroids.
+// during training: all rules when there are few; else its own rule and the
+// rules with the nearest centroids (nearest to the example itself on small
+// sets, to its rule's centroid on large ones).
 func linearCandidateSets(vecs [][]float32, labels []int, centroids [][]float32) [][]int {
-	n := len(centroids)
-	all := make([]int, 0, n)
+	all := make([]int, 0, len(centroids))
 	for r, c := range centroids {
 		if c != nil {
 			all = append(all, r)
 		}
 	}
-	out := make([][]int, len(vecs))
+	out := make([][]int, len(labels))
 	if len(all) <= linearCandidates {
 		for i := range out {
 			out[i] = all
@@ -140,10 +153,12 @@ func linearCandidateSets(vecs [][]float32, labels []int, centroids [][]float32) 
 		s float32
 	}
 	buf := make([]rs, 0, len(all))
-	for i, v := range vecs {
+	nearest := func(q []float32, own int) []int {
 		buf = buf[:0]
 		for _, r := range all {
-			buf = append(buf, rs{r, dot(v, centroids[r])})
+			if r != own {
+				buf = append(buf, rs{r, dot(q, centroids[r][:len(q)])})
+			}
 		}
 		slices.SortFunc(buf, func(a, b rs) int {
 			switch {
@@ -154,16 +169,29 @@ func linearCandidateSets(vecs [][]float32, labels []int, centroids [][]float32) 
 			}
 			return a.r - b.r
 		})
-		set := []int{labels[i]}
-		for _, x := range buf {
-			if len(set) == linearCandidates {
-				break
-			}
-			if x.r != labels[i] {
-				set = append(set, x.r)
-			}
+		set := make([]int, 0, linearCandidates)
+		set = append(set, own)
+		for _, x := range buf[:linearCandidates-1] {
+			set = append(set, x.r)
 		}
-		out[i] = set
+		return set
+	}
+	if len(labels)*len(all) <= 4_000_000 {
+		for i, v := range vecs {
+			out[i] = nearest(v, labels[i])
+		}
+		return out
+	}
+	perRule := make([][]int, len(centroids))
+	for _, own := range all {
+		q := centroids[own]
+		if len(all) > 2000 {
+			q = q[:min(len(q), 64)] // hashed dimensions: a prefix is a random projection
+		}
+		perRule[own] = nearest(q, own)
+	}
+	for i, l := range labels {
+		out[i] = perRule[l]
 	}
 	return out
 }

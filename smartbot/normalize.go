@@ -41,28 +41,25 @@ func fold(s string) string {
 	}
 	s = norm.NFKC.String(s)
 	s = cases.Fold().String(s)
+	// Decompose, so that letters with a hamza or madda mark become their
+	// base letter plus a mark; then map letters and strip combining marks
+	// (accents, tashkeel) after Latin and Arabic base letters only.
+	d := norm.NFD.String(s)
 	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
+	b.Grow(len(d))
+	strip := false
+	for _, r := range d {
 		if m, ok := mapRune(r); ok {
 			if m >= 0 {
 				b.WriteRune(m)
+				strip = true
 			}
 			continue
 		}
-		b.WriteRune(r)
-	}
-	// Decompose to strip combining marks (accents, remaining Arabic marks)
-	// after Latin and Arabic base letters only, then recompose.
-	d := norm.NFD.String(b.String())
-	b.Reset()
-	strip := false
-	for _, r := range d {
 		if unicode.Is(unicode.Mn, r) {
-			if strip {
-				continue
+			if !strip {
+				b.WriteRune(r)
 			}
-			b.WriteRune(r)
 			continue
 		}
 		strip = r < 0x250 || isArabic(r)
@@ -122,43 +119,57 @@ func isApostrophe(r rune) bool {
 // removes apostrophes inside words, shortens long letter repetitions and
 // collapses whitespace.
 func squash(s string, words bool) string {
+	in := []rune(s)
+	// Pass 1: drop apostrophes inside words, turn separators into spaces.
+	rs := make([]rune, 0, len(in))
+	for i, r := range in {
+		mark := unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r) || unicode.Is(unicode.Me, r)
+		keep := unicode.IsLetter(r) || unicode.IsNumber(r) || mark
+		switch {
+		case mark && (len(rs) == 0 || rs[len(rs)-1] == ' '):
+			// a combining mark with nothing to combine with
+		case keep:
+			rs = append(rs, r)
+		case isApostrophe(r) && i > 0 && i+1 < len(in) && unicode.IsLetter(in[i-1]) && unicode.IsLetter(in[i+1]):
+			// "don't" → "dont"
+		case words || unicode.IsSpace(r):
+			rs = append(rs, ' ')
+		default:
+			rs = append(rs, r)
+		}
+	}
+	// Pass 2: collapse spaces and shorten letter runs.
 	var b strings.Builder
 	b.Grow(len(s))
-	var prev rune
-	run := 0
 	space := true // suppress leading spaces
-	rs := []rune(s)
-	for i, r := range rs {
-		keep := unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r)
-		if !keep && isApostrophe(r) && i > 0 && i+1 < len(rs) && unicode.IsLetter(rs[i-1]) && unicode.IsLetter(rs[i+1]) {
-			continue // "don't" → "dont"
-		}
-		if !keep && (words || unicode.IsSpace(r)) {
+	for i := 0; i < len(rs); {
+		r := rs[i]
+		if r == ' ' {
 			if !space {
 				b.WriteByte(' ')
 				space = true
 			}
-			prev, run = 0, 0
+			i++
 			continue
 		}
-		if r == prev && unicode.IsLetter(r) {
-			run++
-			limit := 2
-			if isArabic(r) {
-				limit = 1
-				if run == 2 && i+1 < len(rs) && rs[i+1] != r {
-					// exactly two identical Arabic letters are kept (rare but valid)
-					limit = 2
-				}
-			}
-			if run > limit {
-				continue
-			}
-		} else {
-			prev, run = r, 1
+		n := 1
+		for i+n < len(rs) && rs[i+n] == r {
+			n++
 		}
-		b.WriteRune(r)
+		keep := n
+		if unicode.IsLetter(r) {
+			switch {
+			case isArabic(r) && n > 2:
+				keep = 1 // "شكراااا" → "شكرا"; a doubled letter is kept
+			case !isArabic(r) && n > 2:
+				keep = 2 // "pleeease" → "pleease"
+			}
+		}
+		for range keep {
+			b.WriteRune(r)
+		}
 		space = false
+		i += n
 	}
 	return strings.TrimRight(b.String(), " ")
 }
