@@ -23,7 +23,7 @@ type calibration struct {
 // that fall below SuggestThresholdDefault.
 const fallbackQuantile = 0.10
 
-func logit(p float64) float64 { return math.Log(p / (1 - p)) }
+func logOdds(p float64) float64 { return math.Log(p / (1 - p)) }
 
 // numCalibFeatures is the number of inputs of the confidence model.
 const numCalibFeatures = 4
@@ -63,10 +63,10 @@ func clamp01(x float64) float64 {
 //     scored with their whole rule left out, which is what an out-of-scope
 //     message looks like (leave-one-rule-out).
 //
-// samples lists the candidate examples; logits, when not nil, writes the
-// linear scorer's rule logits for example e, from a model that did not see
-// e (cross-fitting).
-func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int, samples []int, logits func(e int, out []float32)) calibration {
+// samples lists the candidate examples; logit, when not nil, is the linear
+// scorer's logit of rule r for example e, from a model that did not see e
+// (cross-fitting).
+func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int, samples []int, logit func(e, r int) float32) calibration {
 	counts := make([]int, nRules)
 	sums := make([][]float32, nRules)
 	for i, v := range vecs {
@@ -111,11 +111,6 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 	sims := make([]float32, nRules)
 	oosScores := make([]float32, nRules)
 	for _, e := range order {
-		if logits != nil {
-			logits(e, lg)
-			copy(p, lg)
-			softmaxInPlace(p)
-		}
 		q, own := vecs[e], exRule[e]
 		for r := range best {
 			best[r], second[r] = -1, -1
@@ -134,7 +129,7 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 		}
 		for r := range scores {
 			if centroids[r] == nil {
-				scores[r] = float32(math.Inf(-1))
+				sims[r] = float32(math.Inf(-1))
 				continue
 			}
 			cs := dot(q, centroids[r])
@@ -149,10 +144,15 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 			if s2 < 0 {
 				s2 = b
 			}
-			scores[r] = combine(b, s2, cs)
-			sims[r] = scores[r]
-			oosScores[r] = scores[r]
-			if logits != nil {
+			sims[r] = combine(b, s2, cs)
+		}
+		if logit != nil {
+			candidateProbs(func(r int) float32 { return logit(e, r) }, sims, p, lg)
+		}
+		for r := range scores {
+			scores[r] = sims[r]
+			oosScores[r] = sims[r]
+			if logit != nil {
 				scores[r] += linearWeight * p[r]
 				// Without the example's own rule the softmax renormalizes.
 				oosP[r] = p[r] / max(1-p[own], 1e-6)
@@ -186,7 +186,7 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 	if len(pos) >= 10 {
 		slices.Sort(pos)
 		t := min(max(pos[int(fallbackQuantile*float64(len(pos)))], 1e-6), 1-1e-6)
-		c.w[numCalibFeatures] += logit(SuggestThresholdDefault) - logit(t)
+		c.w[numCalibFeatures] += logOdds(SuggestThresholdDefault) - logOdds(t)
 	}
 	return c
 }

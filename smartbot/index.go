@@ -134,7 +134,7 @@ func buildIndex(ctx context.Context, rules []Rule, cfg *MatcherConfig) (*index, 
 	for i := range samples {
 		samples[i] = i
 	}
-	var logits func(e int, out []float32)
+	var logit func(e, r int) float32
 	if idx.buildLinear() {
 		xs := make([]sparseVec, len(vecs))
 		for i, v := range vecs {
@@ -184,13 +184,9 @@ func buildIndex(ctx context.Context, rules []Rule, cfg *MatcherConfig) (*index, 
 		} else {
 			idx.linear = fitLinear(xs, idx.exRule, len(idx.rules), cands, 1, heldOut, epochs)
 		}
-		logits = func(e int, out []float32) {
-			for r := range out {
-				out[r] = heldOut.score(xs[e], r)
-			}
-		}
+		logit = func(e, r int) float32 { return heldOut.score(xs[e], r) }
 	}
-	idx.calib = calibrate(vecs, idx.exRule, idx.centroids, len(idx.rules), samples, logits)
+	idx.calib = calibrate(vecs, idx.exRule, idx.centroids, len(idx.rules), samples, logit)
 	return idx, nil
 }
 
@@ -385,21 +381,25 @@ func (idx *index) semantic(ctx context.Context, norm string, lang LanguageInfo) 
 		score            float32
 	}
 	all := make([]scored, 0, len(idx.rules))
-	var probs, logits []float32
-	if idx.linear != nil {
-		logits = make([]float32, len(idx.rules))
-		x := idx.sparseInput(norm, q)
-		for r := range logits {
-			logits[r] = idx.linear.score(x, r)
-		}
-		probs = slices.Clone(logits)
-		softmaxInPlace(probs)
-	}
+	sims := make([]float32, len(idx.rules))
 	for ri, c := range idx.centroids {
 		if c == nil || !idx.allowed(ri, lang) {
+			sims[ri] = float32(math.Inf(-1))
 			continue
 		}
-		s := scored{ri: ri, sim: combine(sc.best[ri], sc.second[ri], dot(q, c)), prob: 1}
+		sims[ri] = combine(sc.best[ri], sc.second[ri], dot(q, c))
+	}
+	var probs, logits []float32
+	if idx.linear != nil {
+		probs, logits = make([]float32, len(idx.rules)), make([]float32, len(idx.rules))
+		x := idx.sparseInput(norm, q)
+		candidateProbs(func(r int) float32 { return idx.linear.score(x, r) }, sims, probs, logits)
+	}
+	for ri, sim := range sims {
+		if math.IsInf(float64(sim), -1) {
+			continue
+		}
+		s := scored{ri: ri, sim: sim, prob: 1}
 		s.score = s.sim
 		if probs != nil {
 			s.prob, s.logit = probs[ri], logits[ri]

@@ -196,6 +196,59 @@ func linearCandidateSets(vecs [][]float32, labels []int, centroids [][]float32) 
 	return out
 }
 
+// candidateProbs fills p and lg with the rule probabilities and logits of
+// the linear scorer, computed only for the linearCandidates rules with the
+// best similarity (sims; -Inf marks rules that cannot match). Other rules
+// get probability 0 and the lowest candidate logit. Scoring a few
+// candidates instead of every rule keeps queries fast on large rule sets,
+// and the softmax over them mirrors training.
+func candidateProbs(logit func(r int) float32, sims, p, lg []float32) {
+	cands := topIndexes(sims, linearCandidates)
+	lo := float32(math.Inf(1))
+	for i := range p {
+		p[i] = 0
+	}
+	for _, r := range cands {
+		lg[r] = logit(r)
+		lo = min(lo, lg[r])
+	}
+	z := make([]float32, len(cands))
+	for i, r := range cands {
+		z[i] = lg[r]
+	}
+	softmaxInPlace(z)
+	in := make([]bool, len(sims))
+	for i, r := range cands {
+		p[r] = z[i]
+		in[r] = true
+	}
+	for r := range lg {
+		if !in[r] {
+			lg[r] = lo
+		}
+	}
+}
+
+// topIndexes returns the indexes of the k largest finite values, best first.
+func topIndexes(xs []float32, k int) []int {
+	idx := make([]int, 0, len(xs))
+	for i, x := range xs {
+		if !math.IsInf(float64(x), -1) {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		switch {
+		case xs[a] > xs[b]:
+			return -1
+		case xs[a] < xs[b]:
+			return 1
+		}
+		return a - b
+	})
+	return idx[:min(k, len(idx))]
+}
+
 func softmaxInPlace(z []float32) {
 	mx := float32(math.Inf(-1))
 	for _, v := range z {
