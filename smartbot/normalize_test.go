@@ -101,11 +101,11 @@ func TestStemEnglish(t *testing.T) {
 func TestStemArabic(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct{ in, want string }{
-		"definite article":    {"الكتاب", "كتاب"},
-		"wal prefix":          {"والكتاب", "كتاب"},
-		"bal prefix":          {"بالسياره", "سيار"},
-		"plural suffix":       {"معلمات", "معلم"},
-		"possessive suffix":   {"كتابها", "كتاب"},
+		"definite article":     {"الكتاب", "كتاب"},
+		"wal prefix":           {"والكتاب", "كتاب"},
+		"bal prefix":           {"بالسياره", "سيار"},
+		"plural suffix":        {"معلمات", "معلم"},
+		"possessive suffix":    {"كتابها", "كتاب"},
 		"short word untouched": {"من", "من"},
 	}
 	for name, tt := range tests {
