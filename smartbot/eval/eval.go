@@ -101,9 +101,10 @@ type Config struct {
 
 // Group is the accuracy of one group of queries.
 type Group struct {
-	Accuracy float64 `json:"accuracy"`
-	InScope  int     `json:"in_scope"`
-	OOS      int     `json:"oos,omitempty"`
+	Accuracy      float64 `json:"accuracy"`
+	AccuracyGated float64 `json:"accuracy_gated"`
+	InScope       int     `json:"in_scope"`
+	OOS           int     `json:"oos,omitempty"`
 	// OOSRecall is reported when the group has out-of-scope queries.
 	OOSRecall *float64 `json:"oos_recall,omitempty"`
 }
@@ -117,24 +118,24 @@ type Confusion struct {
 
 // Report is the outcome of [Run]. Accuracy fields are fractions in [0, 1].
 type Report struct {
-	Accuracy        float64          `json:"accuracy"`
-	AccuracyGated   float64          `json:"accuracy_gated"`
-	AnswerRate      float64          `json:"answer_rate"`
-	BuildMs         float64          `json:"build_ms"`
-	By              map[string]Group `json:"by,omitempty"`
-	ByField         string           `json:"by_field,omitempty"`
-	Confused        []Confusion      `json:"confused"`
-	Decisions       map[string]int   `json:"decisions"`
-	Examples        int              `json:"examples"`
-	HeldOut         []string         `json:"held_out_intents,omitempty"`
-	InScope         int              `json:"in_scope"`
-	OOS             int              `json:"oos"`
-	OOSRecall       *float64         `json:"oos_recall"`
-	P50Ms           float64          `json:"p50_ms"`
-	P99Ms           float64          `json:"p99_ms"`
-	Queries         int              `json:"queries"`
-	Rules           int              `json:"rules"`
-	Skipped         int              `json:"skipped"`
+	Accuracy      float64          `json:"accuracy"`
+	AccuracyGated float64          `json:"accuracy_gated"`
+	AnswerRate    float64          `json:"answer_rate"`
+	BuildMs       float64          `json:"build_ms"`
+	By            map[string]Group `json:"by,omitempty"`
+	ByField       string           `json:"by_field,omitempty"`
+	Confused      []Confusion      `json:"confused"`
+	Decisions     map[string]int   `json:"decisions"`
+	Examples      int              `json:"examples"`
+	HeldOut       []string         `json:"held_out_intents,omitempty"`
+	InScope       int              `json:"in_scope"`
+	OOS           int              `json:"oos"`
+	OOSRecall     *float64         `json:"oos_recall"`
+	P50Ms         float64          `json:"p50_ms"`
+	P99Ms         float64          `json:"p99_ms"`
+	Queries       int              `json:"queries"`
+	Rules         int              `json:"rules"`
+	Skipped       int              `json:"skipped"`
 }
 
 // Holdout returns the intents to hold out: a seeded choice of
@@ -187,7 +188,7 @@ func Run(ctx context.Context, rules []smartbot.Rule, queries []Query, cfg *Confi
 	}
 	rep.BuildMs = ms(time.Since(start))
 
-	type tally struct{ in, correct, oos, rejected int }
+	type tally struct{ in, top1, correct, oos, rejected int }
 	var total tally
 	groups := map[string]*tally{}
 	confused := map[[2]string]int{}
@@ -231,6 +232,7 @@ func Run(ctx context.Context, rules []smartbot.Rule, queries []Query, cfg *Confi
 		}
 		if res.RuleID == q.Intent {
 			ungated++
+			g.top1++
 			if res.Decision != smartbot.DecisionNoMatch {
 				total.correct++
 				g.correct++
@@ -254,7 +256,8 @@ func Run(ctx context.Context, rules []smartbot.Rule, queries []Query, cfg *Confi
 		for k, t := range groups {
 			g := Group{InScope: t.in, OOS: t.oos}
 			if t.in > 0 {
-				g.Accuracy = float64(t.correct) / float64(t.in)
+				g.Accuracy = float64(t.top1) / float64(t.in)
+				g.AccuracyGated = float64(t.correct) / float64(t.in)
 			}
 			if t.oos > 0 {
 				r := float64(t.rejected) / float64(t.oos)

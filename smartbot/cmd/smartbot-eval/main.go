@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/philippgille/chromem-go"
@@ -18,13 +19,14 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "smartbot-eval:", err)
-		os.Exit(1)
+		os.Exit(2)
 	}
 }
 
-func run() error {
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	flag := flag.NewFlagSet("smartbot-eval", flag.ContinueOnError)
 	var (
 		rulesPath   = flag.String("rules", "", "rules JSONL file (required)")
 		queriesPath = flag.String("queries", "", "queries JSONL file (required)")
@@ -40,7 +42,9 @@ func run() error {
 		dims        = flag.Int("dims", 0, "built-in embedder dimensions (0: library default)")
 		confused    = flag.Int("confused", 10, "number of confused intent pairs to print")
 	)
-	flag.Parse()
+	if err := flag.Parse(args); err != nil {
+		return err
+	}
 	if *rulesPath == "" || *queriesPath == "" {
 		flag.Usage()
 		return fmt.Errorf("-rules and -queries are required")
@@ -79,13 +83,13 @@ func run() error {
 		return fmt.Errorf("unknown -embedder %q (want builtin, ollama or openai)", *embedder)
 	}
 	mcfg.EmbeddingFunc = fn
-	rep, err := eval.Run(context.Background(), rules, queries, &eval.Config{
+	rep, err := eval.Run(ctx, rules, queries, &eval.Config{
 		ByField: *by, HoldoutFraction: *holdout, Seed: *seed, Matcher: mcfg, TopConfused: *confused,
 	})
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
 }
