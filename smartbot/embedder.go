@@ -66,7 +66,7 @@ const icfPower = 0.7
 var groupWeights = [numGroups]float32{
 	groupWord:     1.0,
 	groupBigram:   0.6,
-	groupChar:     1.0,
+	groupChar:     1.4,
 	groupSkeleton: 0.5,
 }
 

@@ -10,8 +10,8 @@ import (
 // length-normalized on its own so that, for example, the many character
 // n-grams of a long message do not drown its few words.
 const (
-	groupWord = iota
-	groupBigram
+	groupWord   = iota
+	groupBigram // word bigrams and skip-grams
 	groupChar
 	groupSkeleton
 	numGroups
@@ -75,6 +75,9 @@ func (f *featurizer) extract(norm string) []feature {
 	}
 	for i := 0; i+1 < len(stems); i++ {
 		add(groupBigram, stems[i]+" "+stems[i+1])
+		if i+2 < len(stems) { // skip-gram: "card _ arrive" also matches "card not arrive"
+			add(groupBigram, stems[i]+" _ "+stems[i+2])
+		}
 	}
 	var buf []byte
 	var offs []int
@@ -93,10 +96,6 @@ func (f *featurizer) extract(norm string) []feature {
 				break
 			}
 			for i := 0; i+n <= nr; i++ {
-				if n == nr && n > f.charMin && f.charMin <= nr {
-					// the whole padded token is already covered by the word feature
-					// for long n; still emit it once so short tokens have char features
-				}
 				add(groupChar, string(buf[offs[i]:offs[i+n]]))
 			}
 		}

@@ -172,17 +172,26 @@ func buildIndex(ctx context.Context, rules []Rule, cfg *MatcherConfig) (*index, 
 				}
 			}
 		}
-		subX := make([]sparseVec, len(fitIdx))
-		subL := make([]int, len(fitIdx))
-		subC := make([][]int, len(fitIdx))
-		for j, i := range fitIdx {
-			subX[j], subL[j], subC[j] = xs[i], idx.exRule[i], cands[i]
+		trainSet := func(ids []int) ([]sparseVec, []int, [][]int) {
+			var x []sparseVec
+			var l []int
+			var c [][]int
+			for _, i := range ids {
+				x, l, c = append(x, xs[i]), append(l, idx.exRule[i]), append(c, cands[i])
+			}
+			return x, l, c
 		}
+		subX, subL, subC := trainSet(fitIdx)
 		heldOut := fitLinear(subX, subL, len(idx.rules), subC, epochs, nil, 0)
+		all := make([]int, len(xs))
+		for i := range all {
+			all[i] = i
+		}
+		allX, allL, allC := trainSet(all)
 		if len(xs) <= 2000 {
-			idx.linear = fitLinear(xs, idx.exRule, len(idx.rules), cands, epochs, nil, 0)
+			idx.linear = fitLinear(allX, allL, len(idx.rules), allC, epochs, nil, 0)
 		} else {
-			idx.linear = fitLinear(xs, idx.exRule, len(idx.rules), cands, 1, heldOut, epochs)
+			idx.linear = fitLinear(allX, allL, len(idx.rules), allC, 1, heldOut, epochs)
 		}
 		logit = func(e, r int) float32 { return heldOut.score(xs[e], r) }
 	}

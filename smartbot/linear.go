@@ -13,9 +13,10 @@ const (
 	linearDecay      = 1e-5
 	linearCandidates = 24
 	linearTableBits  = 20
-	// linearWeight scales the rule probability added to the similarity score.
-	linearWeight = 5
 )
+
+// linearWeight scales the rule probability added to the similarity score.
+const linearWeight = 5
 
 // sparseVec is a sparse vector: feature keys (hashes, or dimension indexes
 // for dense embeddings) and their values.
