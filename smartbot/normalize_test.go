@@ -1,0 +1,156 @@
+package smartbot
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestNormalize(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		in, want string
+	}{
+		"empty":                  {"", ""},
+		"spaces only":            {"  \t\n ", ""},
+		"case folding":           {"HeLLo World", "hello world"},
+		"full-width NFKC":        {"ＨＥＬＬＯ １２３", "hello 123"},
+		"sharp s folds":          {"Straße", "strasse"},
+		"latin accents":          {"Café crème", "cafe creme"},
+		"english punctuation":    {"Hi!!! How are you?", "hi how are you"},
+		"apostrophe in word":     {"don't can’t", "dont cant"},
+		"apostrophe at edge":     {"'quoted'", "quoted"},
+		"latin elongation":       {"pleeeeease", "pleease"},
+		"emoji only":             {"😀🎉👍", ""},
+		"emoji between words":    {"ok👍thanks", "ok thanks"},
+		"control characters":     {"a\x00b\x07c", "abc"},
+		"invalid utf8":           {"ab\xffcd", "abcd"},
+		"bidi controls":          {"\u202bمرحبا\u202c", "مرحبا"},
+		"zero width joiner":      {"a\u200db", "ab"},
+		"arabic fatha kasra":     {"كَتَبَ", "كتب"},
+		"arabic shadda tanween":  {"شكرًا مُحَمَّد", "شكرا محمد"},
+		"arabic sukun":           {"أَنْتَ", "انت"},
+		"tatweel":                {"مـــرحبا", "مرحبا"},
+		"alef with hamza above":  {"أحمد", "احمد"},
+		"alef with hamza below":  {"إسلام", "اسلام"},
+		"alef madda":             {"آمن", "امن"},
+		"alef wasla":             {"ٱلله", "الله"},
+		"alef maqsura":           {"على", "علي"},
+		"farsi yeh":              {"علی", "علي"},
+		"yeh with hamza":         {"سائق", "سايق"},
+		"ta marbuta":             {"مدرسة", "مدرسه"},
+		"waw with hamza":         {"مؤتمر", "موتمر"},
+		"standalone hamza":       {"شيء سماء", "شي سما"},
+		"keheh":                  {"کتاب", "كتاب"},
+		"superscript alef":       {"هٰذا", "هذا"},
+		"arabic-indic digits":    {"٠١٢٣٤٥٦٧٨٩", "0123456789"},
+		"persian digits":         {"۱۲۳", "123"},
+		"arabic comma question":  {"مرحبا، كيف حالك؟", "مرحبا كيف حالك"},
+		"arabic semicolon":       {"نعم؛ لا", "نعم لا"},
+		"arabic percent":         {"٥٠٪", "50"},
+		"arabic elongation":      {"شكراااا", "شكرا"},
+		"arabic double letter":   {"الله", "الله"},
+		"presentation forms":     {"ﻻ", "لا"},
+		"mixed script":           {"أريد iPhone ١٥", "اريد iphone 15"},
+		"arabizi kept as is":     {"3ayez a7gez", "3ayez a7gez"},
+		"rtl mark and latin":     {"\u200fhello\u200e", "hello"},
+		"newlines become spaces": {"a\nb\r\nc", "a b c"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, Normalize(tt.in))
+		})
+	}
+}
+
+func TestNormalizeIdempotent(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"أَهْلاً وسَهْلاً!", "HELLO wörld", "٣ تذاكر please", "don't"} {
+		once := Normalize(s)
+		require.Equal(t, once, Normalize(once), s)
+	}
+}
+
+func TestFoldKeepsPunctuation(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "order #123!", fold("ORDER #١٢٣!"))
+}
+
+func TestStemEnglish(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct{ a, b string }{
+		"plural":      {"cards", "card"},
+		"ing":         {"activating", "activate"},
+		"ed":          {"topped", "top"},
+		"ies":         {"fees", "fee"},
+		"ment":        {"replacement", "replace"},
+		"ation":       {"activation", "activate"},
+		"short stays": {"is", "is"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, stemEnglish(tt.b), stemEnglish(tt.a))
+		})
+	}
+}
+
+func TestStemArabic(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct{ in, want string }{
+		"definite article":     {"الكتاب", "كتاب"},
+		"wal prefix":           {"والكتاب", "كتاب"},
+		"bal prefix":           {"بالسياره", "سيار"},
+		"plural suffix":        {"معلمات", "معلم"},
+		"possessive suffix":    {"كتابها", "كتاب"},
+		"short word untouched": {"من", "من"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, stemArabic(Normalize(tt.in)))
+		})
+	}
+}
+
+func TestSkeletonArabizi(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct{ latin, arabic string }{
+		"3ayez":   {"3ayez", "عايز"},
+		"7abibi":  {"7abibi", "حبيبي"},
+		"shukran": {"shokr", "شكر"},
+		"mish":    {"mish", "مش"},
+		"khalas":  {"5alas", "خلاص"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			require.NotEmpty(t, skeleton(tt.latin))
+			require.Equal(t, skeleton(Normalize(tt.arabic)), skeleton(tt.latin))
+		})
+	}
+	require.Empty(t, skeleton("привет"))
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"", "Hello", "أَهْلاً", "٣ تذاكر", "😀", "a\xffb", "don't", "ﻻ", strings.Repeat("ا", 10), "3ayez a7gez"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := Normalize(s)
+		if !utf8.ValidString(n) {
+			t.Fatalf("invalid UTF-8 output %q", n)
+		}
+		if strings.HasPrefix(n, " ") || strings.HasSuffix(n, " ") || strings.Contains(n, "  ") {
+			t.Fatalf("untidy spaces in %q", n)
+		}
+		if Normalize(n) != n {
+			t.Fatalf("not idempotent: %q → %q → %q", s, n, Normalize(n))
+		}
+		_ = DetectLanguage(s)
+		_ = (&featurizer{charMin: 2, charMax: 5, skeleton: true}).extract(n)
+	})
+}
