@@ -182,3 +182,5 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+func secondsDur(n int) time.Duration { return time.Duration(n) * time.Second }
