@@ -3,7 +3,6 @@ package webhook_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"net/http"
 	"strings"
@@ -128,9 +127,7 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 	require.NoError(t, err)
 
 	// The database holds neither secret in any form a dump would reveal.
-	db, err := sql.Open("sqlite", b.dsn)
-	require.NoError(t, err)
-	defer db.Close()
+	db := rawDB(t, b)
 	var secret, old string
 	require.NoError(t, db.QueryRow(`SELECT secret, old_secret FROM waqtor_webhook_endpoints WHERE id = ?`, ep.ID).Scan(&secret, &old))
 	for _, s := range []string{secret, old} {

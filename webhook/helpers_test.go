@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -186,4 +187,14 @@ func kinds(t *testing.T, f func(t *testing.T, kind dbtest.Kind)) {
 			f(t, k)
 		})
 	}
+}
+
+// rawDB opens a second connection to an SQLite test database, as a user with
+// direct database access would.
+func rawDB(t testing.TB, b *testBundle) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+b.dsn+"?_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
