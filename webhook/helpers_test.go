@@ -118,8 +118,15 @@ type receiver struct {
 }
 
 func newReceiver(t testing.TB, handle func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
+	rc := newUnstartedReceiver(t, handle)
+	rc.Start()
+	return rc
+}
+
+// newUnstartedReceiver is newReceiver without Start: set Listener first.
+func newUnstartedReceiver(t testing.TB, handle func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
 	rc := &receiver{handle: handle, notify: make(chan struct{}, 1)}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		rc.reqs = append(rc.reqs, received{At: time.Now(), Body: body, Header: r.Header.Clone()})

@@ -79,6 +79,9 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 					s.metrics.observe(r)
 				}
 			}
+			for _, r := range batch {
+				r.w.done(r.job.id)
+			}
 			for id := range touched {
 				s.wake(id)
 			}
@@ -96,6 +99,9 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 			slog.Any("error", err))
 		if try >= 5 {
 			// The claims' leases run out and the deliveries are attempted again.
+			for _, r := range batch {
+				r.w.done(r.job.id)
+			}
 			return
 		}
 		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)

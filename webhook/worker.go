@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -80,6 +81,45 @@ type endpointWorker struct {
 	sem    chan struct{}
 	freed  chan struct{}
 	cancel context.CancelFunc
+
+	// busy holds the deliveries this worker claimed whose outcome is not
+	// recorded yet. They are never claimed again meanwhile, even if their
+	// lease runs out (a slow database), so one process never sends a
+	// delivery twice at once.
+	busyMu sync.Mutex
+	busy   map[string]struct{}
+}
+
+func (w *endpointWorker) busyIDs() []any {
+	w.busyMu.Lock()
+	defer w.busyMu.Unlock()
+	out := make([]any, 0, len(w.busy))
+	for id := range w.busy {
+		out = append(out, id)
+	}
+	return out
+}
+
+func (w *endpointWorker) isBusy(id string) bool {
+	w.busyMu.Lock()
+	defer w.busyMu.Unlock()
+	_, ok := w.busy[id]
+	return ok
+}
+
+func (w *endpointWorker) setBusy(jobs []*job) {
+	w.busyMu.Lock()
+	defer w.busyMu.Unlock()
+	for _, j := range jobs {
+		w.busy[j.id] = struct{}{}
+	}
+}
+
+// done forgets a delivery once its outcome is recorded.
+func (w *endpointWorker) done(id string) {
+	w.busyMu.Lock()
+	delete(w.busy, id)
+	w.busyMu.Unlock()
 }
 
 func (s *Service) newWorker(conf *endpointConf) *endpointWorker {
@@ -88,7 +128,7 @@ func (s *Service) newWorker(conf *endpointConf) *endpointWorker {
 		n = 1
 	}
 	w := &endpointWorker{s: s, id: conf.ep.ID, wakeCh: make(chan struct{}, 1), sem: make(chan struct{}, n),
-		freed: make(chan struct{}, 1)}
+		freed: make(chan struct{}, 1), busy: map[string]struct{}{}}
 	w.conf.Store(conf)
 	ctx, cancel := context.WithCancel(s.lifeCtx)
 	w.cancel = cancel
@@ -219,11 +259,28 @@ func (w *endpointWorker) claim(ctx context.Context, conf *endpointConf, limit in
 	}
 	var jobs []*job
 	var next time.Time
+	busy := w.busyIDs()
+	notBusy := func(first int) string {
+		if len(busy) == 0 {
+			return ""
+		}
+		var sb strings.Builder
+		sb.WriteString(" AND id NOT IN (")
+		for i := range busy {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "$%d", first+i)
+		}
+		sb.WriteString(")")
+		return sb.String()
+	}
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
 		jobs = jobs[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE waqtor_webhook_deliveries SET lease_until = $1 WHERE id IN (
 			SELECT id FROM waqtor_webhook_deliveries WHERE endpoint_id = $2 AND state = 'pending' AND next_at <= $3
-			AND lease_until < $3 ORDER BY next_at LIMIT $4`+lock+`) RETURNING `+jobCols, lease, w.id, micros(now), limit)
+			AND lease_until < $3`+notBusy(5)+` ORDER BY next_at LIMIT $4`+lock+`) RETURNING `+jobCols,
+			append([]any{lease, w.id, micros(now), limit}, busy...)...)
 		if err != nil {
 			return err
 		}
@@ -243,7 +300,7 @@ func (w *endpointWorker) claim(ctx context.Context, conf *endpointConf, limit in
 		if len(jobs) < limit {
 			var n sql.NullInt64
 			if err := tx.QueryRowContext(ctx, `SELECT MIN(next_at) FROM waqtor_webhook_deliveries WHERE endpoint_id = $1
-				AND state = 'pending' AND lease_until < $2`, w.id, micros(now)).Scan(&n); err != nil {
+				AND state = 'pending' AND lease_until < $2`+notBusy(3), append([]any{w.id, micros(now)}, busy...)...).Scan(&n); err != nil {
 				return err
 			}
 			if n.Valid {
@@ -255,6 +312,7 @@ func (w *endpointWorker) claim(ctx context.Context, conf *endpointConf, limit in
 	if err != nil {
 		return nil, time.Time{}, dbErr(err)
 	}
+	w.setBusy(jobs)
 	return jobs, next, nil
 }
 
@@ -275,8 +333,8 @@ func (w *endpointWorker) claimFIFO(ctx context.Context, now time.Time, lease int
 	if nextAt > micros(now) {
 		return nil, fromMicros(nextAt), nil
 	}
-	if leaseUntil >= micros(now) {
-		return nil, fromMicros(leaseUntil), nil
+	if leaseUntil >= micros(now) || w.isBusy(id) {
+		return nil, fromMicros(leaseUntil), nil // in flight; its outcome wakes the worker
 	}
 	j, err := scanJob(s.db.sql.QueryRowContext(ctx, `UPDATE waqtor_webhook_deliveries SET lease_until = $1
 		WHERE id = $2 AND lease_until = $3 AND state = 'pending' RETURNING `+jobCols, lease, id, leaseUntil))
@@ -287,6 +345,7 @@ func (w *endpointWorker) claimFIFO(ctx context.Context, now time.Time, lease int
 		return nil, time.Time{}, dbErr(err)
 	}
 	j.lease, j.endpoint = lease, w.id
+	w.setBusy([]*job{j})
 	return []*job{j}, time.Time{}, nil
 }
 
@@ -301,6 +360,7 @@ type result struct {
 	o         outcome
 	started   time.Time
 	truncated bool
+	w         *endpointWorker
 	wts       int64
 }
 
@@ -315,6 +375,7 @@ func (w *endpointWorker) attempt(conf *endpointConf, j *job) {
 		s.inflight.Done()
 	}()
 	r := s.deliver(s.attemptCtx, conf, j)
+	r.w = w
 	s.results <- r
 }
 
