@@ -30,6 +30,8 @@ func sampleEvents() []waqtor.Event {
 		&waqtor.MessageFailed{EventMeta: meta("e5"), Message: msg, Error: "nope"},
 		&waqtor.MessageDelivered{EventMeta: meta("e6"), MessageID: "M", Chat: waqtor.Address{JID: "1@s.whatsapp.net"}},
 		&waqtor.MessageRead{EventMeta: meta("e7"), MessageID: "M", Played: true},
+		&waqtor.WebhookEndpointDisabled{EventMeta: meta("e8"), EndpointID: "ep_1", Reason: "gone", URL: "https://example.com/hook"},
+		&waqtor.WebhookTest{EventMeta: meta("e9"), EndpointID: "ep_1", Message: "test"},
 	}
 }
 

@@ -1,0 +1,105 @@
+package webhook
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/internal/store"
+)
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+func migrations() fs.FS {
+	sub, _ := fs.Sub(migrationsFS, "migrations")
+	return sub
+}
+
+// runDispatcher reads the event log through the durable cursor and fans each
+// batch of events out to the matching endpoints. The deliveries and the new
+// cursor position are written in one transaction: once the cursor has passed
+// an event, each of its deliveries is durably recorded as due, and a crash
+// before the commit reads the batch again.
+func (s *Service) runDispatcher(ctx context.Context, cur *waqtor.Cursor) {
+	filters := map[string]*cachedFilter{}
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		evs, err := cur.Next(ctx, s.cfg.BatchSize)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, waqtor.ErrStopped) {
+				return
+			}
+			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			s.logger.WarnContext(ctx, "Webhook dispatcher cannot read the event log", slog.Any("error", err))
+			sleepCtx(ctx, backoff)
+			continue
+		}
+		for ctx.Err() == nil {
+			woken, err := s.fanOut(ctx, evs, filters)
+			if err == nil {
+				backoff = 0
+				for id := range woken {
+					s.wake(id)
+				}
+				break
+			}
+			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			s.logger.WarnContext(ctx, "Webhook fan-out failed; retrying", slog.Int("events", len(evs)), slog.Any("error", err))
+			sleepCtx(ctx, backoff)
+		}
+	}
+}
+
+type cachedFilter struct {
+	updated time.Time
+	f       *filter
+}
+
+func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[string]*cachedFilter) (map[string]bool, error) {
+	now := s.now()
+	woken := map[string]bool{}
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		clear(woken)
+		eps, err := s.db.activeEndpoints(ctx, tx)
+		if err != nil {
+			return err
+		}
+		byTenant := map[string][]*endpointRow{}
+		for _, r := range eps {
+			byTenant[r.ep.Tenant] = append(byTenant[r.ep.Tenant], r)
+			if c := filters[r.ep.ID]; c == nil || !c.updated.Equal(r.ep.UpdatedAt) {
+				filters[r.ep.ID] = &cachedFilter{updated: r.ep.UpdatedAt, f: compileFilter(r.ep.Events, r.ep.Sessions)}
+			}
+		}
+		var ds []*Delivery
+		for _, e := range evs {
+			m := e.Meta()
+			var payload []byte
+			for _, r := range byTenant[m.Tenant] {
+				if m.Seq <= r.fromSeq || !filters[r.ep.ID].f.match(e) {
+					continue
+				}
+				if payload == nil {
+					if payload, err = waqtor.MarshalEvent(e); err != nil {
+						return err
+					}
+				}
+				ds = append(ds, &Delivery{ID: newID("dlv_", now), EndpointID: r.ep.ID, Tenant: m.Tenant, EventID: m.ID,
+					EventSeq: m.Seq, Kind: e.Kind(), Session: m.Session, Payload: payload, NextAttemptAt: now})
+				woken[r.ep.ID] = true
+			}
+		}
+		if err := s.db.insertDeliveries(ctx, tx, ds, now); err != nil {
+			return err
+		}
+		s.metrics.fannedOut(len(ds))
+		return store.SetCursor(ctx, tx, s.cfg.CursorName, evs[len(evs)-1].Meta().Seq, now)
+	})
+	return woken, err
+}
