@@ -24,7 +24,7 @@ const (
 // AllKinds returns every event kind, sorted.
 func AllKinds() []EventKind {
 	return []EventKind{KindMessageDelivered, KindMessageFailed, KindMessageRead, KindMessageReceived,
-		KindMessageSent, KindSessionQR, KindSessionStatus}
+		KindMessageSent, KindPluginStatus, KindSessionQR, KindSessionStatus}
 }
 
 // Event is one of the typed event structs of this package (*SessionQR,
@@ -220,6 +220,8 @@ func newEvent(k EventKind) Event {
 		return &MessageDelivered{}
 	case KindMessageRead:
 		return &MessageRead{}
+	case KindPluginStatus:
+		return &PluginStatus{}
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ func sampleEvents() []waqtor.Event {
 		&waqtor.MessageFailed{EventMeta: meta("e5"), Message: msg, Error: "nope"},
 		&waqtor.MessageDelivered{EventMeta: meta("e6"), MessageID: "M", Chat: waqtor.Address{JID: "1@s.whatsapp.net"}},
 		&waqtor.MessageRead{EventMeta: meta("e7"), MessageID: "M", Played: true},
+		&waqtor.PluginStatus{EventMeta: meta("e8"), Plugin: "echo", State: waqtor.PluginRunning, Previous: waqtor.PluginStarting, PID: 42, Restarts: 1},
 	}
 }
 
