@@ -71,4 +71,3 @@ func TestCrashMidMessageAnsweredExactlyOnce(t *testing.T) {
 	require.Zero(t, st.DeadLetters)
 	t.Logf("%d rounds, %d restarts, %d messages on the phone", rounds, st.Restarts, len(b.texts()))
 }
-

@@ -182,7 +182,6 @@ func TestStartFaults(t *testing.T) {
 	missing := fastPlugin(t, "missing")
 	missing.Path = filepath.Join(t.TempDir(), "nope")
 	garbage := fastPlugin(t, "garbage", "garbage-handshake")
-	garbage.StartTimeout = 2 * time.Second
 	wrong := fastPlugin(t, "wrong", "wrong-handshake")
 	hang := fastPlugin(t, "hang", "hang-at-start")
 	hang.StartTimeout = 300 * time.Millisecond
