@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"context"
+	"sync"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -32,11 +33,18 @@ type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	impl Plugin
 	opts *serveOptions
+
+	mu      sync.Mutex
+	servers []*pluginServer
 }
 
 // GRPCServer registers the Plugin service in the plugin process.
 func (p *grpcPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
-	proto.RegisterPluginServer(s, newPluginServer(p.impl, broker, p.opts))
+	ps := newPluginServer(p.impl, broker, p.opts)
+	p.mu.Lock()
+	p.servers = append(p.servers, ps)
+	p.mu.Unlock()
+	proto.RegisterPluginServer(s, ps)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -26,8 +27,20 @@ type pluginServer struct {
 	impl   Plugin
 	logger *slog.Logger
 
-	mu   sync.Mutex
-	host *sdkHost
+	mu       sync.Mutex
+	host     *sdkHost
+	hostConn *grpc.ClientConn
+}
+
+// close closes the connection to the Host service (a plugin process simply
+// exits; in-process tests call it).
+func (s *pluginServer) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hostConn != nil {
+		_ = s.hostConn.Close()
+		s.hostConn = nil
+	}
 }
 
 func newPluginServer(impl Plugin, broker *plugin.GRPCBroker, opts *serveOptions) *pluginServer {
@@ -67,7 +80,10 @@ func (s *pluginServer) Configure(ctx context.Context, req *proto.Configure_Reque
 	}
 	h := &sdkHost{c: proto.NewHostClient(conn), logger: s.logger}
 	s.mu.Lock()
-	s.host = h
+	if s.hostConn != nil {
+		_ = s.hostConn.Close() // configured again: the old service is gone
+	}
+	s.host, s.hostConn = h, conn
 	s.mu.Unlock()
 	if c, ok := s.impl.(Configurer); ok {
 		cfg := json.RawMessage(req.GetConfigJson())
