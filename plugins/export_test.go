@@ -1,6 +1,11 @@
 package plugins
 
-import "github.com/hashicorp/go-plugin"
+import (
+	"log/slog"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
 
 // WithHandshakeVersion serves with another protocol version: a plugin the host
 // must refuse.
@@ -30,3 +35,6 @@ func PluginSet() plugin.PluginSet { return pluginSet(nil, nil) }
 
 // Handshake is the handshake, for the isolation tests.
 var Handshake = handshake
+
+// HclogForTest adapts a slog logger for go-plugin clients built by tests.
+func HclogForTest(l *slog.Logger) hclog.Logger { return newHclog(l, "test") }

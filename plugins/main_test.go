@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 		// database/sql's connection opener lives as long as a pool; pools are
 		// closed by Core.Stop, but the goroutine may still be winding down.
 		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
+		// The reattach attempt of TestSupplyChainAndIsolation leaves go-plugin
+		// polling the plugin's PID once a second until that process is gone.
+		goleak.IgnoreTopFunction("github.com/hashicorp/go-plugin/internal/cmdrunner.pidWait"),
 	)
 }
 
