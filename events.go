@@ -24,7 +24,7 @@ const (
 // AllKinds returns every event kind, sorted.
 func AllKinds() []EventKind {
 	return []EventKind{KindMessageDelivered, KindMessageFailed, KindMessageRead, KindMessageReceived,
-		KindMessageSent, KindSessionQR, KindSessionStatus, KindWebhookEndpointDisabled, KindWebhookTest}
+		KindMessageSent, KindPluginStatus, KindSessionQR, KindSessionStatus, KindWebhookEndpointDisabled, KindWebhookTest}
 }
 
 // Event is one of the typed event structs of this package (*SessionQR,
@@ -221,6 +221,8 @@ func newEvent(k EventKind) Event {
 		return &MessageDelivered{}
 	case KindMessageRead:
 		return &MessageRead{}
+	case KindPluginStatus:
+		return &PluginStatus{}
 	case KindWebhookEndpointDisabled:
 		return &WebhookEndpointDisabled{}
 	case KindWebhookTest:

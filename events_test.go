@@ -32,6 +32,7 @@ func sampleEvents() []waqtor.Event {
 		&waqtor.MessageRead{EventMeta: meta("e7"), MessageID: "M", Played: true},
 		&waqtor.WebhookEndpointDisabled{EventMeta: meta("e8"), EndpointID: "ep_1", Reason: "gone", URL: "https://example.com/hook"},
 		&waqtor.WebhookTest{EventMeta: meta("e9"), EndpointID: "ep_1", Message: "test"},
+		&waqtor.PluginStatus{EventMeta: meta("e10"), Plugin: "echo", State: waqtor.PluginRunning, Previous: waqtor.PluginStarting, PID: 42, Restarts: 1},
 	}
 }
 
