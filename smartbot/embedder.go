@@ -12,7 +12,7 @@ import (
 // Defaults of [BuiltinConfig].
 const (
 	// DimensionsDefault is the default vector size of the built-in embedder.
-	DimensionsDefault = 256
+	DimensionsDefault = 128
 	// CharNGramMinDefault is the default shortest character n-gram.
 	CharNGramMinDefault = 2
 	// CharNGramMaxDefault is the default longest character n-gram.
