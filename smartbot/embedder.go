@@ -12,7 +12,7 @@ import (
 // Defaults of [BuiltinConfig].
 const (
 	// DimensionsDefault is the default vector size of the built-in embedder.
-	DimensionsDefault = 256
+	DimensionsDefault = 128
 	// CharNGramMinDefault is the default shortest character n-gram.
 	CharNGramMinDefault = 2
 	// CharNGramMaxDefault is the default longest character n-gram.
@@ -193,12 +193,19 @@ func (e *BuiltinEmbedder) sparse(norm string) (sparseVec, float64) {
 	if len(feats) == 0 {
 		return sparseVec{}, 0
 	}
+	// Arabizi meets Arabic examples only through consonant skeletons: its
+	// Latin words and n-grams are unknown because of the script, not the
+	// meaning, so they do not count against the message.
+	arabizi := e.feat.skeleton && looksArabizi(norm)
 	var groupSq [numGroups]float64
 	ws := make([]float32, len(feats))
 	known := make([]bool, len(feats))
 	for i, f := range feats {
 		w, ok := e.weights[f.key]
 		if !ok {
+			if arabizi && f.group != groupSkeleton {
+				continue // ws[i] stays 0
+			}
 			w = e.oovWeight
 		}
 		known[i] = ok
@@ -216,6 +223,9 @@ func (e *BuiltinEmbedder) sparse(norm string) (sparseVec, float64) {
 	sp := sparseVec{keys: make([]uint64, 0, len(feats)), val: make([]float32, 0, len(feats))}
 	for i, f := range feats {
 		w := ws[i] * scale[f.group]
+		if w == 0 {
+			continue
+		}
 		total += float64(w) * float64(w)
 		if !known[i] {
 			oov += float64(w) * float64(w)

@@ -17,11 +17,12 @@ import (
 
 // Semantic scoring weights: a rule's score mixes the similarity of its
 // nearest example, of its second nearest, and of its centroid.
-var (
-	weightMax      = float32(0.45)
-	weightSecond   = float32(0.15)
-	weightCentroid = float32(0.40)
-	// neighborsMax is how many nearest examples the chromem-go query returns.
+const (
+	weightMax      = 0.45
+	weightSecond   = 0.15
+	weightCentroid = 0.40
+	// neighborsMax is how many nearest examples the chromem-go query returns
+	// (clamped to the collection size, which chromem-go requires).
 	neighborsMax = 64
 )
 
@@ -318,7 +319,7 @@ func (idx *index) lexical(folded, norm string, lang LanguageInfo, cfg *MatcherCo
 	stage = nil
 	for _, r := range idx.regexes {
 		if idx.allowed(r.rule, lang) {
-			if m := r.re.FindString(folded); m != "" || r.re.MatchString(folded) {
+			if r.re.MatchString(folded) {
 				stage = append(stage, idx.candidate(r.rule, StageRegex, cfg.RegexConfidence, r.re.String()))
 			}
 		}

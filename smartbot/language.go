@@ -37,7 +37,7 @@ type LanguageInfo struct {
 // arabiziWords are frequent Arabizi chat words (a generic linguistic
 // resource, not domain vocabulary) used as a weak signal by [DetectLanguage].
 var arabiziWords = map[string]bool{
-	"ana": true, "enta": true, "inta": true, "enti": true, "inti": true, "howa": true, "heya": true,
+	"ana": true, "el": true, "enta": true, "inta": true, "enti": true, "inti": true, "howa": true, "heya": true,
 	"ehna": true, "e7na": true, "ahla": true, "ahlan": true, "marhaba": true, "salam": true, "shukran": true,
 	"shokran": true, "mashi": true, "mesh": true, "mish": true, "msh": true, "feh": true,
 	"esh": true, "shu": true, "shou": true, "leh": true, "lesh": true, "keda": true, "kda": true,

@@ -11,7 +11,7 @@ const (
 	linearEpochs     = 12 // for up to 1,000 examples; fewer above (see epochsFor)
 	linearRate       = 4.0
 	linearDecay      = 1e-5
-	linearCandidates = 24
+	linearCandidates = 48
 	linearTableBits  = 20
 )
 

@@ -125,6 +125,41 @@ func TestMatcherSemanticEvidenceAndAlternatives(t *testing.T) {
 	require.Equal(t, "can you tell me when you open tomorrow", res.Normalized)
 }
 
+func TestMatcherArabizi(t *testing.T) {
+	t.Parallel()
+	rules := []Rule{
+		{ID: "book", Examples: []string{"عايز احجز طاولة", "ممكن حجز لشخصين", "احجز لي ترابيزة الليلة"}},
+		{ID: "menu", Examples: []string{"ممكن اشوف المنيو", "ايه الاكل اللي عندكم", "عايز قائمة الطعام"}},
+		{ID: "hours", Examples: []string{"بتفتحوا امتى", "مواعيد الشغل ايه", "انتو فاتحين النهارده"}},
+	}
+	m, err := NewMatcher(context.Background(), rules, nil)
+	require.NoError(t, err)
+	tests := map[string]struct {
+		text, rule string
+		answered   bool
+	}{
+		"book a table": {"ana 3ayez a7gez tarabeeza", "book", true},
+		"short":        {"3ayez a7gez", "book", true},
+		"opening time": {"bteftaho emta", "hours", true},
+		"menu":         {"momken ashoof el menu", "menu", false}, // right rule, low confidence
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			res, err := m.Match(context.Background(), tt.text)
+			require.NoError(t, err)
+			require.Equal(t, tt.rule, res.RuleID)
+			require.True(t, res.Language.Arabizi)
+			if tt.answered {
+				require.NotEqual(t, DecisionNoMatch, res.Decision, "confidence %v", res.Confidence)
+			}
+		})
+	}
+	res, err := m.Match(context.Background(), "xyz 3abc q7q")
+	require.NoError(t, err)
+	require.Equal(t, DecisionNoMatch, res.Decision, "Arabizi-looking noise still falls back")
+}
+
 func TestMatcherDisabledAndLanguage(t *testing.T) {
 	t.Parallel()
 	m := newShopMatcher(t, nil)
