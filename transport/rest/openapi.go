@@ -378,8 +378,8 @@ func (h *handler) buildDocument() (map[string]any, error) {
 				"bearer": map[string]any{"type": "http", "scheme": "bearer"},
 			},
 		},
-		"security":              []any{map[string]any{"apiKey": []any{}}, map[string]any{"bearer": []any{}}},
-		"x-waqtor-scopes":       scopes,
+		"security":               []any{map[string]any{"apiKey": []any{}}, map[string]any{"bearer": []any{}}},
+		"x-waqtor-scopes":        scopes,
 		"x-waqtor-problem-types": types,
 	}
 	// Round-trip through JSON once, so that the served document is plain data.
