@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +27,9 @@ type testBundle struct {
 	net  *sandbox.Network
 	keys *auth.KeyStore
 	srv  *httptest.Server
+	// client validates every response against the OpenAPI document.
+	client *http.Client
+	vt     *validatingTransport
 	// keyA is an admin key of tenant "default", keyB of tenant "other".
 	keyA, keyB string
 }
@@ -82,8 +87,34 @@ func setup(t *testing.T, opts ...setupOpts) *testBundle {
 	mux.Handle("/api/", http.StripPrefix("/api", h))
 	b.srv = httptest.NewServer(mux)
 	t.Cleanup(b.srv.Close)
+	b.vt = newValidatingTransport(t, b.srv)
+	b.client = &http.Client{Transport: b.vt}
 	return b
 }
+
+func newValidatingTransport(t *testing.T, srv *httptest.Server) *validatingTransport {
+	t.Helper()
+	res, err := srv.Client().Get(srv.URL + "/api/openapi.json")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	doc, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode, "%s", doc)
+	var parsed struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(doc, &parsed))
+	idx := &docIndex{}
+	for path, item := range parsed.Paths {
+		for method := range item {
+			re := regexp.MustCompile("^" + paramPattern.ReplaceAllString(regexp.QuoteMeta(path), `[^/]+`) + "$")
+			idx.ops = append(idx.ops, docOp{method: strings.ToUpper(method), template: path, re: re})
+		}
+	}
+	return &validatingTransport{t: t, base: srv.Client().Transport, v: validatorFor(t, doc), doc: idx, covered: map[string]bool{}}
+}
+
+var paramPattern = regexp.MustCompile(`\\\{[a-zA-Z_]+\\\}`)
 
 // session creates a session of tenant; paired makes it ready as phone.
 func (b *testBundle) session(t *testing.T, id, tenant, phone string) {
@@ -158,7 +189,7 @@ func (b *testBundle) do(t *testing.T, key, method, path string, body any, hdr ..
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := b.srv.Client().Do(req)
+	res, err := b.client.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)

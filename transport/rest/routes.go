@@ -202,7 +202,7 @@ func (h *handler) messageRoutes() []Route {
 		{Method: "GET", Pattern: "/sessions/{session}/messages/{message}", Scope: auth.ScopeRead, OperationID: "getMessage",
 			Summary: "Get a message and its delivery state.", Owner: msgOwner, Response: waqtor.Message{}, Handler: HandleJSON(h.getMessage)},
 		{Method: "GET", Pattern: "/sessions/{session}/messages/{message}/media", Scope: auth.ScopeRead, OperationID: "downloadMedia",
-			Summary: "Download the media of an inbound message.", Owner: msgOwner, ResponseType: "application/octet-stream",
+			Summary: "Download the media of an inbound message.", Owner: msgOwner, ResponseType: "*/*",
 			Description: "The Content-Type is the media's own (image/jpeg, ...).", Handler: http.HandlerFunc(h.downloadMedia)},
 	}
 	return routes
