@@ -387,7 +387,7 @@ func (headerSink) WriteHeader(int)             {}
 func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
 	ip := clientIP(r)
 	if h.failLimiter != nil {
-		if ok, _, _ := h.failLimiter.Status(ip); !ok {
+		if _, rate, _ := h.failLimiter.Status(ip); rate >= float64(h.opts.AuthFailureLimit) {
 			h.security.WithLabelValues(httpmetrics.SecurityRateLimited).Inc()
 			w.Header().Set("Retry-After", strconv.Itoa(int(h.opts.RateLimitWindow.Seconds())))
 			WriteProblem(w, r, NewProblem(http.StatusTooManyRequests, TypeRateLimited, "too many failed authentications from this address"))

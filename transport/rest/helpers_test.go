@@ -58,6 +58,9 @@ func setup(t *testing.T, opts ...setupOpts) *testBundle {
 	o := setupOpts{kind: dbtest.SQLite}
 	if len(opts) > 0 {
 		o = opts[0]
+		if o.kind == "" {
+			o.kind = dbtest.SQLite
+		}
 	}
 	ctx := context.Background()
 	b := &testBundle{net: sandbox.NewTestNetwork(t, fastSandbox())}
