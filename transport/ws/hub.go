@@ -271,13 +271,13 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	h.mu.RUnlock()
 	h.unsub()
-	h.cancel()
 	done := make(chan struct{})
 	go func() {
 		h.bg.Wait()
 		h.conns.Wait()
 		close(done)
 	}()
+	defer h.cancel()
 	defer close(h.stopped)
 	select {
 	case <-done:
@@ -317,9 +317,7 @@ func (h *Hub) dispatch(ch <-chan waqtor.Event) {
 		}
 		h.mu.RUnlock()
 		for _, c := range slow {
-			h.metrics.dropped.Inc()
-			h.stats.slowClosed.Add(1)
-			c.close(StatusSlowConsumer, "slow consumer: send queue full")
+			c.closeSlow("slow consumer: send queue full")
 		}
 	}
 }
@@ -515,6 +513,7 @@ type client struct {
 	ctx         context.Context
 	cancel      context.CancelFunc
 	closeOnce   sync.Once
+	quit        chan struct{} // closed by close
 	wake        chan struct{} // a frame was queued
 	drained     chan struct{} // the writer took frames off the queue
 
@@ -535,6 +534,22 @@ type client struct {
 	violations int
 }
 
+// closeSlow closes a client that cannot keep up, once.
+func (c *client) closeSlow(reason string) {
+	if c.isClosed() {
+		return
+	}
+	c.hub.metrics.dropped.Inc()
+	c.hub.stats.slowClosed.Add(1)
+	c.close(StatusSlowConsumer, reason)
+}
+
+func (c *client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 type pendingFrame struct {
 	seq   int64
 	frame []byte
@@ -543,7 +558,7 @@ type pendingFrame struct {
 func newClient(h *Hub, p *auth.Principal, ip string) *client {
 	ctx, cancel := context.WithCancel(h.runCtx)
 	now := time.Now()
-	c := &client{hub: h, p: p, ip: ip, connectedAt: now, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
+	c := &client{hub: h, p: p, ip: ip, connectedAt: now, ctx: ctx, cancel: cancel, quit: make(chan struct{}), wake: make(chan struct{}, 1),
 		drained: make(chan struct{}, 1), topics: map[string]bool{}, kinds: map[waqtor.EventKind]bool{},
 		tokens: float64(h.opts.RateLimitBurst), lastRefill: now}
 	c.lastPong.Store(now.UnixNano())
@@ -556,12 +571,20 @@ func (c *client) close(code websocket.StatusCode, reason string) {
 		c.closed = true
 		c.queue, c.queued, c.pending, c.pendingBytes = nil, 0, nil, 0
 		c.mu.Unlock()
-		c.cancel()
-		if c.conn != nil {
-			// Close waits for the peer's close frame (up to 5 s): never on the
-			// caller's goroutine, which may be the dispatcher.
-			go func() { _ = c.conn.Close(code, reason) }()
+		close(c.quit)
+		if c.conn == nil {
+			c.cancel()
+			return
 		}
+		// Close writes the close frame and waits for the peer's (up to 5 s):
+		// never on the caller's goroutine, which may be the dispatcher. The
+		// context is cancelled only afterwards: cancelling a context that an
+		// in-flight read or write uses kills the connection without a close
+		// frame.
+		go func() {
+			_ = c.conn.Close(code, reason)
+			c.cancel()
+		}()
 	})
 }
 
@@ -637,7 +660,7 @@ func (c *client) enqueueWait(b []byte) bool {
 		c.mu.Unlock()
 		select {
 		case <-c.drained:
-		case <-c.ctx.Done():
+		case <-c.quit:
 			return false
 		}
 	}
@@ -646,7 +669,7 @@ func (c *client) enqueueWait(b []byte) bool {
 func (c *client) writeLoop() {
 	for {
 		select {
-		case <-c.ctx.Done():
+		case <-c.quit:
 			return
 		case <-c.wake:
 		}
@@ -666,9 +689,9 @@ func (c *client) writeLoop() {
 				c.queued -= len(b)
 				c.mu.Unlock()
 				if err != nil {
-					if c.ctx.Err() == nil {
+					if !c.isClosed() {
 						c.hub.recordError("write", err)
-						c.close(StatusSlowConsumer, "write timed out")
+						c.closeSlow("slow consumer: write timed out")
 					}
 					return
 				}
@@ -686,7 +709,7 @@ func (c *client) pingLoop() {
 	defer t.Stop()
 	for {
 		select {
-		case <-c.ctx.Done():
+		case <-c.quit:
 			return
 		case <-t.C:
 		}
@@ -719,7 +742,9 @@ const (
 // returns why it ended.
 func (c *client) readLoop() string {
 	for {
-		typ, data, err := c.conn.Read(c.ctx)
+		// Not c.ctx: cancelling a read's context kills the connection without
+		// a close frame; the read ends when the connection closes.
+		typ, data, err := c.conn.Read(context.WithoutCancel(c.ctx))
 		if err != nil {
 			switch {
 			case strings.Contains(err.Error(), "read limited"):
