@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		os.Exit(crashChild())
+	}
 	goleak.VerifyTestMain(m,
 		// database/sql's connection opener outlives a closed *sql.DB briefly.
 		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),

@@ -65,7 +65,7 @@ func ExponentialRetry(attempts int, initial time.Duration, factor float64, maxDe
 			delay = min(delay, maxDelay)
 		}
 		p.Schedule = append(p.Schedule, min(delay, MaxRetryDelay))
-		d *= max(factor, 1)
+		d = min(d*max(factor, 1), float64(MaxRetryDelay))
 	}
 	return p
 }
