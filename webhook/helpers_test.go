@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -209,3 +210,5 @@ func rawDB(t testing.TB, b *testBundle) *sql.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

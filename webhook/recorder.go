@@ -58,8 +58,13 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 		}
 		err := s.db.inTx(ctx, func(tx *sql.Tx) error {
 			publish, touched = publish[:0], map[string]bool{}
+			st, err := prepareRecord(ctx, tx)
+			if err != nil {
+				return err
+			}
+			defer st.close()
 			for _, r := range batch {
-				p, err := s.recordOne(ctx, tx, r, health)
+				p, err := s.recordOne(ctx, tx, st, r, health)
 				if err != nil {
 					return err
 				}
@@ -110,11 +115,45 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 
 // recordOne records one result inside tx; it returns a publish function when
 // it emitted an event.
-func (s *Service) recordOne(ctx context.Context, tx *sql.Tx, r *result, health map[string]*endpointHealth) (func(), error) {
+// recordStmts are the statements prepared once per recording transaction.
+type recordStmts struct {
+	release, update, insert *sql.Stmt
+}
+
+func prepareRecord(ctx context.Context, tx *sql.Tx) (*recordStmts, error) {
+	var st recordStmts
+	var err error
+	if st.release, err = tx.PrepareContext(ctx, `UPDATE waqtor_webhook_deliveries SET lease_until = 0
+		WHERE id = $1 AND lease_until = $2`); err != nil {
+		return nil, err
+	}
+	if st.update, err = tx.PrepareContext(ctx, `UPDATE waqtor_webhook_deliveries SET state = $1, attempts = attempts + 1,
+		tries = $2, next_at = $3, lease_until = 0, last_status = $4, last_error = $5, updated_at = $6
+		WHERE id = $7 AND lease_until = $8`); err != nil {
+		st.close()
+		return nil, err
+	}
+	if st.insert, err = tx.PrepareContext(ctx, `INSERT INTO waqtor_webhook_attempts (delivery_id, n, endpoint_id, tenant_id,
+		due_at, started_at, latency_us, status_code, error, response_body, response_truncated, webhook_timestamp, next_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (delivery_id, n) DO NOTHING`); err != nil {
+		st.close()
+		return nil, err
+	}
+	return &st, nil
+}
+
+func (st *recordStmts) close() {
+	for _, s := range []*sql.Stmt{st.release, st.update, st.insert} {
+		if s != nil {
+			_ = s.Close()
+		}
+	}
+}
+
+func (s *Service) recordOne(ctx context.Context, tx *sql.Tx, st *recordStmts, r *result, health map[string]*endpointHealth) (func(), error) {
 	j := r.job
 	if r.aborted {
-		_, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_deliveries SET lease_until = 0 WHERE id = $1 AND lease_until = $2`,
-			j.id, j.lease)
+		_, err := st.release.ExecContext(ctx, j.id, j.lease)
 		return nil, err
 	}
 	finished := r.started.Add(r.latency)
@@ -131,19 +170,15 @@ func (s *Service) recordOne(ctx context.Context, tx *sql.Tx, r *result, health m
 			state = StateFailed
 		}
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_deliveries SET state = $1, attempts = attempts + 1, tries = $2,
-		next_at = $3, lease_until = 0, last_status = $4, last_error = $5, updated_at = $6 WHERE id = $7 AND lease_until = $8`,
-		string(state), tries, micros(nextAt), r.o.status, r.errMsg, micros(finished), j.id, j.lease)
+	res, err := st.update.ExecContext(ctx, string(state), tries, micros(nextAt), r.o.status, r.errMsg, micros(finished),
+		j.id, j.lease)
 	if err != nil {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, nil // the claim was lost (lease expired and taken over); its owner records
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO waqtor_webhook_attempts (delivery_id, n, endpoint_id, tenant_id, due_at,
-		started_at, latency_us, status_code, error, response_body, response_truncated, webhook_timestamp, next_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (delivery_id, n) DO NOTHING`,
-		j.id, j.attempts+1, j.endpoint, j.tenant, micros(j.dueAt), micros(r.started), r.latency.Microseconds(), r.o.status,
+	if _, err := st.insert.ExecContext(ctx, j.id, j.attempts+1, j.endpoint, j.tenant, micros(j.dueAt), micros(r.started), r.latency.Microseconds(), r.o.status,
 		r.errMsg, r.body, boolInt(r.truncated), r.wts, micros(nextAt)); err != nil {
 		return nil, err
 	}
