@@ -112,7 +112,7 @@ func testReceiverOutage(t *testing.T, kind dbtest.Kind) {
 	case os.Getenv("WAQTOR_NIGHTLY") != "":
 		n = 5000
 	case raceEnabled:
-		scale, n = 250, 200
+		scale, n = 250, 100
 	}
 	clock := webhook.ScaledClock(scale)
 	b := setup(t, kind, func(c *webhook.Config) {
