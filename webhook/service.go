@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,7 +144,56 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.goLoop(func(ctx context.Context) { s.runDispatcher(ctx, cur) })
 	s.goLoop(s.runSyncer)
+	s.goLoop(s.runPruner)
 	return nil
+}
+
+// runPruner deletes finished deliveries older than Config.Retention.
+func (s *Service) runPruner(ctx context.Context) {
+	t := time.NewTicker(s.cfg.PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "Pruning webhook deliveries failed", slog.Any("error", err))
+		} else if n > 0 {
+			s.logger.DebugContext(ctx, "Pruned webhook deliveries", slog.Int64("deliveries", n))
+		}
+	}
+}
+
+// Prune deletes finished deliveries (succeeded or dead) whose last change is
+// older than Config.Retention, with their attempts, and returns how many
+// deliveries it deleted. The Service also runs it every PruneInterval.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	before := micros(s.now().Add(-s.cfg.Retention))
+	var total int64
+	for {
+		var n int64
+		err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+			sel := `SELECT id FROM waqtor_webhook_deliveries WHERE state <> 'pending' AND updated_at < $1 ORDER BY id LIMIT 500`
+			if _, err := tx.ExecContext(ctx, `DELETE FROM waqtor_webhook_attempts WHERE delivery_id IN (`+sel+`)`, before); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM waqtor_webhook_deliveries WHERE id IN (`+sel+`)`, before)
+			if err != nil {
+				return err
+			}
+			n, _ = res.RowsAffected()
+			return nil
+		})
+		if err != nil {
+			return total, dbErr(err)
+		}
+		total += n
+		if n < 500 {
+			return total, nil
+		}
+	}
 }
 
 func (s *Service) goLoop(fn func(ctx context.Context)) {
