@@ -64,11 +64,14 @@ func TestReceiverOffForAnHourWithRestart(t *testing.T) {
 		defer stop(core, svc)
 
 		ok := map[string]bool{}
-		require.NoError(t, waitFor(ctx, func() bool {
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			res, err := svc.Deliveries(ctx, &webhook.DeliveryListParams{EndpointID: ep.ID, Limit: 500, State: webhook.StateSucceeded})
 			require.NoError(t, err)
-			return len(res.Deliveries) == len(ids)
-		}))
+			if len(res.Deliveries) == len(ids) {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "%d of %d delivered", len(res.Deliveries), len(ids))
+		}
 		perEvent := map[string]int{}
 		retried := 0
 		for _, r := range rc.requests() {
