@@ -41,6 +41,7 @@ type Service struct {
 	attemptCtx    context.Context
 	attemptCancel context.CancelCauseFunc
 
+	syncMu   sync.Mutex // serialises syncEndpoints
 	mu       sync.Mutex
 	workers  map[string]*endpointWorker
 	syncKick chan struct{}
@@ -242,6 +243,18 @@ func (s *Service) stop(ctx context.Context) error {
 // Stopped returns a channel closed once Stop has finished.
 func (s *Service) Stopped() <-chan struct{} { return s.stopped }
 
+// syncNow applies an endpoint change made by this process to the workers
+// before the API call returns, so that attempts started afterwards use it
+// (other processes see it within PollInterval).
+func (s *Service) syncNow(ctx context.Context) {
+	if s.state.Load() != svcStarted {
+		return
+	}
+	if err := s.syncEndpoints(ctx); err != nil {
+		s.kickSync()
+	}
+}
+
 func (s *Service) kickSync() {
 	select {
 	case s.syncKick <- struct{}{}:
@@ -285,6 +298,8 @@ func (s *Service) runSyncer(ctx context.Context) {
 }
 
 func (s *Service) syncEndpoints(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	rows, err := s.db.activeEndpoints(ctx, s.db.sql)
 	if err != nil {
 		return err
