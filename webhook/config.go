@@ -35,6 +35,9 @@ const (
 	// PollIntervalDefault is how often endpoints look for deliveries written by
 	// other processes and for expired leases.
 	PollIntervalDefault = time.Second
+	// RetentionDefault is how long finished deliveries (succeeded or dead) and
+	// their attempts are kept.
+	RetentionDefault = 30 * 24 * time.Hour
 	// RotationGraceDefault is how long the previous secret keeps signing after
 	// a rotation.
 	RotationGraceDefault = 24 * time.Hour
@@ -102,6 +105,14 @@ type Config struct {
 	// Resolver resolves endpoint host names, when an endpoint is saved and on
 	// every connection. Defaults to net.DefaultResolver.
 	Resolver Resolver
+	// Retention is how long finished deliveries (succeeded or dead) and their
+	// attempts stay in the delivery log, counted from their last change; they
+	// are pruned every PruneInterval. Pending deliveries are never pruned.
+	// Defaults to RetentionDefault (30 days).
+	Retention time.Duration
+	// PruneInterval is how often old deliveries are pruned (real time).
+	// Defaults to 10 minutes.
+	PruneInterval time.Duration
 	// RotationGrace is how long the previous secret keeps signing after
 	// RotateSecret, unless the call says otherwise. Defaults to
 	// RotationGraceDefault (24 h).
@@ -145,6 +156,8 @@ func (c *Config) WithDefaults() *Config {
 	out.MaxResponseBytes = cmp.Or(c.MaxResponseBytes, MaxResponseBytesDefault)
 	out.OldEncryptionKeys = slices.Clone(c.OldEncryptionKeys)
 	out.PollInterval = cmp.Or(c.PollInterval, PollIntervalDefault)
+	out.Retention = cmp.Or(c.Retention, RetentionDefault)
+	out.PruneInterval = cmp.Or(c.PruneInterval, 10*time.Minute)
 	out.RotationGrace = cmp.Or(c.RotationGrace, RotationGraceDefault)
 	if out.Test.Clock == nil {
 		out.Test.Clock = realClock{}
@@ -167,7 +180,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: MaxResponseBytes must not be negative", ErrConfig)
 	}
 	for name, d := range map[string]time.Duration{"LeaseMargin": c.LeaseMargin, "PollInterval": c.PollInterval,
-		"RotationGrace": c.RotationGrace} {
+		"RotationGrace": c.RotationGrace, "Retention": c.Retention, "PruneInterval": c.PruneInterval} {
 		if d < 0 {
 			return fmt.Errorf("%w: %s must not be negative", ErrConfig, name)
 		}

@@ -274,7 +274,8 @@ func (s *Service) Test(ctx context.Context, tenant, endpointID string) (*Deliver
 		}
 		d = &Delivery{ID: newID("dlv_", now), EndpointID: endpointID, Tenant: tenant, EventID: e.ID, EventSeq: e.Seq,
 			Kind: e.Kind(), Payload: payload, State: StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-		return s.db.insertDeliveries(ctx, tx, []*Delivery{d}, now)
+		_, err = s.db.insertDeliveries(ctx, tx, []*Delivery{d}, nil, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -285,30 +286,47 @@ func (s *Service) Test(ctx context.Context, tenant, endpointID string) (*Deliver
 }
 
 // insertDeliveries inserts pending deliveries, skipping any (endpoint, event)
-// pair that already has one.
-func (d *db) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*Delivery, now time.Time) error {
-	const cols = 10
+// pair that already has one, and returns the IDs it inserted. leases holds
+// the lease of deliveries claimed as they are created (absent: unclaimed).
+func (d *db) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*Delivery, leases map[string]int64, now time.Time) (map[string]bool, error) {
+	const cols = 11
 	const chunk = 50
+	inserted := make(map[string]bool, len(ds))
 	for i := 0; i < len(ds); i += chunk {
 		part := ds[i:min(i+chunk, len(ds))]
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO waqtor_webhook_deliveries (id, endpoint_id, tenant_id, event_id, event_seq, kind,
-			session_id, payload, next_at, created_at, state, updated_at) VALUES `)
+			session_id, payload, next_at, created_at, lease_until, state, updated_at) VALUES `)
 		args := make([]any, 0, len(part)*cols)
 		for j, dl := range part {
 			if j > 0 {
 				sb.WriteString(", ")
 			}
 			n := j * cols
-			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d)",
-				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+10)
+			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d)",
+				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+10)
 			args = append(args, dl.ID, dl.EndpointID, dl.Tenant, dl.EventID, dl.EventSeq, string(dl.Kind), dl.Session,
-				string(dl.Payload), micros(dl.NextAttemptAt), micros(now))
+				string(dl.Payload), micros(dl.NextAttemptAt), micros(now), leases[dl.ID])
 		}
-		sb.WriteString(" ON CONFLICT (endpoint_id, event_id) DO NOTHING")
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
-			return dbErr(err)
+		sb.WriteString(" ON CONFLICT (endpoint_id, event_id) DO NOTHING RETURNING id")
+		rows, err := tx.QueryContext(ctx, sb.String(), args...)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, dbErr(err)
+			}
+			inserted[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, dbErr(err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, dbErr(err)
 		}
 	}
-	return nil
+	return inserted, nil
 }

@@ -48,3 +48,36 @@ func TestInboundMessageIsDeliveredSigned(t *testing.T) {
 		require.Equal(t, http.StatusOK, atts[0].StatusCode)
 	})
 }
+
+func TestPruneFinishedDeliveries(t *testing.T) {
+	t.Parallel()
+	clock := webhook.ScaledClock(1) // Prune reads the clock; retention below is tiny
+	b := setup(t, dbtest.SQLite, func(c *webhook.Config) {
+		c.Test.Clock = clock
+		c.Retention = 50 * time.Millisecond
+		c.PruneInterval = time.Hour // run by hand below
+	})
+	ctx := context.Background()
+	ok := newReceiver(t, nil)
+	down := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(503) })
+	epOK := createEndpoint(t, b.svc, &webhook.EndpointParams{URL: ok.URL, Events: []string{quietKind}})
+	epDown := createEndpoint(t, b.svc, &webhook.EndpointParams{URL: down.URL, Events: []string{quietKind}})
+	d1, err := b.svc.Test(ctx, "default", epOK.ID)
+	require.NoError(t, err)
+	d2, err := b.svc.Test(ctx, "default", epDown.ID)
+	require.NoError(t, err)
+	waitDelivery(t, b.svc, "default", d1.ID, webhook.StateSucceeded)
+	require.NoError(t, waitFor(ctx, func() bool {
+		atts, _ := b.svc.Attempts(ctx, "default", d2.ID)
+		return len(atts) > 0
+	}))
+	time.Sleep(100 * time.Millisecond)
+	n, err := b.svc.Prune(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "only the finished delivery")
+	_, err = b.svc.Delivery(ctx, "default", d1.ID)
+	require.ErrorIs(t, err, webhook.ErrDeliveryNotFound)
+	got, err := b.svc.Delivery(ctx, "default", d2.ID)
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatePending, got.State, "pending deliveries are never pruned")
+}

@@ -61,11 +61,34 @@ type cachedFilter struct {
 	f       *filter
 }
 
+// fanOut writes the deliveries of evs and the cursor position in one
+// transaction. Deliveries for endpoints with a free request slot are claimed
+// as they are created and sent at once after the commit, without a claim
+// round trip; the others wait for their endpoint's worker to claim them.
 func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[string]*cachedFilter) (map[string]bool, error) {
 	now := s.now()
 	woken := map[string]bool{}
+	type preclaim struct {
+		w *endpointWorker
+		j *job
+	}
+	var pre []preclaim
+	release := func() {
+		for _, p := range pre {
+			p.w.unreserve(1)
+		}
+		pre = pre[:0]
+	}
+	s.mu.Lock()
+	workers := make(map[string]*endpointWorker, len(s.workers))
+	for id, w := range s.workers {
+		workers[id] = w
+	}
+	s.mu.Unlock()
+	var inserted map[string]bool
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
 		clear(woken)
+		release()
 		eps, err := s.db.activeEndpoints(ctx, tx)
 		if err != nil {
 			return err
@@ -78,6 +101,7 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 			}
 		}
 		var ds []*Delivery
+		leases := map[string]int64{}
 		for _, e := range evs {
 			m := e.Meta()
 			var payload []byte
@@ -90,16 +114,42 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 						return err
 					}
 				}
-				ds = append(ds, &Delivery{ID: newID("dlv_", now), EndpointID: r.ep.ID, Tenant: m.Tenant, EventID: m.ID,
-					EventSeq: m.Seq, Kind: e.Kind(), Session: m.Session, Payload: payload, NextAttemptAt: now})
-				woken[r.ep.ID] = true
+				d := &Delivery{ID: newID("dlv_", now), EndpointID: r.ep.ID, Tenant: m.Tenant, EventID: m.ID,
+					EventSeq: m.Seq, Kind: e.Kind(), Session: m.Session, Payload: payload, NextAttemptAt: now}
+				ds = append(ds, d)
+				w := workers[r.ep.ID]
+				if w == nil {
+					woken[r.ep.ID] = true
+					continue
+				}
+				conf := w.conf.Load()
+				if conf.fifo() || !conf.ep.UpdatedAt.Equal(r.ep.UpdatedAt) || w.reserve(1) == 0 {
+					woken[r.ep.ID] = true // its worker claims it
+					continue
+				}
+				lease := s.lease(now, conf)
+				leases[d.ID] = lease
+				pre = append(pre, preclaim{w: w, j: &job{id: d.ID, eventID: m.ID, eventSeq: m.Seq,
+					kind: string(e.Kind()), sessionID: m.Session, tenant: m.Tenant, payload: payload, dueAt: now,
+					lease: lease, endpoint: r.ep.ID}})
 			}
 		}
-		if err := s.db.insertDeliveries(ctx, tx, ds, now); err != nil {
+		if inserted, err = s.db.insertDeliveries(ctx, tx, ds, leases, now); err != nil {
 			return err
 		}
-		s.metrics.fannedOut(len(ds))
 		return store.SetCursor(ctx, tx, s.cfg.CursorName, evs[len(evs)-1].Meta().Seq, now)
 	})
-	return woken, err
+	if err != nil {
+		release()
+		return nil, err
+	}
+	s.metrics.fannedOut(len(inserted))
+	for _, p := range pre {
+		if !inserted[p.j.id] { // already there: a batch read again after a crash
+			p.w.unreserve(1)
+			continue
+		}
+		p.w.enqueue(1, []*job{p.j})
+	}
+	return woken, nil
 }

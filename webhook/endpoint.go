@@ -263,7 +263,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, p *EndpointParams) (*Endpo
 	if err := s.db.insertEndpoint(ctx, ep, sealed); err != nil {
 		return nil, err
 	}
-	s.kickSync()
+	s.syncNow(ctx)
 	s.logger.InfoContext(ctx, "Webhook endpoint created", slog.String("endpoint_id", ep.ID), slog.String("tenant", ep.Tenant))
 	return ep, nil
 }
@@ -380,7 +380,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenant, id string, u *Endp
 	if err != nil {
 		return nil, err
 	}
-	s.kickSync()
+	s.syncNow(ctx)
 	return out, nil
 }
 
@@ -390,7 +390,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, tenant, id string) error {
 	if err := s.db.deleteEndpoint(ctx, tenant, id); err != nil {
 		return err
 	}
-	s.kickSync()
+	s.syncNow(ctx)
 	return nil
 }
 
@@ -406,8 +406,9 @@ type RotateParams struct {
 // RotateSecret replaces an endpoint's secret. During the grace period every
 // delivery carries signatures made with both secrets (webhook-signature lists
 // two "v1," entries, X-Waqtor-Signature two "sha256=" values), so the receiver
-// can switch to the new secret at any moment within it. The result carries the
-// new secret.
+// can switch to the new secret at any moment within it. Attempts started
+// after it returns use the new secret (in other processes on the same
+// database, within Config.PollInterval). The result carries the new secret.
 func (s *Service) RotateSecret(ctx context.Context, tenant, id string, p *RotateParams) (*Endpoint, error) {
 	if p == nil {
 		p = &RotateParams{}
@@ -444,7 +445,7 @@ func (s *Service) RotateSecret(ctx context.Context, tenant, id string, p *Rotate
 	if err != nil {
 		return nil, err
 	}
-	s.kickSync()
+	s.syncNow(ctx)
 	return out, nil
 }
 

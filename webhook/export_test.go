@@ -19,3 +19,5 @@ var (
 	NextDelay       = nextDelay
 	ParseRetryAfter = parseRetryAfter
 )
+
+var NormalizeEvents = normalizeEvents

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		os.Exit(crashChild())
+	}
 	goleak.VerifyTestMain(m,
 		// database/sql's connection opener outlives a closed *sql.DB briefly.
 		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
@@ -205,3 +210,5 @@ func rawDB(t testing.TB, b *testBundle) *sql.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

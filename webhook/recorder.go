@@ -3,7 +3,9 @@ package webhook
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/waqtor/waqtor"
@@ -50,40 +52,30 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for try := 0; ; try++ {
-		var publish []func()
-		var touched map[string]bool
 		snapshot := map[string]endpointHealth{}
 		for id, h := range health {
 			snapshot[id] = *h
 		}
+		var publish []func()
 		err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-			publish, touched = publish[:0], map[string]bool{}
-			for _, r := range batch {
-				p, err := s.recordOne(ctx, tx, r, health)
-				if err != nil {
-					return err
-				}
-				if p != nil {
-					publish = append(publish, p)
-				}
-				touched[r.job.endpoint] = true
-			}
-			return nil
+			var err error
+			publish, err = s.recordTx(ctx, tx, batch, health)
+			return err
 		})
 		if err == nil {
 			for _, p := range publish {
 				p()
 			}
+			touched := map[*endpointWorker]bool{}
 			for _, r := range batch {
 				if !r.aborted {
 					s.metrics.observe(r)
 				}
-			}
-			for _, r := range batch {
 				r.w.done(r.job.id)
+				touched[r.w] = true
 			}
-			for id := range touched {
-				s.wake(id)
+			for w := range touched {
+				w.wake()
 			}
 			return
 		}
@@ -108,100 +100,225 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 	}
 }
 
-// recordOne records one result inside tx; it returns a publish function when
-// it emitted an event.
-func (s *Service) recordOne(ctx context.Context, tx *sql.Tx, r *result, health map[string]*endpointHealth) (func(), error) {
-	j := r.job
-	if r.aborted {
-		_, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_deliveries SET lease_until = 0 WHERE id = $1 AND lease_until = $2`,
-			j.id, j.lease)
-		return nil, err
-	}
-	finished := r.started.Add(r.latency)
-	state, nextAt := StateSucceeded, time.Time{}
-	tries := j.tries + 1
-	switch {
-	case r.o.success:
-	case r.o.gone:
-		state = StateFailed
-	default:
-		if d, ok := nextDelay(r.conf.ep.Retry, tries, r.o, randFloat); ok {
-			state, nextAt = StatePending, finished.Add(d)
-		} else {
-			state = StateFailed
-		}
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_deliveries SET state = $1, attempts = attempts + 1, tries = $2,
-		next_at = $3, lease_until = 0, last_status = $4, last_error = $5, updated_at = $6 WHERE id = $7 AND lease_until = $8`,
-		string(state), tries, micros(nextAt), r.o.status, r.errMsg, micros(finished), j.id, j.lease)
-	if err != nil {
-		return nil, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, nil // the claim was lost (lease expired and taken over); its owner records
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO waqtor_webhook_attempts (delivery_id, n, endpoint_id, tenant_id, due_at,
-		started_at, latency_us, status_code, error, response_body, response_truncated, webhook_timestamp, next_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (delivery_id, n) DO NOTHING`,
-		j.id, j.attempts+1, j.endpoint, j.tenant, micros(j.dueAt), micros(r.started), r.latency.Microseconds(), r.o.status,
-		r.errMsg, r.body, boolInt(r.truncated), r.wts, micros(nextAt)); err != nil {
-		return nil, err
-	}
-	return s.recordHealth(ctx, tx, r, health)
+// recordChunk is how many rows one recording statement carries.
+const recordChunk = 50
+
+// outcomeRow is a result's effect on its delivery.
+type outcomeRow struct {
+	r        *result
+	state    DeliveryState
+	tries    int
+	nextAt   time.Time
+	finished time.Time
 }
 
-// recordHealth keeps the endpoint's failing_since and last_error, and
-// disables it when it must be.
-func (s *Service) recordHealth(ctx context.Context, tx *sql.Tx, r *result, health map[string]*endpointHealth) (func(), error) {
-	ep := r.conf.ep
-	h := health[ep.ID]
-	if h == nil {
-		h = &endpointHealth{failingSince: ep.FailingSince}
-		health[ep.ID] = h
-	}
-	if r.o.success {
-		if h.failingSince.IsZero() {
-			return nil, nil
+// recordTx records a batch inside tx with a few statements: one UPDATE per
+// 50 deliveries (only where the claim still holds), one INSERT per 50
+// attempts, and one UPDATE per endpoint whose health changed. It returns the
+// functions to call after commit.
+func (s *Service) recordTx(ctx context.Context, tx *sql.Tx, batch []*result, health map[string]*endpointHealth) ([]func(), error) {
+	var rows []*outcomeRow
+	for _, r := range batch {
+		j := r.job
+		if r.aborted {
+			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_deliveries SET lease_until = 0
+				WHERE id = $1 AND lease_until = $2`, j.id, j.lease); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		h.failingSince = time.Time{}
-		_, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET failing_since = 0 WHERE id = $1`, ep.ID)
-		return nil, err
+		o := &outcomeRow{r: r, state: StateSucceeded, tries: j.tries + 1, finished: r.started.Add(r.latency)}
+		switch {
+		case r.o.success:
+		case r.o.gone:
+			o.state = StateFailed
+		default:
+			if d, ok := nextDelay(r.conf.ep.Retry, o.tries, r.o, randFloat); ok {
+				o.state, o.nextAt = StatePending, o.finished.Add(d)
+			} else {
+				o.state = StateFailed
+			}
+		}
+		rows = append(rows, o)
 	}
-	if h.failingSince.IsZero() {
-		h.failingSince = r.started
+	recorded := map[string]bool{}
+	for i := 0; i < len(rows); i += recordChunk {
+		part := rows[i:min(i+recordChunk, len(rows))]
+		var sb strings.Builder
+		args := make([]any, 0, 8*len(part))
+		sb.WriteString(`UPDATE waqtor_webhook_deliveries SET state = v.column2, attempts = attempts + 1, tries = v.column3,
+			next_at = v.column4, lease_until = 0, last_status = v.column5, last_error = v.column6, updated_at = v.column7
+			FROM (VALUES `)
+		for k, o := range part {
+			if k > 0 {
+				sb.WriteString(", ")
+			}
+			n := 8 * k
+			fmt.Fprintf(&sb, "(CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT), "+
+				"CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT))",
+				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+			args = append(args, o.r.job.id, string(o.state), o.tries, micros(o.nextAt), o.r.o.status, o.r.errMsg,
+				micros(o.finished), o.r.job.lease)
+		}
+		sb.WriteString(`) AS v WHERE waqtor_webhook_deliveries.id = v.column1
+			AND waqtor_webhook_deliveries.lease_until = v.column8 RETURNING waqtor_webhook_deliveries.id`)
+		res, err := tx.QueryContext(ctx, sb.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for res.Next() {
+			var id string
+			if err := res.Scan(&id); err != nil {
+				res.Close()
+				return nil, err
+			}
+			recorded[id] = true
+		}
+		if err := res.Close(); err != nil {
+			return nil, err
+		}
+		if err := res.Err(); err != nil {
+			return nil, err
+		}
 	}
-	reason := ""
-	switch {
-	case r.o.gone:
-		reason = "gone"
-	case s.cfg.AutoDisableAfter > 0 && r.started.Sub(h.failingSince) >= s.cfg.AutoDisableAfter:
-		reason = "failing"
+	// Attempts of the deliveries whose claim held (the others were taken
+	// over after their lease ran out; their new owner records).
+	var kept []*outcomeRow
+	for _, o := range rows {
+		if recorded[o.r.job.id] {
+			kept = append(kept, o)
+		}
 	}
-	if reason == "" {
-		_, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET failing_since = $1, last_error = $2 WHERE id = $3`,
-			micros(h.failingSince), r.errMsg, ep.ID)
-		return nil, err
+	for i := 0; i < len(kept); i += recordChunk {
+		part := kept[i:min(i+recordChunk, len(kept))]
+		var sb strings.Builder
+		args := make([]any, 0, 13*len(part))
+		sb.WriteString(`INSERT INTO waqtor_webhook_attempts (delivery_id, n, endpoint_id, tenant_id, due_at, started_at,
+			latency_us, status_code, error, response_body, response_truncated, webhook_timestamp, next_at) VALUES `)
+		for k, o := range part {
+			if k > 0 {
+				sb.WriteString(", ")
+			}
+			n := 13 * k
+			sb.WriteString("(")
+			for c := 1; c <= 13; c++ {
+				if c > 1 {
+					sb.WriteString(", ")
+				}
+				fmt.Fprintf(&sb, "$%d", n+c)
+			}
+			sb.WriteString(")")
+			r, j := o.r, o.r.job
+			args = append(args, j.id, j.attempts+1, j.endpoint, j.tenant, micros(j.dueAt), micros(r.started),
+				r.latency.Microseconds(), r.o.status, r.errMsg, r.body, boolInt(r.truncated), r.wts, micros(o.nextAt))
+		}
+		sb.WriteString(" ON CONFLICT (delivery_id, n) DO NOTHING")
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+			return nil, err
+		}
 	}
+	return s.recordHealth(ctx, tx, kept, health)
+}
+
+// endpointChange is what a batch changes in one endpoint's health.
+type endpointChange struct {
+	conf    *endpointConf
+	dirty   bool
+	lastErr string
+	reason  string // disable reason, if any
+}
+
+// recordHealth keeps each endpoint's failing_since and last_error, and
+// disables endpoints that answered 410 or failed for longer than
+// AutoDisableAfter, emitting webhook.endpoint_disabled.
+func (s *Service) recordHealth(ctx context.Context, tx *sql.Tx, kept []*outcomeRow, health map[string]*endpointHealth) ([]func(), error) {
+	changes := map[string]*endpointChange{}
+	var order []string
+	for _, o := range kept {
+		r := o.r
+		ep := r.conf.ep
+		h := health[ep.ID]
+		if h == nil {
+			h = &endpointHealth{failingSince: ep.FailingSince}
+			health[ep.ID] = h
+		}
+		c := changes[ep.ID]
+		if c == nil {
+			c = &endpointChange{conf: r.conf}
+			changes[ep.ID] = c
+			order = append(order, ep.ID)
+		}
+		if c.reason != "" {
+			continue
+		}
+		if r.o.success {
+			if !h.failingSince.IsZero() {
+				h.failingSince, c.dirty = time.Time{}, true
+			}
+			continue
+		}
+		if h.failingSince.IsZero() {
+			h.failingSince = r.started
+		}
+		c.dirty, c.lastErr = true, r.errMsg
+		switch {
+		case r.o.gone:
+			c.reason = "gone"
+		case s.cfg.AutoDisableAfter > 0 && r.started.Sub(h.failingSince) >= s.cfg.AutoDisableAfter:
+			c.reason = "failing"
+		}
+	}
+	var publish []func()
+	for _, id := range order {
+		c := changes[id]
+		h := health[id]
+		ep := c.conf.ep
+		switch {
+		case c.reason != "":
+			p, err := s.disable(ctx, tx, ep, c.reason, h.failingSince, c.lastErr)
+			if err != nil {
+				return nil, err
+			}
+			if p != nil {
+				publish = append(publish, p)
+			}
+			delete(health, id)
+		case c.dirty && c.lastErr == "":
+			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET failing_since = 0 WHERE id = $1`, id); err != nil {
+				return nil, err
+			}
+		case c.dirty:
+			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET failing_since = $1, last_error = $2 WHERE id = $3`,
+				micros(h.failingSince), c.lastErr, id); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return publish, nil
+}
+
+// disable disables an endpoint inside tx and emits webhook.endpoint_disabled;
+// it returns what to do after commit (nil if it was disabled already).
+func (s *Service) disable(ctx context.Context, tx *sql.Tx, ep *Endpoint, reason string, failingSince time.Time, lastErr string) (func(), error) {
 	res, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET enabled = 0, disabled_reason = $1, failing_since = $2,
-		last_error = $3, updated_at = $4 WHERE id = $5 AND enabled = 1`, reason, micros(h.failingSince), r.errMsg,
+		last_error = $3, updated_at = $4 WHERE id = $5 AND enabled = 1`, reason, micros(failingSince), lastErr,
 		micros(s.now()), ep.ID)
 	if err != nil {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, nil // already disabled
+		return nil, nil
 	}
-	e := &waqtor.WebhookEndpointDisabled{EndpointID: ep.ID, Reason: reason, URL: ep.URL, LastError: r.errMsg}
+	e := &waqtor.WebhookEndpointDisabled{EndpointID: ep.ID, Reason: reason, URL: ep.URL, LastError: lastErr}
 	if reason == "failing" {
-		e.FailingSince = h.failingSince
+		e.FailingSince = failingSince
 	}
 	publish, err := corelink.EmitTx(ctx, s.core, tx, "", ep.Tenant, e)
 	if err != nil {
 		return nil, err
 	}
-	delete(health, ep.ID)
 	s.logger.Warn("Webhook endpoint disabled", slog.String("endpoint_id", ep.ID), slog.String("reason", reason),
-		slog.String("last_error", r.errMsg))
+		slog.String("last_error", lastErr))
 	return func() {
 		publish()
 		s.metrics.disabled(ep.ID, reason)

@@ -65,7 +65,7 @@ func ExponentialRetry(attempts int, initial time.Duration, factor float64, maxDe
 			delay = min(delay, maxDelay)
 		}
 		p.Schedule = append(p.Schedule, min(delay, MaxRetryDelay))
-		d *= max(factor, 1)
+		d = min(d*max(factor, 1), float64(MaxRetryDelay))
 	}
 	return p
 }
@@ -184,3 +184,17 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 }
 
 func secondsDur(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// JSONSchema describes the wire form for OpenAPI documents.
+func (RetryPolicy) JSONSchema() map[string]any {
+	return map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"schedule": map[string]any{"type": "array", "items": map[string]any{"type": "string", "examples": []string{"5s", "5m", "2h"}},
+				"description": "Delays before the second, third, ... attempt, as Go durations."},
+			"jitter": map[string]any{"type": "number", "minimum": 0, "maximum": 1, "description": "± fraction applied to each delay; defaults to 0.2."},
+		},
+		"required":             []string{"schedule"},
+		"additionalProperties": false,
+	}
+}

@@ -96,3 +96,13 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 const http1123 = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+func TestExponentialRetryDoesNotOverflow(t *testing.T) {
+	t.Parallel()
+	p := webhook.ExponentialRetry(webhook.MaxRetries+1, time.Hour, 10, 0)
+	require.Len(t, p.Schedule, webhook.MaxRetries)
+	for _, d := range p.Schedule {
+		require.Positive(t, d)
+		require.LessOrEqual(t, d, webhook.MaxRetryDelay)
+	}
+}

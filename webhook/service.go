@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,7 @@ type Service struct {
 	attemptCtx    context.Context
 	attemptCancel context.CancelCauseFunc
 
+	syncMu   sync.Mutex // serialises syncEndpoints
 	mu       sync.Mutex
 	workers  map[string]*endpointWorker
 	syncKick chan struct{}
@@ -143,7 +145,56 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.goLoop(func(ctx context.Context) { s.runDispatcher(ctx, cur) })
 	s.goLoop(s.runSyncer)
+	s.goLoop(s.runPruner)
 	return nil
+}
+
+// runPruner deletes finished deliveries older than Config.Retention.
+func (s *Service) runPruner(ctx context.Context) {
+	t := time.NewTicker(s.cfg.PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "Pruning webhook deliveries failed", slog.Any("error", err))
+		} else if n > 0 {
+			s.logger.DebugContext(ctx, "Pruned webhook deliveries", slog.Int64("deliveries", n))
+		}
+	}
+}
+
+// Prune deletes finished deliveries (succeeded or dead) whose last change is
+// older than Config.Retention, with their attempts, and returns how many
+// deliveries it deleted. The Service also runs it every PruneInterval.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	before := micros(s.now().Add(-s.cfg.Retention))
+	var total int64
+	for {
+		var n int64
+		err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+			sel := `SELECT id FROM waqtor_webhook_deliveries WHERE state <> 'pending' AND updated_at < $1 ORDER BY id LIMIT 500`
+			if _, err := tx.ExecContext(ctx, `DELETE FROM waqtor_webhook_attempts WHERE delivery_id IN (`+sel+`)`, before); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM waqtor_webhook_deliveries WHERE id IN (`+sel+`)`, before)
+			if err != nil {
+				return err
+			}
+			n, _ = res.RowsAffected()
+			return nil
+		})
+		if err != nil {
+			return total, dbErr(err)
+		}
+		total += n
+		if n < 500 {
+			return total, nil
+		}
+	}
 }
 
 func (s *Service) goLoop(fn func(ctx context.Context)) {
@@ -192,6 +243,18 @@ func (s *Service) stop(ctx context.Context) error {
 // Stopped returns a channel closed once Stop has finished.
 func (s *Service) Stopped() <-chan struct{} { return s.stopped }
 
+// syncNow applies an endpoint change made by this process to the workers
+// before the API call returns, so that attempts started afterwards use it
+// (other processes see it within PollInterval).
+func (s *Service) syncNow(ctx context.Context) {
+	if s.state.Load() != svcStarted {
+		return
+	}
+	if err := s.syncEndpoints(ctx); err != nil {
+		s.kickSync()
+	}
+}
+
 func (s *Service) kickSync() {
 	select {
 	case s.syncKick <- struct{}{}:
@@ -235,6 +298,8 @@ func (s *Service) runSyncer(ctx context.Context) {
 }
 
 func (s *Service) syncEndpoints(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	rows, err := s.db.activeEndpoints(ctx, s.db.sql)
 	if err != nil {
 		return err

@@ -88,6 +88,79 @@ type endpointWorker struct {
 	// delivery twice at once.
 	busyMu sync.Mutex
 	busy   map[string]struct{}
+
+	// q holds claimed deliveries waiting for a request slot: up to qcap,
+	// including reserved places for claims in progress.
+	qmu      sync.Mutex
+	q        []*job
+	qcap     int
+	reserved int
+}
+
+// queueFactor sizes an endpoint's queue of claimed deliveries: this many
+// times its concurrency. A queued delivery's lease covers the wait.
+const queueFactor = 4
+
+// lease returns the lease of a delivery claimed now for this endpoint: long
+// enough to wait in the queue and make its attempt.
+func (s *Service) lease(now time.Time, conf *endpointConf) int64 {
+	return micros(now.Add((1+queueFactor)*conf.ep.Timeout + s.cfg.LeaseMargin))
+}
+
+// reserve reserves up to n places in the queue and returns how many it got.
+func (w *endpointWorker) reserve(n int) int {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	k := max(min(n, w.qcap-len(w.q)-w.reserved), 0)
+	w.reserved += k
+	return k
+}
+
+func (w *endpointWorker) unreserve(n int) {
+	w.qmu.Lock()
+	w.reserved -= n
+	w.qmu.Unlock()
+}
+
+// enqueue turns n reserved places into the claimed jobs and starts as many
+// as there are free slots.
+func (w *endpointWorker) enqueue(n int, jobs []*job) {
+	w.setBusy(jobs)
+	w.qmu.Lock()
+	w.reserved -= n
+	w.q = append(w.q, jobs...)
+	w.qmu.Unlock()
+	w.pump()
+}
+
+// pop takes the next queued job, or nil.
+func (w *endpointWorker) pop() *job {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	if len(w.q) == 0 {
+		return nil
+	}
+	j := w.q[0]
+	w.q[0] = nil
+	w.q = w.q[1:]
+	select {
+	case w.freed <- struct{}{}: // room in the queue
+	default:
+	}
+	return j
+}
+
+// pump starts queued jobs while request slots are free.
+func (w *endpointWorker) pump() {
+	for w.tryAcquire() {
+		j := w.pop()
+		if j == nil {
+			w.release()
+			return
+		}
+		w.s.inflight.Add(1)
+		go w.attempt(j)
+	}
 }
 
 func (w *endpointWorker) busyIDs() []any {
@@ -128,7 +201,7 @@ func (s *Service) newWorker(conf *endpointConf) *endpointWorker {
 		n = 1
 	}
 	w := &endpointWorker{s: s, id: conf.ep.ID, wakeCh: make(chan struct{}, 1), sem: make(chan struct{}, n),
-		freed: make(chan struct{}, 1), busy: map[string]struct{}{}}
+		freed: make(chan struct{}, 1), busy: map[string]struct{}{}, qcap: queueFactor * n}
 	w.conf.Store(conf)
 	ctx, cancel := context.WithCancel(s.lifeCtx)
 	w.cancel = cancel
@@ -141,6 +214,25 @@ func (s *Service) newWorker(conf *endpointConf) *endpointWorker {
 }
 
 func (w *endpointWorker) stop() { w.cancel() }
+
+// tryAcquire takes a request slot if one is free.
+func (w *endpointWorker) tryAcquire() bool {
+	select {
+	case w.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// release gives back a slot taken by tryAcquire and not used.
+func (w *endpointWorker) release() {
+	<-w.sem
+	select {
+	case w.freed <- struct{}{}:
+	default:
+	}
+}
 
 func (w *endpointWorker) wake() {
 	select {
@@ -167,31 +259,45 @@ type job struct {
 
 func (w *endpointWorker) run(ctx context.Context) {
 	s := w.s
+	defer w.abortQueued()
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		conf := w.conf.Load()
-		free := cap(w.sem) - len(w.sem)
 		var next time.Time
-		claimed := 0
-		if free > 0 {
-			jobs, nextDue, err := w.claim(ctx, conf, free)
+		waitFreed := false
+		if conf.fifo() {
+			if cap(w.sem) == len(w.sem) {
+				waitFreed = true
+			} else {
+				jobs, nextDue, err := w.claimFIFO(ctx, conf)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					backoff = w.claimFailed(ctx, backoff, err)
+					continue
+				}
+				backoff, next = 0, nextDue
+				if len(jobs) > 0 {
+					w.enqueue(0, jobs)
+					waitFreed = true
+				}
+			}
+		} else if room := w.reserve(w.qcap); room == 0 {
+			waitFreed = true
+		} else {
+			jobs, nextDue, err := w.claim(ctx, conf, room)
 			if err != nil {
+				w.unreserve(room)
 				if ctx.Err() != nil {
 					return
 				}
-				backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
-				s.logger.WarnContext(ctx, "Webhook claim failed", slog.String("endpoint_id", w.id), slog.Any("error", err))
-				sleepCtx(ctx, backoff)
+				backoff = w.claimFailed(ctx, backoff, err)
 				continue
 			}
-			backoff = 0
-			next, claimed = nextDue, len(jobs)
-			for _, j := range jobs {
-				w.sem <- struct{}{}
-				s.inflight.Add(1)
-				go w.attempt(conf, j)
-			}
-			if claimed == free {
+			backoff, next = 0, nextDue
+			w.enqueue(room, jobs)
+			if len(jobs) == room {
 				continue // there may be more due
 			}
 		}
@@ -203,7 +309,7 @@ func (w *endpointWorker) run(ctx context.Context) {
 			due = dueTimer.C
 		}
 		var freed <-chan struct{}
-		if free == 0 || claimed == free {
+		if waitFreed {
 			freed = w.freed
 		}
 		select {
@@ -217,6 +323,25 @@ func (w *endpointWorker) run(ctx context.Context) {
 		if dueTimer != nil {
 			dueTimer.Stop()
 		}
+	}
+}
+
+func (w *endpointWorker) claimFailed(ctx context.Context, backoff time.Duration, err error) time.Duration {
+	backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
+	w.s.logger.WarnContext(ctx, "Webhook claim failed", slog.String("endpoint_id", w.id), slog.Any("error", err))
+	sleepCtx(ctx, backoff)
+	return backoff
+}
+
+// abortQueued hands the queued jobs of a stopping worker to the recorder,
+// which releases their claims.
+func (w *endpointWorker) abortQueued() {
+	w.qmu.Lock()
+	jobs := w.q
+	w.q = nil
+	w.qmu.Unlock()
+	for _, j := range jobs {
+		w.s.results <- &result{aborted: true, job: j, w: w, conf: w.conf.Load()}
 	}
 }
 
@@ -249,10 +374,7 @@ func scanJob(sc interface{ Scan(...any) error }) (*job, error) {
 func (w *endpointWorker) claim(ctx context.Context, conf *endpointConf, limit int) ([]*job, time.Time, error) {
 	s := w.s
 	now := s.now()
-	lease := micros(now.Add(conf.ep.Timeout + s.cfg.LeaseMargin))
-	if conf.fifo() {
-		return w.claimFIFO(ctx, now, lease)
-	}
+	lease := s.lease(now, conf)
 	lock := ""
 	if s.db.dialect == store.DialectPostgres {
 		lock = " FOR UPDATE SKIP LOCKED"
@@ -312,14 +434,15 @@ func (w *endpointWorker) claim(ctx context.Context, conf *endpointConf, limit in
 	if err != nil {
 		return nil, time.Time{}, dbErr(err)
 	}
-	w.setBusy(jobs)
 	return jobs, next, nil
 }
 
 // claimFIFO leases the endpoint's oldest pending delivery if it is due and
 // not leased.
-func (w *endpointWorker) claimFIFO(ctx context.Context, now time.Time, lease int64) ([]*job, time.Time, error) {
+func (w *endpointWorker) claimFIFO(ctx context.Context, conf *endpointConf) ([]*job, time.Time, error) {
 	s := w.s
+	now := s.now()
+	lease := micros(now.Add(conf.ep.Timeout + s.cfg.LeaseMargin))
 	var id string
 	var nextAt, leaseUntil int64
 	err := s.db.sql.QueryRowContext(ctx, `SELECT id, next_at, lease_until FROM waqtor_webhook_deliveries
@@ -345,7 +468,6 @@ func (w *endpointWorker) claimFIFO(ctx context.Context, now time.Time, lease int
 		return nil, time.Time{}, dbErr(err)
 	}
 	j.lease, j.endpoint = lease, w.id
-	w.setBusy([]*job{j})
 	return []*job{j}, time.Time{}, nil
 }
 
@@ -364,19 +486,23 @@ type result struct {
 	wts       int64
 }
 
-func (w *endpointWorker) attempt(conf *endpointConf, j *job) {
+// attempt runs in a request slot: it delivers j, then the next queued jobs,
+// and gives the slot back when the queue is empty.
+func (w *endpointWorker) attempt(j *job) {
 	s := w.s
 	defer func() {
-		<-w.sem
-		select {
-		case w.freed <- struct{}{}:
-		default:
-		}
+		w.release()
 		s.inflight.Done()
 	}()
-	r := s.deliver(s.attemptCtx, conf, j)
-	r.w = w
-	s.results <- r
+	for j != nil {
+		r := s.deliver(s.attemptCtx, w.conf.Load(), j)
+		r.w = w
+		s.results <- r
+		if s.lifeCtx.Err() != nil {
+			return // stopping: queued jobs are released by the worker
+		}
+		j = w.pop()
+	}
 }
 
 // deliver makes one attempt. Its time and memory are bounded: the endpoint's
