@@ -78,6 +78,8 @@ func runTestPlugin(args []string) int {
 //	error                          return an error on every attempt
 //	flood                          send and return far too many actions
 //	garbage                        return invalid actions, then a valid one
+//	noop                           nothing
+//	reply                          one reply through the Host service only
 //	anything else                  reply
 //
 // A reply is "echo: <text>" sent through the Host service and "ack: <text>"
@@ -116,6 +118,11 @@ func (p *testPlugin) OnEvent(ctx context.Context, req *plugins.EventRequest) (*p
 	}
 	ack := &plugins.EventResponse{Actions: []plugins.Action{plugins.ReplyText(m, "ack: "+t.Body)}}
 	switch fields[0] {
+	case "noop":
+		return nil, nil
+	case "reply":
+		_, err := req.Host.SendText(ctx, m.Session, m.Message.Chat.JID, "r")
+		return nil, err
 	case "crash":
 		if req.Attempt > 1 {
 			break

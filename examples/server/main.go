@@ -3,6 +3,7 @@
 //
 //	go run ./examples/server                  # sandbox engine, SQLite in ./waqtor-data/
 //	go run ./examples/server -engine sandbox  # no phone needed
+//	go run ./examples/server -plugin ./echo-plugin  # with a plugin (repeatable)
 //
 // Every flag can also be set with an environment variable (shown in -help).
 package main
@@ -41,6 +42,7 @@ type options struct {
 	db       string
 	engine   string
 	logLevel string
+	plugins  *pluginPaths
 	session  string
 }
 
@@ -58,6 +60,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	fs.StringVar(&o.db, "db", env("WAQTOR_DB", "waqtor-data/waqtor.db"), "SQLite path or postgres:// URL (env WAQTOR_DB)")
 	fs.StringVar(&o.engine, "engine", env("WAQTOR_ENGINE", "sandbox"), "WhatsApp engine: sandbox (env WAQTOR_ENGINE)")
 	fs.StringVar(&o.logLevel, "log-level", env("WAQTOR_LOG_LEVEL", "info"), "debug, info, warn or error (env WAQTOR_LOG_LEVEL)")
+	o.plugins = addPluginFlag(fs, getenv)
 	fs.StringVar(&o.session, "session", env("WAQTOR_SESSION", "default"), "session created on first start (env WAQTOR_SESSION)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -106,6 +109,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := core.Start(ctx); err != nil {
 		return errors.Join(err, stopCore())
 	}
+	stopPlugins, err := startPlugins(ctx, core, *o.plugins, logger)
+	if err != nil {
+		return errors.Join(err, stopCore())
+	}
+	stopCore = chainStop(ctx, stopPlugins, stopCore) // plugins stop before the Core
 	if err := ensureSession(ctx, core, o.session); err != nil {
 		return errors.Join(err, stopCore())
 	}
