@@ -186,6 +186,8 @@ func logEvents(core *waqtor.Core, logger *slog.Logger) {
 				attrs = append(attrs, slog.String("from", v.Message.Sender.JID), slog.String("type", string(v.Message.Content.ContentType())))
 			case *waqtor.MessageSent:
 				attrs = append(attrs, slog.String("to", v.Message.Chat.JID), slog.String("message_id", v.Message.ID))
+			case *waqtor.PluginStatus:
+				attrs = append(attrs, slog.String("plugin", v.Plugin), slog.String("state", string(v.State)), slog.String("error", v.Error))
 			case *waqtor.SessionQR:
 				logger.Debug("Event", append(attrs, slog.String("qr", v.Code))...)
 				continue
