@@ -1,0 +1,461 @@
+package rest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httprate"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/httpmetrics"
+)
+
+// Defaults of HandlerOpts.
+const (
+	// AuthFailureLimitDefault is how many failed authentications one client
+	// address may make per RateLimitWindow before it is refused with 429.
+	AuthFailureLimitDefault = 30
+	// DefaultSessionDefault is the session the flat seed routes
+	// (POST /messages/send-text, GET /session/state, ...) act on.
+	DefaultSessionDefault = "default"
+	// MaxBodyBytesDefault caps JSON request bodies.
+	MaxBodyBytesDefault = 1 << 20
+	// MaxMediaBodyBytesDefault caps send-media bodies (16 MiB of media,
+	// base64-encoded in JSON, or as a multipart file).
+	MaxMediaBodyBytesDefault = 24 << 20
+	// RateLimitDefault is how many requests one principal may make per
+	// RateLimitWindow.
+	RateLimitDefault = 600
+	// RateLimitWindowDefault is the rate limit's window.
+	RateLimitWindowDefault = time.Minute
+)
+
+// HandlerOpts configures NewHandler. At least one of Keys and AuthenticateFunc
+// is required: the handler is secure by default and never serves an
+// unauthenticated route besides the OpenAPI document.
+type HandlerOpts struct {
+	// AuthFailureLimit is how many failed authentications one client address
+	// (the request's RemoteAddr: put a trusted proxy's real-IP middleware in
+	// front when behind one) may make per RateLimitWindow; a negative value
+	// disables the throttle. Defaults to AuthFailureLimitDefault (30).
+	AuthFailureLimit int
+	// AuthenticateFunc maps requests to principals, for hosts with their own
+	// users or tokens. With Keys also set, it is tried first and API keys after
+	// it. Defaults to Keys.AuthenticateRequest.
+	AuthenticateFunc auth.AuthenticateFunc
+	// DefaultSession is the session the flat seed routes act on. Defaults to
+	// DefaultSessionDefault ("default").
+	DefaultSession string
+	// Groups are the route groups of features (webhooks, plugins, ...).
+	Groups []RouteGroup
+	// Keys enables API keys: authentication by X-API-Key or Authorization:
+	// Bearer, and the /keys admin routes. Defaults to none.
+	Keys *auth.KeyStore
+	// Logger receives the handler's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes caps request bodies of routes without their own limit.
+	// Defaults to MaxBodyBytesDefault (1 MiB).
+	MaxBodyBytes int64
+	// MaxMediaBodyBytes caps send-media request bodies. Defaults to
+	// MaxMediaBodyBytesDefault (24 MiB).
+	MaxMediaBodyBytes int64
+	// RateLimit is how many requests one principal may make per
+	// RateLimitWindow; beyond it requests get 429 with Retry-After. A negative
+	// value disables the limit. Defaults to RateLimitDefault (600).
+	RateLimit int
+	// RateLimitWindow is the window of RateLimit and AuthFailureLimit. Defaults
+	// to RateLimitWindowDefault (1 min).
+	RateLimitWindow time.Duration
+	// Registerer receives the handler's Prometheus collectors
+	// (waqtor_http_requests_total, waqtor_http_request_duration_seconds,
+	// waqtor_security_events_total). Defaults to none: no metrics.
+	Registerer prometheus.Registerer
+	// Title is the OpenAPI document's title. Defaults to "waqtor API".
+	Title string
+}
+
+// WithDefaults returns a copy of o with every unset field set to its default.
+func (o *HandlerOpts) WithDefaults() *HandlerOpts {
+	out := *o
+	out.AuthFailureLimit = cmp.Or(o.AuthFailureLimit, AuthFailureLimitDefault)
+	out.DefaultSession = cmp.Or(o.DefaultSession, DefaultSessionDefault)
+	out.MaxBodyBytes = cmp.Or(o.MaxBodyBytes, MaxBodyBytesDefault)
+	out.MaxMediaBodyBytes = cmp.Or(o.MaxMediaBodyBytes, MaxMediaBodyBytesDefault)
+	out.RateLimit = cmp.Or(o.RateLimit, RateLimitDefault)
+	out.RateLimitWindow = cmp.Or(o.RateLimitWindow, RateLimitWindowDefault)
+	out.Title = cmp.Or(o.Title, "waqtor API")
+	out.Groups = append([]RouteGroup(nil), o.Groups...)
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	return &out
+}
+
+func (o *HandlerOpts) validate() error {
+	if o.Keys == nil && o.AuthenticateFunc == nil {
+		return errors.New("rest: HandlerOpts needs Keys (try auth.NewKeyStore(ctx, core, nil)) or an AuthenticateFunc")
+	}
+	if err := waqtor.ValidateSessionID(o.DefaultSession); err != nil {
+		return fmt.Errorf("rest: DefaultSession: %w", err)
+	}
+	if o.MaxBodyBytes < 0 || o.MaxMediaBodyBytes < 0 || o.RateLimitWindow < 0 {
+		return errors.New("rest: MaxBodyBytes, MaxMediaBodyBytes and RateLimitWindow must not be negative")
+	}
+	return nil
+}
+
+type handler struct {
+	core   *waqtor.Core
+	opts   *HandlerOpts
+	logger *slog.Logger
+	authn  auth.AuthenticateFunc
+	mux    *chi.Mux
+
+	routes      []*Route
+	groups      []RouteGroup
+	knownScopes map[auth.Scope]string
+
+	limiter     *httprate.RateLimiter // per principal; nil when disabled
+	failLimiter *httprate.RateLimiter // failed authentications per address; nil when disabled
+
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	security *prometheus.CounterVec
+
+	docOnce sync.Once
+	doc     map[string]any
+	docErr  error
+}
+
+// NewHandler returns the REST API of core as an http.Handler to mount at any
+// prefix, behind any middleware:
+//
+//	r.Mount("/api", h)                              // chi
+//	mux.Handle("/api/", http.StripPrefix("/api", h)) // net/http
+//
+// It serves the routes for sessions, messages and contacts, the /keys admin
+// routes when opts.Keys is set, the routes of opts.Groups, and the OpenAPI 3.1
+// document of all of them at /openapi.json. Errors are RFC 9457 problem+json.
+// NewHandler fails when a route's metadata is incomplete (see Route).
+func NewHandler(core *waqtor.Core, opts *HandlerOpts) (http.Handler, error) {
+	if core == nil {
+		return nil, errors.New("rest: nil Core (build one with waqtor.NewCore)")
+	}
+	if opts == nil {
+		opts = &HandlerOpts{}
+	}
+	o := opts.WithDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	h := &handler{core: core, opts: o, logger: o.Logger, knownScopes: map[auth.Scope]string{}}
+	h.authn = o.AuthenticateFunc
+	if o.Keys != nil {
+		h.authn = auth.Chain(o.AuthenticateFunc, o.Keys.AuthenticateRequest)
+	}
+	for s, d := range builtinScopeDocs {
+		h.knownScopes[s] = d
+	}
+	groups := h.builtinGroups()
+	groups = append(groups, o.Groups...)
+	for _, g := range o.Groups {
+		for s, d := range g.Scopes {
+			h.knownScopes[s] = d
+		}
+	}
+	if err := h.addGroups(groups); err != nil {
+		return nil, err
+	}
+	if err := h.initMetrics(); err != nil {
+		return nil, err
+	}
+	if o.RateLimit > 0 {
+		h.limiter = httprate.NewRateLimiter(o.RateLimit, o.RateLimitWindow)
+	}
+	if o.AuthFailureLimit > 0 {
+		h.failLimiter = httprate.NewRateLimiter(o.AuthFailureLimit, o.RateLimitWindow)
+	}
+	h.mux = chi.NewRouter()
+	h.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, r, NewProblem(http.StatusNotFound, TypeNotFound, "no route for "+r.Method+" "+r.URL.Path))
+	})
+	h.mux.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, r, NewProblem(http.StatusMethodNotAllowed, TypeMethodNotAllowed, r.Method+" is not allowed here"))
+	})
+	h.mux.Get("/openapi.json", h.serveOpenAPI)
+	for _, rt := range h.routes {
+		h.mux.Method(rt.Method, rt.Pattern, h.wrap(rt))
+	}
+	if _, err := h.document("/"); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+var builtinScopeDocs = map[auth.Scope]string{
+	auth.ScopeAdmin:         "Every scope, within the key's tenant.",
+	auth.ScopeKeysAdmin:     "Create, list and revoke the tenant's API keys.",
+	auth.ScopeMessagesSend:  "Send messages, reactions, edits, revokes, read receipts and typing indicators.",
+	auth.ScopeRead:          "Read sessions, messages, media and events; check numbers.",
+	auth.ScopeSessionsAdmin: "Create, pair, connect, restart, log out and delete sessions.",
+}
+
+func (h *handler) addGroups(groups []RouteGroup) error {
+	seen := map[string]string{}
+	ops := map[string]bool{}
+	tags := map[string]bool{}
+	for gi := range groups {
+		g := &groups[gi]
+		if err := g.validate(); err != nil {
+			return err
+		}
+		if tags[g.Name] {
+			return fmt.Errorf("rest: two groups are named %q", g.Name)
+		}
+		tags[g.Name] = true
+		for ri := range g.Routes {
+			rt := g.Routes[ri] // copy: never mutate the caller's group
+			if err := rt.validate(g.Name, h.knownScopes); err != nil {
+				return err
+			}
+			if rt.Status == 0 {
+				rt.Status = http.StatusOK
+				if rt.Response == nil && rt.ResponseType == "" {
+					rt.Status = http.StatusNoContent
+				}
+			}
+			key := rt.Method + " " + paramRe.ReplaceAllString(rt.Pattern, "{}")
+			if prev, dup := seen[key]; dup {
+				return fmt.Errorf("rest: %s %s (group %q) conflicts with a route of group %q", rt.Method, rt.Pattern, g.Name, prev)
+			}
+			seen[key] = g.Name
+			if ops[rt.OperationID] {
+				return fmt.Errorf("rest: operationId %q is used twice", rt.OperationID)
+			}
+			ops[rt.OperationID] = true
+			rt.group = g.Name
+			rt.hasSession = slices.Contains(pathParams(rt.Pattern), "session") || rt.fixedSession != ""
+			h.routes = append(h.routes, &rt)
+		}
+	}
+	h.groups = groups
+	return nil
+}
+
+func (h *handler) initMetrics() error {
+	reg := h.opts.Registerer
+	var err error
+	if h.requests, err = httpmetrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "waqtor_http_requests_total", Help: "REST requests by route pattern, method and status code.",
+	}, []string{"route", "method", "code"})); err != nil {
+		return fmt.Errorf("rest: register metrics: %w", err)
+	}
+	if h.duration, err = httpmetrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "waqtor_http_request_duration_seconds", Help: "REST request latency by route pattern and method.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route", "method"})); err != nil {
+		return fmt.Errorf("rest: register metrics: %w", err)
+	}
+	if h.security, err = httpmetrics.Security(reg); err != nil {
+		return fmt.Errorf("rest: register metrics: %w", err)
+	}
+	return nil
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// statusWriter records the status code for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// wrap runs a route's checks (see Route) before its handler.
+func (h *handler) wrap(rt *Route) http.Handler {
+	limit := cmp.Or(rt.MaxBodyBytes, h.opts.MaxBodyBytes)
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				h.logger.ErrorContext(r.Context(), "Handler panicked", slog.String("route", rt.Pattern),
+					slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+				if w.status == 0 {
+					WriteProblem(w, r, NewProblem(http.StatusInternalServerError, TypeInternal, ""))
+				}
+			}
+			if h.requests != nil {
+				code := w.status
+				if code == 0 {
+					code = http.StatusOK
+				}
+				h.requests.WithLabelValues(rt.Pattern, rt.Method, strconv.Itoa(code)).Inc()
+				h.duration.WithLabelValues(rt.Pattern, rt.Method).Observe(time.Since(start).Seconds())
+			}
+		}()
+		ctx := context.WithValue(context.WithValue(r.Context(), handlerCtxKey, h), routeCtxKey, rt)
+		r = r.WithContext(ctx)
+		if rt.fixedSession != "" {
+			r.SetPathValue("session", rt.fixedSession)
+		}
+		if rt.Scope != ScopeNone {
+			p, ok := h.authenticate(w, r)
+			if !ok {
+				return
+			}
+			if !p.Allows(rt.Scope) {
+				h.security.WithLabelValues(httpmetrics.SecurityForbidden).Inc()
+				WriteProblem(w, r, NewProblem(http.StatusForbidden, TypeForbidden, fmt.Sprintf("this key lacks the %q scope", rt.Scope)))
+				return
+			}
+			if h.limiter != nil && h.limiter.OnLimit(w, r, p.Subject()) {
+				h.security.WithLabelValues(httpmetrics.SecurityRateLimited).Inc()
+				WriteProblem(w, r, NewProblem(http.StatusTooManyRequests, TypeRateLimited,
+					fmt.Sprintf("more than %d requests per %s for this key", h.opts.RateLimit, h.opts.RateLimitWindow)))
+				return
+			}
+			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+			if rt.hasSession {
+				if !h.checkSession(w, r, p) {
+					return
+				}
+			}
+			if rt.Owner != nil && !h.checkOwner(w, r, p, rt.Owner) {
+				return
+			}
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		rt.Handler.ServeHTTP(w, r)
+		if w.status == http.StatusRequestEntityTooLarge {
+			h.security.WithLabelValues(httpmetrics.SecurityOversized).Inc()
+		}
+	})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return httprate.CanonicalizeIP(host)
+}
+
+// headerSink swallows the rate limiter's headers for the failure counter.
+type headerSink http.Header
+
+func (s headerSink) Header() http.Header       { return http.Header(s) }
+func (headerSink) Write(b []byte) (int, error) { return len(b), nil }
+func (headerSink) WriteHeader(int)             {}
+
+func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+	ip := clientIP(r)
+	if h.failLimiter != nil {
+		if _, rate, _ := h.failLimiter.Status(ip); rate >= float64(h.opts.AuthFailureLimit) {
+			h.security.WithLabelValues(httpmetrics.SecurityRateLimited).Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(int(h.opts.RateLimitWindow.Seconds())))
+			WriteProblem(w, r, NewProblem(http.StatusTooManyRequests, TypeRateLimited, "too many failed authentications from this address"))
+			return nil, false
+		}
+	}
+	p, err := h.authn(r)
+	if err == nil {
+		if verr := p.Validate(); verr != nil {
+			err = fmt.Errorf("AuthenticateFunc returned an invalid principal: %w", verr)
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, auth.ErrUnauthenticated) {
+			WriteError(w, r, err)
+			return nil, false
+		}
+		h.security.WithLabelValues(httpmetrics.SecurityUnauthorized).Inc()
+		if h.failLimiter != nil {
+			h.failLimiter.OnLimit(headerSink{}, r, ip)
+		}
+		h.logger.DebugContext(r.Context(), "Unauthenticated request", slog.String("path", r.URL.Path),
+			slog.String("remote", ip), slog.Any("error", err))
+		WriteProblem(w, r, NewProblem(http.StatusUnauthorized, TypeUnauthorized, "missing or invalid API key"))
+		return nil, false
+	}
+	return p, true
+}
+
+// checkSession answers 404 unless the {session} exists, belongs to p's tenant
+// and is one of p's sessions.
+func (h *handler) checkSession(w http.ResponseWriter, r *http.Request, p *auth.Principal) bool {
+	id := r.PathValue("session")
+	s, err := h.core.Session(r.Context(), id)
+	switch {
+	case err == nil && p.Owns(s.Tenant, s.ID):
+		return true
+	case err == nil, errors.Is(err, waqtor.ErrSessionNotFound), errors.Is(err, waqtor.ErrInvalidSessionID):
+		WriteProblem(w, r, NotFound("session", id))
+	default:
+		WriteError(w, r, err)
+	}
+	return false
+}
+
+func (h *handler) checkOwner(w http.ResponseWriter, r *http.Request, p *auth.Principal, o *Owner) bool {
+	id := r.PathValue(o.Param)
+	own, err := o.LookupFunc(r, id)
+	switch {
+	case err == nil && own != nil && p.Owns(own.Tenant, own.Session):
+		return true
+	case err == nil, errors.Is(err, ErrNotFound):
+		WriteProblem(w, r, NotFound(o.Param, id))
+	default:
+		WriteError(w, r, err)
+	}
+	return false
+}
+
+// basePath returns the prefix the handler is mounted at, from the original
+// request URI and the path the handler saw.
+func basePath(r *http.Request, own string) string {
+	uri := r.RequestURI
+	if i := strings.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	if strings.HasSuffix(uri, own) {
+		return strings.TrimSuffix(uri, own)
+	}
+	return ""
+}

@@ -1,0 +1,244 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/auth"
+)
+
+// ErrNotFound reports an object that does not exist or that the principal does
+// not own; Owner.LookupFunc and handlers return errors wrapping it. It is
+// answered 404 with the problem type TypeNotFound.
+var ErrNotFound = errors.New("rest: not found")
+
+// ProblemTypeBase prefixes every problem type URI.
+const ProblemTypeBase = "https://waqtor.dev/problems/"
+
+// Problem types: each error has one stable type, documented in the OpenAPI
+// document and never reworded.
+const (
+	// TypeBadRequest: malformed JSON, a value of the wrong type, an unknown
+	// field, trailing data, a bad query parameter (400).
+	TypeBadRequest = ProblemTypeBase + "bad-request"
+	// TypeValidation: a well-formed request whose values are invalid (422); the
+	// errors member names each offending field.
+	TypeValidation = ProblemTypeBase + "validation-failed"
+	// TypeUnauthorized: no credentials, or a malformed, unknown, expired or
+	// revoked key (401).
+	TypeUnauthorized = ProblemTypeBase + "unauthorized"
+	// TypeForbidden: the key lacks the route's scope (403).
+	TypeForbidden = ProblemTypeBase + "forbidden"
+	// TypeNotFound: no such route or object, or one of another tenant (404).
+	TypeNotFound = ProblemTypeBase + "not-found"
+	// TypeMethodNotAllowed: the path exists with other methods (405).
+	TypeMethodNotAllowed = ProblemTypeBase + "method-not-allowed"
+	// TypeConflict: the object already exists (409).
+	TypeConflict = ProblemTypeBase + "conflict"
+	// TypeSessionNotReady: the session is not connected and logged in, or is
+	// banned (409).
+	TypeSessionNotReady = ProblemTypeBase + "session-not-ready"
+	// TypeAlreadyPaired: pairing a session that is logged in (409).
+	TypeAlreadyPaired = ProblemTypeBase + "already-paired"
+	// TypeBodyTooLarge: the request body exceeds the route's limit (413).
+	TypeBodyTooLarge = ProblemTypeBase + "body-too-large"
+	// TypeMediaTooLarge: media above the Core's MaxMediaBytes (413).
+	TypeMediaTooLarge = ProblemTypeBase + "media-too-large"
+	// TypeUnsupportedMediaType: a body that is not application/json (or
+	// multipart/form-data where accepted) (415).
+	TypeUnsupportedMediaType = ProblemTypeBase + "unsupported-media-type"
+	// TypeMediaFetch: media could not be fetched from its URL (422).
+	TypeMediaFetch = ProblemTypeBase + "media-fetch-failed"
+	// TypeRateLimited: too many requests for this key or address; see
+	// Retry-After (429).
+	TypeRateLimited = ProblemTypeBase + "rate-limited"
+	// TypeInternal: an unexpected server error; details are logged, not shown (500).
+	TypeInternal = ProblemTypeBase + "internal"
+	// TypeNotImplemented: the engine does not offer this command (501).
+	TypeNotImplemented = ProblemTypeBase + "not-implemented"
+	// TypeSendFailed: WhatsApp refused the message for good (502); the message
+	// is stored as failed.
+	TypeSendFailed = ProblemTypeBase + "send-failed"
+	// TypeUnavailable: the Core is stopped or its database is unreachable (503).
+	TypeUnavailable = ProblemTypeBase + "unavailable"
+)
+
+// Problem is an RFC 9457 problem details object. Handlers may return one (or an
+// error wrapping one) to answer with it.
+type Problem struct {
+	// Detail explains this occurrence.
+	Detail string `json:"detail,omitempty"`
+	// Errors lists the offending fields of a 400 or 422.
+	Errors []FieldProblem `json:"errors,omitempty"`
+	// Instance is the request path.
+	Instance string `json:"instance,omitempty"`
+	// Status is the HTTP status code.
+	Status int `json:"status"`
+	// Title is the short, fixed summary of the type.
+	Title string `json:"title"`
+	// Type is the problem type URI (one of the Type constants).
+	Type string `json:"type"`
+}
+
+// FieldProblem names one invalid field.
+type FieldProblem struct {
+	// Field is the field's JSON name or path ("text", "options[2]",
+	// "Idempotency-Key").
+	Field string `json:"field"`
+	// Reason says what is wrong.
+	Reason string `json:"reason"`
+}
+
+func (p *Problem) Error() string {
+	if p.Detail != "" {
+		return fmt.Sprintf("%s: %s", p.Title, p.Detail)
+	}
+	return p.Title
+}
+
+var titles = map[string]string{
+	TypeBadRequest:           "Bad request",
+	TypeValidation:           "Validation failed",
+	TypeUnauthorized:         "Unauthorized",
+	TypeForbidden:            "Forbidden",
+	TypeNotFound:             "Not found",
+	TypeMethodNotAllowed:     "Method not allowed",
+	TypeConflict:             "Conflict",
+	TypeSessionNotReady:      "Session not ready",
+	TypeAlreadyPaired:        "Session already paired",
+	TypeBodyTooLarge:         "Request body too large",
+	TypeMediaTooLarge:        "Media too large",
+	TypeUnsupportedMediaType: "Unsupported media type",
+	TypeMediaFetch:           "Media fetch failed",
+	TypeRateLimited:          "Too many requests",
+	TypeInternal:             "Internal server error",
+	TypeNotImplemented:       "Not implemented",
+	TypeSendFailed:           "Send failed",
+	TypeUnavailable:          "Service unavailable",
+}
+
+// NewProblem returns a problem of type typ (a Type constant) with its fixed
+// title.
+func NewProblem(status int, typ, detail string, fields ...FieldProblem) *Problem {
+	title := titles[typ]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	return &Problem{Detail: detail, Errors: fields, Status: status, Title: title, Type: typ}
+}
+
+// NotFound returns the 404 problem for an object, worded the same whether the
+// object is missing or owned by someone else.
+func NotFound(kind, id string) *Problem {
+	return NewProblem(http.StatusNotFound, TypeNotFound, fmt.Sprintf("%s %q not found", kind, id))
+}
+
+// ProblemFor maps an error to its problem: a *Problem as is, auth and waqtor
+// errors to their types, anything else to TypeInternal (500).
+func ProblemFor(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var fe *waqtor.FieldError
+	if errors.As(err, &fe) {
+		status, typ := http.StatusUnprocessableEntity, TypeValidation
+		if errors.Is(fe.Err, waqtor.ErrMediaTooLarge) {
+			status, typ = http.StatusRequestEntityTooLarge, TypeMediaTooLarge
+		}
+		field := fe.Field
+		if field == "idempotency_key" {
+			field = "Idempotency-Key"
+		}
+		return NewProblem(status, typ, fmt.Sprintf("%s: %s", field, fe.Reason), FieldProblem{Field: field, Reason: fe.Reason})
+	}
+	var be *waqtor.BannedError
+	switch {
+	case errors.As(err, &be):
+		return NewProblem(http.StatusConflict, TypeSessionNotReady, trimPrefix(err))
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return NewProblem(http.StatusUnauthorized, TypeUnauthorized, "missing or invalid API key")
+	case errors.Is(err, auth.ErrForbidden):
+		return NewProblem(http.StatusForbidden, TypeForbidden, trimPrefix(err))
+	case errors.Is(err, auth.ErrInvalidKey):
+		return validationFromText(err)
+	case errors.Is(err, ErrNotFound), errors.Is(err, auth.ErrKeyNotFound):
+		return NewProblem(http.StatusNotFound, TypeNotFound, trimPrefix(err))
+	case errors.Is(err, waqtor.ErrSessionNotFound):
+		return NewProblem(http.StatusNotFound, TypeNotFound, "session not found")
+	case errors.Is(err, waqtor.ErrMessageNotFound):
+		return NewProblem(http.StatusNotFound, TypeNotFound, "message not found")
+	case errors.Is(err, waqtor.ErrInvalidSessionID), errors.Is(err, waqtor.ErrInvalidPhone), errors.Is(err, waqtor.ErrInvalidMessage):
+		return validationFromText(err)
+	case errors.Is(err, waqtor.ErrSessionExists), errors.Is(err, auth.ErrKeyExists):
+		return NewProblem(http.StatusConflict, TypeConflict, trimPrefix(err))
+	case errors.Is(err, waqtor.ErrAlreadyPaired):
+		return NewProblem(http.StatusConflict, TypeAlreadyPaired, trimPrefix(err))
+	case errors.Is(err, waqtor.ErrNotReady):
+		return NewProblem(http.StatusConflict, TypeSessionNotReady, trimPrefix(err))
+	case errors.Is(err, waqtor.ErrMediaTooLarge):
+		return NewProblem(http.StatusRequestEntityTooLarge, TypeMediaTooLarge, trimPrefix(err))
+	case errors.Is(err, waqtor.ErrMediaFetch):
+		return NewProblem(http.StatusUnprocessableEntity, TypeMediaFetch, trimPrefix(err),
+			FieldProblem{Field: "url", Reason: "could not be fetched"})
+	case errors.Is(err, waqtor.ErrUnsupported):
+		return NewProblem(http.StatusNotImplemented, TypeNotImplemented, trimPrefix(err))
+	case errors.Is(err, waqtor.ErrStopped), errors.Is(err, waqtor.ErrNotStarted), errors.Is(err, waqtor.ErrDatabase):
+		return NewProblem(http.StatusServiceUnavailable, TypeUnavailable, "the server is not running or its database is unreachable")
+	case waqtor.IsPermanent(err):
+		return NewProblem(http.StatusBadGateway, TypeSendFailed, trimPrefix(err))
+	case errors.Is(err, context.DeadlineExceeded):
+		return NewProblem(http.StatusServiceUnavailable, TypeUnavailable, "the operation timed out")
+	}
+	return NewProblem(http.StatusInternalServerError, TypeInternal, "")
+}
+
+// validationFromText turns an error without a FieldError into a 422, taking
+// the field from "...: field: reason" when present.
+func validationFromText(err error) *Problem {
+	msg := trimPrefix(err)
+	return NewProblem(http.StatusUnprocessableEntity, TypeValidation, msg)
+}
+
+// trimPrefix drops package prefixes ("waqtor: ", "auth: ") from messages.
+func trimPrefix(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"waqtor: ", "auth: ", "rest: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return msg
+}
+
+// WriteProblem writes p as application/problem+json.
+func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	out := *p
+	if r != nil {
+		out.Instance = r.URL.Path
+	}
+	if out.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(out.Status)
+	_ = json.NewEncoder(w).Encode(&out)
+}
+
+// WriteError answers err as problem+json (see ProblemFor) and logs unexpected
+// errors (500s) with the request's context.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	p := ProblemFor(err)
+	if p.Status >= 500 {
+		if h := handlerFrom(r.Context()); h != nil {
+			h.logger.ErrorContext(r.Context(), "Request failed", slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Any("error", err))
+		}
+	}
+	WriteProblem(w, r, p)
+}

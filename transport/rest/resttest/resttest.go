@@ -1,0 +1,244 @@
+// Package resttest holds the test helpers every REST route group runs: the
+// tenant-isolation matrix, generated from the handler's OpenAPI document (and
+// so from the route metadata, see rest.Route).
+//
+// A feature that adds a rest.RouteGroup calls RunTenantMatrix in its tests with
+// a server that mounts the handler, a key of an intruding tenant, and the IDs
+// of one object of the victim tenant for every path parameter its routes take:
+//
+//	resttest.RunTenantMatrix(t, &resttest.MatrixConfig{
+//		BaseURL:     srv.URL + "/api",
+//		IntruderKey: keyOfTenantB,
+//		NoScopeKey:  keyOfTenantAWithNoUsefulScope,
+//		Objects:     map[string]string{"session": "a1", "webhook": hookOfA.ID},
+//		Snapshot:    func(t *testing.T) string { return dumpTenantA(t) },
+//	})
+//
+// The matrix fails for a route that takes an object ID it has no fixture for,
+// so a new route is covered the moment it exists.
+package resttest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/waqtor/waqtor/transport/rest"
+)
+
+// MatrixConfig configures RunTenantMatrix.
+type MatrixConfig struct {
+	// BaseURL is where the handler is mounted ("http://127.0.0.1:1234/api"). Required.
+	BaseURL string
+	// Bodies gives a request body per operationId, so that requests pass
+	// validation and reach the ownership check's effects if it were missing.
+	// Defaults to a body of "{}" for operations that take one.
+	Bodies map[string]any
+	// Client sends the requests. Defaults to http.DefaultClient.
+	Client *http.Client
+	// IntruderKey is an API key of another tenant than the objects', holding
+	// every scope (ScopeAdmin). Required.
+	IntruderKey string
+	// NoScopeKey is a key of the victim tenant holding none of the routes'
+	// scopes: every authenticated route must refuse it with 403. Optional.
+	NoScopeKey string
+	// Objects maps each path parameter to the ID of an object of the victim
+	// tenant ("session" → a session ID, "message" → a message of that session).
+	// Required for every parameter a route takes.
+	Objects map[string]string
+	// Snapshot returns a description of everything of the victim tenant (rows,
+	// states, the event log position); it must not change across the matrix.
+	// Required.
+	Snapshot func(t *testing.T) string
+}
+
+// Operation is one operation of the document.
+type Operation struct {
+	Method, Path, OperationID, Scope, Owner string
+	Session                                 bool
+	FixedSession                            string
+	Unowned                                 []string
+	HasBody                                 bool
+}
+
+// Operations reads the operations of the OpenAPI document served at baseURL.
+func Operations(t testing.TB, client *http.Client, baseURL string) []Operation {
+	t.Helper()
+	if client == nil {
+		client = http.DefaultClient
+	}
+	res, err := client.Get(baseURL + "/openapi.json")
+	if err != nil {
+		t.Fatalf("resttest: get document: %v", err)
+	}
+	defer res.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID  string          `json:"operationId"`
+			Scope        string          `json:"x-waqtor-scope"`
+			Owner        string          `json:"x-waqtor-owner"`
+			Session      bool            `json:"x-waqtor-session"`
+			FixedSession string          `json:"x-waqtor-fixed-session"`
+			Unowned      []string        `json:"x-waqtor-unowned"`
+			RequestBody  json.RawMessage `json:"requestBody"`
+		} `json:"paths"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		t.Fatalf("resttest: decode document: %v", err)
+	}
+	var ops []Operation
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			ops = append(ops, Operation{Method: strings.ToUpper(method), Path: path, OperationID: op.OperationID, Scope: op.Scope,
+				Owner: op.Owner, Session: op.Session, FixedSession: op.FixedSession, Unowned: op.Unowned, HasBody: len(op.RequestBody) > 0})
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].Path+ops[i].Method < ops[j].Path+ops[j].Method })
+	return ops
+}
+
+var paramRe = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\}`)
+
+// RunTenantMatrix calls every operation that touches an owned object with the
+// intruder's key, on the victim's objects and on random IDs, and requires 404
+// not-found each time, identical in type and title; with NoScopeKey it requires
+// 403 on every authenticated route; finally it requires the victim's Snapshot
+// to be unchanged.
+func RunTenantMatrix(t *testing.T, cfg *MatrixConfig) {
+	t.Helper()
+	client := cfg.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	before := cfg.Snapshot(t)
+	ops := Operations(t, client, cfg.BaseURL)
+	if len(ops) == 0 {
+		t.Fatal("resttest: the document has no operations")
+	}
+	owned := 0
+	for _, op := range ops {
+		if op.Scope == string(rest.ScopeNone) {
+			continue
+		}
+		name := op.Method + " " + op.Path
+		if cfg.NoScopeKey != "" {
+			t.Run("scope/"+name, func(t *testing.T) {
+				res := call(t, client, cfg, op, cfg.NoScopeKey, fill(t, op, cfg.Objects))
+				if res.status != http.StatusForbidden || res.problem.Type != rest.TypeForbidden {
+					t.Errorf("%s with a key lacking %q: got %d %s, want 403 %s", name, op.Scope, res.status, res.body, rest.TypeForbidden)
+				}
+			})
+		}
+		params := paramRe.FindAllStringSubmatch(op.Path, -1)
+		if !op.Session && op.Owner == "" {
+			continue
+		}
+		owned++
+		t.Run("tenant/"+name, func(t *testing.T) {
+			victim := call(t, client, cfg, op, cfg.IntruderKey, fill(t, op, cfg.Objects))
+			requireNotFound(t, name+" on the victim's object", victim)
+			if len(params) == 0 {
+				return // a fixed-session route: no ID to vary
+			}
+			random := map[string]string{}
+			for _, p := range params {
+				random[p[1]] = randomID()
+			}
+			res := call(t, client, cfg, op, cfg.IntruderKey, fill(t, op, random))
+			requireNotFound(t, name+" on a random ID", res)
+			if res.problem.Type != victim.problem.Type || res.problem.Title != victim.problem.Title {
+				t.Errorf("%s: an existing foreign object (%s) and a missing one (%s) answer differently", name, victim.body, res.body)
+			}
+		})
+	}
+	if owned == 0 {
+		t.Error("resttest: no operation touches an owned object")
+	}
+	if after := cfg.Snapshot(t); after != before {
+		t.Errorf("resttest: the victim tenant changed during the matrix:\nbefore: %s\nafter:  %s", before, after)
+	}
+}
+
+func requireNotFound(t *testing.T, what string, res *result) {
+	t.Helper()
+	if res.status != http.StatusNotFound || res.problem.Type != rest.TypeNotFound {
+		t.Errorf("%s: got %d %s, want 404 %s", what, res.status, res.body, rest.TypeNotFound)
+	}
+}
+
+func randomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "x" + hex.EncodeToString(b[:])
+}
+
+// fill substitutes the path's parameters; a parameter without an ID fails the
+// test: every route must be in the matrix.
+func fill(t *testing.T, op Operation, ids map[string]string) string {
+	t.Helper()
+	return paramRe.ReplaceAllStringFunc(op.Path, func(m string) string {
+		name := m[1 : len(m)-1]
+		id, ok := ids[name]
+		if !ok {
+			if slices.Contains(op.Unowned, name) {
+				return "x"
+			}
+			t.Fatalf("resttest: %s %s takes {%s} but MatrixConfig.Objects has no ID for it", op.Method, op.Path, name)
+		}
+		return id
+	})
+}
+
+type result struct {
+	status  int
+	body    string
+	problem rest.Problem
+}
+
+func call(t *testing.T, client *http.Client, cfg *MatrixConfig, op Operation, key, path string) *result {
+	t.Helper()
+	var body io.Reader
+	if op.HasBody {
+		b := []byte("{}")
+		if v, ok := cfg.Bodies[op.OperationID]; ok {
+			var err error
+			if b, err = json.Marshal(v); err != nil {
+				t.Fatalf("resttest: body of %s: %v", op.OperationID, err)
+			}
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(op.Method, cfg.BaseURL+path, body)
+	if err != nil {
+		t.Fatalf("resttest: %v", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("X-API-Key", key)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("resttest: %s %s: %v", op.Method, path, err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	out := &result{status: res.StatusCode, body: string(data)}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json") {
+		if err := json.Unmarshal(data, &out.problem); err != nil {
+			t.Errorf("resttest: %s %s: bad problem body %q: %v", op.Method, path, data, err)
+		}
+	}
+	return out
+}
+
+// String describes an operation.
+func (o Operation) String() string { return fmt.Sprintf("%s %s (%s)", o.Method, o.Path, o.OperationID) }

@@ -1,0 +1,143 @@
+package rest_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+)
+
+// Every test's responses are validated against the handler's own OpenAPI
+// document by a third-party validator (pb33f/libopenapi-validator): the
+// validating transport below sits in every test client.
+
+var (
+	validatorsMu sync.Mutex
+	validators   = map[[32]byte]validator.Validator{}
+)
+
+func validatorFor(t *testing.T, doc []byte) validator.Validator {
+	t.Helper()
+	validatorsMu.Lock()
+	defer validatorsMu.Unlock()
+	key := sha256.Sum256(doc)
+	if v, ok := validators[key]; ok {
+		return v
+	}
+	d, err := libopenapi.NewDocument(doc)
+	if err != nil {
+		t.Fatalf("parse OpenAPI document: %v", err)
+	}
+	v, errs := validator.NewValidator(d)
+	if len(errs) > 0 {
+		t.Fatalf("build validator: %v", errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("OpenAPI document invalid: %s: %s", e.Message, e.Reason)
+		}
+		t.FailNow()
+	}
+	validators[key] = v
+	return v
+}
+
+// validatingTransport validates every response against the document and
+// records which operations answered with success.
+type validatingTransport struct {
+	t    *testing.T
+	base http.RoundTripper
+	v    validator.Validator
+	doc  *docIndex
+
+	mu      sync.Mutex
+	covered map[string]bool // "METHOD /path/template" answered 2xx
+}
+
+func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	res, err := vt.base.RoundTrip(req)
+	if err != nil || !strings.Contains(req.URL.Path, "/api/") {
+		return res, err
+	}
+	resBody, rerr := io.ReadAll(res.Body)
+	res.Body.Close()
+	if rerr != nil {
+		return nil, rerr
+	}
+	res.Body = io.NopCloser(bytes.NewReader(resBody))
+	vreq := req.Clone(req.Context())
+	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
+	vres := *res
+	vres.Body = io.NopCloser(bytes.NewReader(resBody))
+	if vt.doc.match(req.Method, strings.TrimPrefix(req.URL.Path, "/api")) == "" {
+		return res, nil // an undocumented path or method: nothing to validate against
+	}
+	if ok, errs := vt.v.ValidateHttpResponse(vreq, &vres); !ok {
+		for _, e := range errs {
+			vt.t.Errorf("response of %s %s (%d) does not match the OpenAPI document: %s: %s (%s)", req.Method, req.URL.Path,
+				res.StatusCode, e.Message, e.Reason, truncate(resBody))
+			for _, se := range e.SchemaValidationErrors {
+				vt.t.Errorf("  at %s: %s", se.FieldPath, se.Reason)
+			}
+		}
+	}
+	if res.StatusCode < 300 {
+		if op := vt.doc.match(req.Method, strings.TrimPrefix(req.URL.Path, "/api")); op != "" {
+			vt.mu.Lock()
+			vt.covered[op] = true
+			vt.mu.Unlock()
+		}
+	}
+	return res, nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}
+
+// docIndex matches request paths to the document's path templates.
+type docIndex struct {
+	ops []docOp
+}
+
+type docOp struct {
+	method, template string
+	re               *regexp.Regexp
+}
+
+func (d *docIndex) match(method, path string) string {
+	// Prefer templates with fewer parameters (literal segments win).
+	best, bestParams := "", 1<<30
+	for _, op := range d.ops {
+		if op.method == method && op.re.MatchString(path) {
+			if n := strings.Count(op.template, "{"); n < bestParams {
+				best, bestParams = method+" "+op.template, n
+			}
+		}
+	}
+	return best
+}
+
+func (d *docIndex) all() []string {
+	out := make([]string, len(d.ops))
+	for i, op := range d.ops {
+		out[i] = op.method + " " + op.template
+	}
+	return out
+}

@@ -1,0 +1,44 @@
+// Package ws is waqtor's WebSocket endpoint: a [Hub] on coder/websocket that
+// streams the Core's events to authenticated clients, mountable at any path
+// of the host's router (outside request-timeout middleware).
+//
+//	hub, _ := ws.NewHub(core, &ws.HubOpts{Keys: keys})
+//	_ = hub.Start(ctx)
+//	r.Handle("/ws", hub)
+//
+// # Protocol
+//
+// Every frame is a JSON text message with a "type". The server sends
+// "welcome" and "state" (the sessions' states and QR codes) on connect. The
+// client sends:
+//
+//	{"type":"subscribe","topics":["message.*","session.status"],"sessions":["s1"],"after":42}
+//	{"type":"unsubscribe","topics":["message.*"]}
+//	{"type":"ping"}
+//	{"type":"get_state"}
+//
+// Topics are event kinds ("message.sent"), "<area>.*" or "*"; sessions
+// optionally narrows the subscription to some sessions; after resumes: every
+// event after that event ID is replayed from the durable event log before the
+// live ones, so a client that reconnects (even to a restarted server) misses
+// nothing. The server answers "subscribed", "unsubscribed", "pong", "state",
+// "error" (a refused frame; nothing changed), "rate_limit_exceeded", and
+// sends events as
+//
+//	{"type":"event","id":43,"topic":"message.sent","event_id":"evt_…","session":"s1","tenant":"default","timestamp":"…","data":{…}}
+//
+// where id is the event-log sequence to pass back as after.
+//
+// # Security and limits
+//
+// A connection authenticates on the upgrade request with an API key
+// (X-API-Key or Authorization: Bearer) or, for browsers, a single-use token
+// from the REST route of [Hub.TokenRoutes] (?token=). It sees only its
+// principal's tenant and sessions and needs the "read" scope. Browser (token)
+// connections must come from an allowed Origin; API-key connections may send
+// no Origin. Client frames are capped in size (1009 beyond), string length and
+// rate (a token bucket; 1008 after repeated violations). Each connection has a
+// send queue bounded in bytes: a client that falls behind is closed with 1008
+// and never slows the others. The server pings every PingInterval and drops a
+// peer that misses its pong. Stop closes every client with 1001.
+package ws

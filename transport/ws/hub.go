@@ -1,0 +1,983 @@
+package ws
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/httpmetrics"
+)
+
+// Defaults of HubOpts.
+const (
+	MaxConnectionsDefault      = 10000
+	MaxFrameBytesDefault       = 10 << 10
+	MaxStringLengthDefault     = 1000
+	PingIntervalDefault        = 25 * time.Second
+	PongTimeoutDefault         = 10 * time.Second
+	RateLimitBurstDefault      = 60
+	RateLimitRefillDefault     = time.Second
+	RateLimitViolationsDefault = 5
+	ResumeMaxDefault           = 10000
+	SendQueueBytesDefault      = 1 << 20
+	ServerNameDefault          = "waqtor"
+	WriteTimeoutDefault        = 5 * time.Second
+)
+
+// Close codes the hub uses besides the standard ones.
+const (
+	// StatusSlowConsumer is websocket.StatusPolicyViolation (1008): the
+	// client's send queue exceeded HubOpts.SendQueueBytes, or it kept sending
+	// too fast.
+	StatusSlowConsumer = websocket.StatusPolicyViolation
+)
+
+// HubOpts configures NewHub. At least one of Keys, AuthenticateFunc and
+// Tokens is required: every connection is authenticated.
+type HubOpts struct {
+	// AllowedIPs, when set, refuses connections from addresses outside these
+	// prefixes (403). Defaults to every address.
+	AllowedIPs []netip.Prefix
+	// AllowedOrigins are the host patterns (path.Match syntax, for example
+	// "app.example.com" or "*.example.com") of browser pages allowed to
+	// connect, besides same-origin pages. Token connections (browsers) must
+	// send an allowed Origin; API-key connections may send none (non-browser
+	// clients). Defaults to none.
+	AllowedOrigins []string
+	// AuthenticateFunc maps upgrade requests to principals, like rest's.
+	// Defaults to Keys.AuthenticateRequest.
+	AuthenticateFunc auth.AuthenticateFunc
+	// CompressionThreshold enables permessage-deflate (no context takeover)
+	// for messages of at least this many bytes. Defaults to 0: compression off.
+	CompressionThreshold int
+	// InsecureSkipOriginCheck accepts every Origin. For development only: it
+	// opens the door to cross-site WebSocket hijacking. Defaults to false.
+	InsecureSkipOriginCheck bool
+	// Keys authenticates API keys (X-API-Key or Authorization: Bearer on the
+	// upgrade request). Defaults to none.
+	Keys *auth.KeyStore
+	// Logger receives the hub's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+	// MaxConnections caps concurrent connections (503 beyond). Defaults to
+	// MaxConnectionsDefault (10,000).
+	MaxConnections int
+	// MaxFrameBytes caps a client frame (after decompression); a larger one
+	// closes the connection with 1009. Defaults to MaxFrameBytesDefault (10 KiB).
+	MaxFrameBytes int64
+	// MaxStringLength caps every string field of client frames, in
+	// characters. Defaults to MaxStringLengthDefault (1,000).
+	MaxStringLength int
+	// PingInterval is how often the server pings each client. Defaults to
+	// PingIntervalDefault (25 s).
+	PingInterval time.Duration
+	// PongTimeout is how long a ping waits for its pong before the peer is
+	// considered dead and dropped. Defaults to PongTimeoutDefault (10 s).
+	PongTimeout time.Duration
+	// RateLimitBurst is the token bucket's capacity of client frames.
+	// Defaults to RateLimitBurstDefault (60).
+	RateLimitBurst int
+	// RateLimitRefill is how long one token takes to come back. Defaults to
+	// RateLimitRefillDefault (1 s).
+	RateLimitRefill time.Duration
+	// RateLimitViolations is how many frames over the limit close the
+	// connection (1008). Defaults to RateLimitViolationsDefault (5).
+	RateLimitViolations int
+	// Registerer receives the hub's Prometheus collectors. Defaults to none.
+	Registerer prometheus.Registerer
+	// ResumeMax caps the events one resume replays from the log; a client
+	// further behind gets an error frame and continues live. Defaults to
+	// ResumeMaxDefault (10,000).
+	ResumeMax int
+	// SendQueueBytes caps each connection's queue of unsent frames; a client
+	// that falls further behind is closed with StatusSlowConsumer, never
+	// slowing others. Defaults to SendQueueBytesDefault (1 MiB).
+	SendQueueBytes int
+	// ServerName is sent in the welcome frame. Defaults to "waqtor".
+	ServerName string
+	// Tokens accepts short-lived browser tokens (query parameter "token"),
+	// issued by the REST route of TokenRoutes. Defaults to none.
+	Tokens *auth.Tokens
+	// WriteTimeout bounds each write to a client. Defaults to
+	// WriteTimeoutDefault (5 s).
+	WriteTimeout time.Duration
+}
+
+// WithDefaults returns a copy of o with every unset field set to its default.
+func (o *HubOpts) WithDefaults() *HubOpts {
+	out := *o
+	out.AllowedIPs = slices.Clone(o.AllowedIPs)
+	out.AllowedOrigins = slices.Clone(o.AllowedOrigins)
+	out.MaxConnections = cmp.Or(o.MaxConnections, MaxConnectionsDefault)
+	out.MaxFrameBytes = cmp.Or(o.MaxFrameBytes, MaxFrameBytesDefault)
+	out.MaxStringLength = cmp.Or(o.MaxStringLength, MaxStringLengthDefault)
+	out.PingInterval = cmp.Or(o.PingInterval, PingIntervalDefault)
+	out.PongTimeout = cmp.Or(o.PongTimeout, PongTimeoutDefault)
+	out.RateLimitBurst = cmp.Or(o.RateLimitBurst, RateLimitBurstDefault)
+	out.RateLimitRefill = cmp.Or(o.RateLimitRefill, RateLimitRefillDefault)
+	out.RateLimitViolations = cmp.Or(o.RateLimitViolations, RateLimitViolationsDefault)
+	out.ResumeMax = cmp.Or(o.ResumeMax, ResumeMaxDefault)
+	out.SendQueueBytes = cmp.Or(o.SendQueueBytes, SendQueueBytesDefault)
+	out.ServerName = cmp.Or(o.ServerName, ServerNameDefault)
+	out.WriteTimeout = cmp.Or(o.WriteTimeout, WriteTimeoutDefault)
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	return &out
+}
+
+func (o *HubOpts) validate() error {
+	if o.Keys == nil && o.AuthenticateFunc == nil && o.Tokens == nil {
+		return errors.New("ws: HubOpts needs Keys (try auth.NewKeyStore), an AuthenticateFunc or Tokens")
+	}
+	for _, p := range o.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("ws: AllowedOrigins: bad pattern %q: %w", p, err)
+		}
+	}
+	if o.MaxFrameBytes < 0 || o.CompressionThreshold < 0 || o.SendQueueBytes < 0 || o.PingInterval < 0 || o.PongTimeout < 0 {
+		return errors.New("ws: sizes and durations must not be negative")
+	}
+	return nil
+}
+
+// Hub is the WebSocket endpoint: it authenticates connections, speaks the
+// frame protocol (see the package doc), and fans the Core's events out to
+// subscribed clients. Mount it like any http.Handler, outside any middleware
+// that sets deadlines on requests (chi's middleware.Timeout kills WebSockets).
+// Call Start before serving and Stop to close every client with 1001.
+//
+// All methods are safe for concurrent use.
+type Hub struct {
+	core   *waqtor.Core
+	opts   *HubOpts
+	logger *slog.Logger
+	authn  auth.AuthenticateFunc
+	start  time.Time
+
+	state   atomic.Int32 // hubNew, hubStarted, hubStopped
+	runCtx  context.Context
+	cancel  context.CancelFunc
+	unsub   func()
+	conns   sync.WaitGroup // connection handlers
+	bg      sync.WaitGroup // dispatcher
+	stopped chan struct{}
+
+	mu      sync.RWMutex
+	clients map[*client]struct{}
+	topics  map[string]int // subscribers per topic
+
+	stats   stats
+	metrics *metrics
+}
+
+const (
+	hubNew int32 = iota
+	hubStarted
+	hubStopped
+)
+
+// NewHub returns a hub for core's events.
+func NewHub(core *waqtor.Core, opts *HubOpts) (*Hub, error) {
+	if core == nil {
+		return nil, errors.New("ws: nil Core (build one with waqtor.NewCore)")
+	}
+	if opts == nil {
+		opts = &HubOpts{}
+	}
+	o := opts.WithDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	h := &Hub{core: core, opts: o, logger: o.Logger, clients: map[*client]struct{}{}, topics: map[string]int{},
+		stopped: make(chan struct{}), start: time.Now()}
+	h.authn = o.AuthenticateFunc
+	if o.Keys != nil {
+		h.authn = auth.Chain(o.AuthenticateFunc, o.Keys.AuthenticateRequest)
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	h.metrics = m
+	return h, nil
+}
+
+// Start subscribes to the Core's events and starts fanning them out. ctx
+// bounds the hub's lifetime. Calling Start twice is a no-op.
+func (h *Hub) Start(ctx context.Context) error {
+	if !h.state.CompareAndSwap(hubNew, hubStarted) {
+		if h.state.Load() == hubStarted {
+			return nil
+		}
+		return errors.New("ws: hub stopped")
+	}
+	ch, unsub, err := h.core.Subscribe(waqtor.AllKinds()...)
+	if err != nil {
+		return err
+	}
+	h.unsub = unsub
+	h.runCtx, h.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		h.dispatch(ch)
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = h.Stop(sctx)
+		case <-h.stopped:
+		}
+	}()
+	return nil
+}
+
+// Stop closes every client with 1001 (going away), stops the fan-out and waits
+// for the connection goroutines, bounded by ctx. It is safe to call more than
+// once.
+func (h *Hub) Stop(ctx context.Context) error {
+	switch {
+	case h.state.CompareAndSwap(hubStarted, hubStopped):
+	case h.state.CompareAndSwap(hubNew, hubStopped):
+		close(h.stopped)
+		return nil
+	default:
+		return nil
+	}
+	h.mu.RLock()
+	for c := range h.clients {
+		c.close(websocket.StatusGoingAway, "server shutting down")
+	}
+	h.mu.RUnlock()
+	h.unsub()
+	done := make(chan struct{})
+	go func() {
+		h.bg.Wait()
+		h.conns.Wait()
+		close(done)
+	}()
+	defer h.cancel()
+	defer close(h.stopped)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ws: stop: %w", ctx.Err())
+	}
+}
+
+// dispatch fans events out until the subscription closes.
+func (h *Hub) dispatch(ch <-chan waqtor.Event) {
+	for e := range ch {
+		m := e.Meta()
+		data, err := json.Marshal(e)
+		if err != nil {
+			h.recordError("dispatch", err)
+			continue
+		}
+		frame, err := json.Marshal(&EventFrame{Data: data, EventID: m.ID, ID: m.Seq, Session: m.Session, Tenant: m.Tenant,
+			Timestamp: m.Time, Topic: e.Kind(), Type: TypeEvent})
+		if err != nil {
+			h.recordError("dispatch", err)
+			continue
+		}
+		h.stats.broadcasts.Add(1)
+		h.stats.lastBroadcast.Store(time.Now().UnixNano())
+		h.metrics.events.WithLabelValues(string(e.Kind())).Inc()
+		var slow []*client
+		h.mu.RLock()
+		for c := range h.clients {
+			switch c.offer(e.Kind(), m.Session, m.Tenant, m.Seq, frame) {
+			case offerSent:
+				h.metrics.sent.Inc()
+			case offerOverflow:
+				slow = append(slow, c)
+			}
+		}
+		h.mu.RUnlock()
+		for _, c := range slow {
+			c.closeSlow("slow consumer: send queue full")
+		}
+	}
+}
+
+// ServeHTTP authenticates and upgrades a connection, then serves it until it
+// closes.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.state.Load() != hubStarted {
+		http.Error(w, "WebSocket hub not running", http.StatusServiceUnavailable)
+		return
+	}
+	ip := remoteIP(r)
+	if len(h.opts.AllowedIPs) > 0 && !h.ipAllowed(ip) {
+		h.security(httpmetrics.SecurityBadIP)
+		http.Error(w, "address not allowed", http.StatusForbidden)
+		return
+	}
+	p, viaToken, err := h.authenticate(r)
+	if err != nil {
+		if !errors.Is(err, auth.ErrUnauthenticated) {
+			h.recordError("auth", err)
+			http.Error(w, "authentication failed", http.StatusInternalServerError)
+			return
+		}
+		h.security(httpmetrics.SecurityUnauthorized)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
+		http.Error(w, "missing or invalid credentials", http.StatusUnauthorized)
+		return
+	}
+	if !p.Allows(auth.ScopeRead) {
+		h.security(httpmetrics.SecurityForbidden)
+		http.Error(w, `this key lacks the "read" scope`, http.StatusForbidden)
+		return
+	}
+	if !h.originAllowed(r, viaToken) {
+		h.security(httpmetrics.SecurityBadOrigin)
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	h.mu.RLock()
+	n := len(h.clients)
+	h.mu.RUnlock()
+	if n >= h.opts.MaxConnections {
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
+	acc := &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins, InsecureSkipVerify: h.opts.InsecureSkipOriginCheck || !viaToken}
+	if h.opts.CompressionThreshold > 0 {
+		acc.CompressionMode = websocket.CompressionNoContextTakeover
+		acc.CompressionThreshold = h.opts.CompressionThreshold
+	}
+	c := newClient(h, p, ip)
+	acc.OnPongReceived = func(context.Context, []byte) { c.lastPong.Store(time.Now().UnixNano()) }
+	conn, err := websocket.Accept(w, r, acc)
+	if err != nil {
+		h.recordError("accept", err)
+		return
+	}
+	c.conn = conn
+	conn.SetReadLimit(h.opts.MaxFrameBytes)
+	h.conns.Add(1)
+	defer h.conns.Done()
+	h.serve(c)
+}
+
+func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		if h.opts.Tokens == nil {
+			return nil, true, fmt.Errorf("%w: tokens are not enabled", auth.ErrUnauthenticated)
+		}
+		p, err := h.opts.Tokens.Verify(tok)
+		return p, true, err
+	}
+	if h.authn == nil {
+		return nil, false, fmt.Errorf("%w: no credentials", auth.ErrUnauthenticated)
+	}
+	p, err := h.authn(r)
+	if err == nil {
+		err = p.Validate()
+		if err != nil {
+			err = fmt.Errorf("ws: AuthenticateFunc returned an invalid principal: %w", err)
+		}
+	}
+	return p, false, err
+}
+
+// originAllowed applies the origin policy: browsers (token path) must send an
+// allowed Origin; API-key clients may send none, or an allowed one.
+func (h *Hub) originAllowed(r *http.Request, viaToken bool) bool {
+	if h.opts.InsecureSkipOriginCheck {
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return !viaToken
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range h.opts.AllowedOrigins {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Hub) ipAllowed(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range h.opts.AllowedIPs {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (h *Hub) security(kind string) {
+	h.metrics.security.WithLabelValues(kind).Inc()
+	h.stats.security(kind)
+}
+
+func (h *Hub) recordError(source string, err error) {
+	h.stats.recordError(source, err)
+	h.logger.Debug("WebSocket error", slog.String("source", source), slog.Any("error", err))
+}
+
+// serve runs one connection: welcome and state, then the read loop on this
+// goroutine, the writer and the pinger on their own.
+func (h *Hub) serve(c *client) {
+	h.mu.Lock()
+	h.clients[c] = struct{}{}
+	h.mu.Unlock()
+	h.stats.connections.Add(1)
+	h.metrics.connections.Inc()
+	h.metrics.connectionsTotal.Inc()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c.writeLoop() }()
+	go func() { defer wg.Done(); c.pingLoop() }()
+
+	c.send(&WelcomeFrame{Message: "connected to waqtor", Server: h.opts.ServerName, Tenant: c.p.Tenant, Timestamp: time.Now().UTC(), Type: TypeWelcome})
+	c.sendState()
+	reason := c.readLoop()
+
+	c.close(websocket.StatusNormalClosure, "")
+	wg.Wait()
+	h.mu.Lock()
+	delete(h.clients, c)
+	for t := range c.topics {
+		h.topicDelta(t, -1)
+	}
+	h.mu.Unlock()
+	h.stats.disconnections.Add(1)
+	h.metrics.connections.Dec()
+	h.metrics.disconnections.WithLabelValues(reason).Inc()
+}
+
+// topicDelta updates subscriber counts; call with h.mu held.
+func (h *Hub) topicDelta(topic string, d int) {
+	h.topics[topic] += d
+	if h.topics[topic] <= 0 {
+		delete(h.topics, topic)
+	}
+	h.metrics.subscribers.WithLabelValues(topic).Add(float64(d))
+}
+
+// client is one connection.
+type client struct {
+	hub         *Hub
+	conn        *websocket.Conn
+	p           *auth.Principal
+	ip          string
+	connectedAt time.Time
+	lastPong    atomic.Int64
+	dead        atomic.Bool
+	ctx         context.Context
+	cancel      context.CancelFunc
+	closeOnce   sync.Once
+	quit        chan struct{} // closed by close
+	wake        chan struct{} // a frame was queued
+	drained     chan struct{} // the writer took frames off the queue
+
+	mu           sync.Mutex
+	topics       map[string]bool
+	kinds        map[waqtor.EventKind]bool
+	sessions     []string // filter; empty for every session the principal sees
+	queue        [][]byte
+	queued       int
+	replaying    bool
+	pending      []pendingFrame
+	pendingBytes int
+	closed       bool
+
+	// rate limit (reader goroutine only)
+	tokens     float64
+	lastRefill time.Time
+	violations int
+}
+
+// closeSlow closes a client that cannot keep up, once.
+func (c *client) closeSlow(reason string) {
+	if c.isClosed() {
+		return
+	}
+	c.hub.metrics.dropped.Inc()
+	c.hub.stats.slowClosed.Add(1)
+	c.close(StatusSlowConsumer, reason)
+}
+
+func (c *client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+type pendingFrame struct {
+	seq   int64
+	frame []byte
+}
+
+func newClient(h *Hub, p *auth.Principal, ip string) *client {
+	ctx, cancel := context.WithCancel(h.runCtx)
+	now := time.Now()
+	c := &client{hub: h, p: p, ip: ip, connectedAt: now, ctx: ctx, cancel: cancel, quit: make(chan struct{}), wake: make(chan struct{}, 1),
+		drained: make(chan struct{}, 1), topics: map[string]bool{}, kinds: map[waqtor.EventKind]bool{},
+		tokens: float64(h.opts.RateLimitBurst), lastRefill: now}
+	c.lastPong.Store(now.UnixNano())
+	return c
+}
+
+func (c *client) close(code websocket.StatusCode, reason string) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.queue, c.queued, c.pending, c.pendingBytes = nil, 0, nil, 0
+		c.mu.Unlock()
+		close(c.quit)
+		if c.conn == nil {
+			c.cancel()
+			return
+		}
+		// Close writes the close frame and waits for the peer's (up to 5 s):
+		// never on the caller's goroutine, which may be the dispatcher. The
+		// context is cancelled only afterwards: cancelling a context that an
+		// in-flight read or write uses kills the connection without a close
+		// frame.
+		go func() {
+			_ = c.conn.Close(code, reason)
+			c.cancel()
+		}()
+	})
+}
+
+type offerResult int
+
+const (
+	offerSkipped offerResult = iota
+	offerSent
+	offerOverflow
+)
+
+// offer queues an event frame when the client subscribes to it, without
+// blocking; offerOverflow means the client is too slow and must be closed.
+func (c *client) offer(kind waqtor.EventKind, session, tenant string, seq int64, frame []byte) offerResult {
+	if tenant != c.p.Tenant || !c.p.AllowsSession(session) {
+		return offerSkipped
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || !c.kinds[kind] || (len(c.sessions) > 0 && !slices.Contains(c.sessions, session)) {
+		return offerSkipped
+	}
+	limit := c.hub.opts.SendQueueBytes
+	if c.replaying {
+		if c.pendingBytes+len(frame) > limit {
+			return offerOverflow
+		}
+		c.pending = append(c.pending, pendingFrame{seq: seq, frame: frame})
+		c.pendingBytes += len(frame)
+		return offerSent
+	}
+	if c.queued+len(frame) > limit {
+		return offerOverflow
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	c.signal()
+	return offerSent
+}
+
+func (c *client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// send queues a control frame; it waits for room in the queue rather than
+// closing the client (the reader goroutine sends these, one at a time).
+func (c *client) send(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.hub.recordError("encode", err)
+		return
+	}
+	c.enqueueWait(b)
+}
+
+func (c *client) enqueueWait(b []byte) bool {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return false
+		}
+		if c.queued == 0 || c.queued+len(b) <= c.hub.opts.SendQueueBytes {
+			c.queue = append(c.queue, b)
+			c.queued += len(b)
+			c.signal()
+			c.mu.Unlock()
+			return true
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.drained:
+		case <-c.quit:
+			return false
+		}
+	}
+}
+
+func (c *client) writeLoop() {
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-c.wake:
+		}
+		for {
+			c.mu.Lock()
+			batch := c.queue
+			c.queue = nil
+			c.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for _, b := range batch {
+				ctx, cancel := context.WithTimeout(c.ctx, c.hub.opts.WriteTimeout)
+				err := c.conn.Write(ctx, websocket.MessageText, b)
+				cancel()
+				c.mu.Lock()
+				c.queued -= len(b)
+				c.mu.Unlock()
+				if err != nil {
+					if !c.isClosed() {
+						c.hub.recordError("write", err)
+						c.closeSlow("slow consumer: write timed out")
+					}
+					return
+				}
+			}
+			select {
+			case c.drained <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (c *client) pingLoop() {
+	t := time.NewTicker(c.hub.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, c.hub.opts.PongTimeout)
+		err := c.conn.Ping(ctx)
+		cancel()
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.dead.Store(true)
+				c.hub.stats.dead.Add(1)
+				c.hub.metrics.disconnectReasons(reasonDead)
+				c.hub.logger.Debug("WebSocket peer missed its pong", slog.String("remote", c.ip))
+				c.cancel()
+				_ = c.conn.CloseNow()
+			}
+			return
+		}
+	}
+}
+
+const (
+	reasonClosed     = "closed"
+	reasonDead       = "dead_peer"
+	reasonOversized  = "oversized"
+	reasonRateLimit  = "rate_limited"
+	reasonServerStop = "server_stop"
+)
+
+// readLoop reads and handles client frames until the connection ends, and
+// returns why it ended.
+func (c *client) readLoop() string {
+	for {
+		// Not c.ctx: cancelling a read's context kills the connection without
+		// a close frame; the read ends when the connection closes.
+		typ, data, err := c.conn.Read(context.WithoutCancel(c.ctx))
+		if err != nil {
+			switch {
+			case strings.Contains(err.Error(), "read limited"):
+				c.hub.security(httpmetrics.SecurityOversized)
+				return reasonOversized
+			case c.dead.Load():
+				return reasonDead
+			case c.hub.state.Load() == hubStopped:
+				return reasonServerStop
+			}
+			return reasonClosed
+		}
+		c.hub.stats.received.Add(1)
+		c.hub.metrics.received.Inc()
+		if !c.allow() {
+			c.violations++
+			c.hub.security(httpmetrics.SecurityRateLimited)
+			if c.violations >= c.hub.opts.RateLimitViolations {
+				c.close(websocket.StatusPolicyViolation, "rate limit exceeded repeatedly")
+				return reasonRateLimit
+			}
+			retry := int(math.Ceil(c.hub.opts.RateLimitRefill.Seconds()))
+			c.send(&RateLimitFrame{Message: fmt.Sprintf("too many frames: at most %d at once, then one per %s", c.hub.opts.RateLimitBurst,
+				c.hub.opts.RateLimitRefill), RetryAfter: max(retry, 1), Type: TypeRateLimitExceeded})
+			continue
+		}
+		if typ != websocket.MessageText {
+			c.sendError(frameErr("", "frames must be JSON text"))
+			continue
+		}
+		f, err := DecodeClientFrame(data, c.hub.opts.MaxStringLength)
+		if err != nil {
+			c.sendError(err)
+			continue
+		}
+		c.handle(f)
+	}
+}
+
+// allow takes a token from the client's bucket.
+func (c *client) allow() bool {
+	now := time.Now()
+	refill := c.hub.opts.RateLimitRefill
+	c.tokens = math.Min(float64(c.hub.opts.RateLimitBurst), c.tokens+float64(now.Sub(c.lastRefill))/float64(refill))
+	c.lastRefill = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+func (c *client) sendError(err error) {
+	var fe *FrameError
+	if !errors.As(err, &fe) {
+		fe = &FrameError{Message: "internal error"}
+		c.hub.recordError("frame", err)
+	}
+	c.hub.stats.frameErrors.Add(1)
+	c.send(&ErrorFrame{Errors: fe.Errors, Message: fe.Message, Type: TypeError})
+}
+
+func (c *client) handle(f *ClientFrame) {
+	switch f.Type {
+	case TypePing:
+		c.send(&PongFrame{Timestamp: time.Now().UTC(), Type: TypePong})
+	case TypeGetState:
+		c.sendState()
+	case TypeSubscribe:
+		c.subscribe(f)
+	case TypeUnsubscribe:
+		c.unsubscribe(f)
+	}
+}
+
+// checkSessions verifies a session filter: each session must be visible to
+// the principal (unknown and foreign sessions get the same error).
+func (c *client) checkSessions(ids []string) error {
+	for i, id := range ids {
+		s, err := c.hub.core.Session(c.ctx, id)
+		if err != nil || !c.p.Owns(s.Tenant, s.ID) {
+			return frameErr(fmt.Sprintf("sessions[%d]", i), "session %q not found", id)
+		}
+	}
+	return nil
+}
+
+func (c *client) subscribe(f *ClientFrame) {
+	if err := c.checkSessions(f.Sessions); err != nil {
+		c.sendError(err)
+		return
+	}
+	h := c.hub
+	h.mu.Lock()
+	c.mu.Lock()
+	for _, t := range f.Topics {
+		if !c.topics[t] {
+			c.topics[t] = true
+			h.topicDelta(t, 1)
+		}
+	}
+	c.kinds = kindSet(c.topics)
+	if f.Sessions != nil {
+		c.sessions = slices.Clone(f.Sessions)
+	}
+	if f.After != nil {
+		c.replaying = true
+	}
+	frame := c.topicsFrame(TypeSubscribed)
+	c.mu.Unlock()
+	h.mu.Unlock()
+	c.send(frame)
+	if f.After != nil {
+		c.resume(*f.After)
+	}
+}
+
+func kindSet(topics map[string]bool) map[waqtor.EventKind]bool {
+	list := make([]string, 0, len(topics))
+	for t := range topics {
+		list = append(list, t)
+	}
+	out := map[waqtor.EventKind]bool{}
+	for _, k := range expandTopics(list) {
+		out[k] = true
+	}
+	return out
+}
+
+// topicsFrame describes the subscription; call with c.mu held.
+func (c *client) topicsFrame(typ string) *TopicsFrame {
+	topics := make([]string, 0, len(c.topics))
+	for t := range c.topics {
+		topics = append(topics, t)
+	}
+	slices.Sort(topics)
+	return &TopicsFrame{Sessions: slices.Clone(c.sessions), Topics: topics, Type: typ}
+}
+
+func (c *client) unsubscribe(f *ClientFrame) {
+	h := c.hub
+	h.mu.Lock()
+	c.mu.Lock()
+	for _, t := range f.Topics {
+		if c.topics[t] {
+			delete(c.topics, t)
+			h.topicDelta(t, -1)
+		}
+	}
+	c.kinds = kindSet(c.topics)
+	if len(c.topics) == 0 {
+		c.sessions = nil
+	}
+	frame := c.topicsFrame(TypeUnsubscribed)
+	c.mu.Unlock()
+	h.mu.Unlock()
+	c.send(frame)
+}
+
+// resume sends the events after seq from the log, then the live events that
+// arrived meanwhile (skipping those already replayed), then continues live.
+func (c *client) resume(after int64) {
+	c.mu.Lock()
+	kinds := make([]waqtor.EventKind, 0, len(c.kinds))
+	for k := range c.kinds {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	sessions := slices.Clone(c.sessions)
+	c.mu.Unlock()
+	if len(sessions) == 0 {
+		sessions = slices.Clone(c.p.Sessions)
+	}
+	pos, sent := after, 0
+	var truncated bool
+	for len(kinds) > 0 {
+		evs, err := c.hub.core.ReadLog(c.ctx, &waqtor.LogReadParams{After: pos, Kinds: kinds, Sessions: sessions, Tenant: c.p.Tenant, Limit: 500})
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.hub.recordError("resume", err)
+				c.sendError(frameErr("after", "could not read the event log"))
+			}
+			break
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			m := e.Meta()
+			data, err := json.Marshal(e)
+			if err != nil {
+				continue
+			}
+			frame, _ := json.Marshal(&EventFrame{Data: data, EventID: m.ID, ID: m.Seq, Session: m.Session, Tenant: m.Tenant,
+				Timestamp: m.Time, Topic: e.Kind(), Type: TypeEvent})
+			if !c.enqueueWait(frame) {
+				return
+			}
+			pos = m.Seq
+			sent++
+		}
+		if sent >= c.hub.opts.ResumeMax {
+			truncated = true
+			break
+		}
+	}
+	c.mu.Lock()
+	for _, p := range c.pending {
+		if p.seq > pos {
+			c.queue = append(c.queue, p.frame)
+			c.queued += len(p.frame)
+		}
+	}
+	c.pending, c.pendingBytes, c.replaying = nil, 0, false
+	c.signal()
+	c.mu.Unlock()
+	if truncated {
+		c.sendError(frameErr("after", "more than %d events to resume: sent the oldest %d, continuing live (events up to the live stream may be missing)",
+			c.hub.opts.ResumeMax, sent))
+	}
+}
+
+func (c *client) sendState() {
+	all, err := c.hub.core.Sessions(c.ctx, &waqtor.SessionListParams{Tenant: c.p.Tenant})
+	if err != nil {
+		c.sendError(frameErr("", "could not read sessions"))
+		return
+	}
+	out := &StateFrame{Sessions: []SessionState{}, Timestamp: time.Now().UTC(), Type: TypeState}
+	for _, s := range all {
+		if c.p.AllowsSession(s.ID) {
+			out.Sessions = append(out.Sessions, SessionState{ClientInfo: s.Info, ID: s.ID, QR: s.QR, Reason: s.Reason, Status: s.State})
+		}
+	}
+	c.send(out)
+}

@@ -1,0 +1,406 @@
+package ws_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/corelink"
+	"github.com/waqtor/waqtor/transport/ws"
+)
+
+func TestEventsSentThenDelivered(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	a := b.dial(t, b.keyA)
+	defer a.close()
+	a.handshake(t)
+	a.subscribe(t, "message.*")
+	other := b.dial(t, b.keyB)
+	defer other.close()
+	other.handshake(t)
+	other.subscribe(t, "*")
+
+	m, err := b.core.SendText(context.Background(), "s1", "+15550002222", "hello", nil)
+	require.NoError(t, err)
+	sent := a.until(t, ws.TypeEvent, func(f frame) bool { return f["topic"] == "message.sent" })
+	require.Equal(t, "s1", sent["session"])
+	require.Equal(t, m.ID, sent["data"].(map[string]any)["message"].(map[string]any)["id"])
+	del := a.until(t, ws.TypeEvent, func(f frame) bool { return f["topic"] == "message.delivered" })
+	require.Greater(t, del["id"].(float64), sent["id"].(float64), "ids are event-log sequences")
+	require.Empty(t, other.barrier(t), "another tenant sees nothing")
+}
+
+func TestSessionFilterAndUnsubscribe(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.dial(t, b.keyA)
+	defer c.close()
+	c.handshake(t)
+	c.send(t, map[string]any{"type": "subscribe", "topics": []string{"message.sent"}, "sessions": []string{"nope"}})
+	e := c.until(t, ws.TypeError, nil)
+	require.Contains(t, e["message"], "not found")
+	c.send(t, map[string]any{"type": "subscribe", "topics": []string{"message.sent"}, "sessions": []string{"s1"}})
+	sub := c.until(t, ws.TypeSubscribed, nil)
+	require.Equal(t, []any{"message.sent"}, sub["topics"])
+	c.send(t, map[string]any{"type": "unsubscribe", "topics": []string{"message.sent"}})
+	c.until(t, ws.TypeUnsubscribed, nil)
+	_, err := b.core.SendText(context.Background(), "s1", "+15550002222", "x", nil)
+	require.NoError(t, err)
+	for _, f := range c.barrier(t) {
+		require.NotEqual(t, ws.TypeEvent, f.typ())
+	}
+	c.send(t, map[string]any{"type": "get_state"})
+	st := c.until(t, ws.TypeState, nil)
+	require.Len(t, st["sessions"], 1)
+}
+
+func TestResumeAcrossRestart(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	c := b.dial(t, b.keyA)
+	c.handshake(t)
+	c.subscribe(t, "message.sent")
+	_, err := b.core.SendText(ctx, "s1", "+15550002222", "one", nil)
+	require.NoError(t, err)
+	last := int64(c.until(t, ws.TypeEvent, nil)["id"].(float64))
+	c.close()
+
+	// The server stops; messages are sent while the client is away, then the
+	// server restarts on the same database.
+	require.NoError(t, b.hub.Stop(ctx))
+	b.srv.Close()
+	var missed []string
+	for _, text := range []string{"two", "three"} {
+		m, err := b.core.SendText(ctx, "s1", "+15550002222", text, nil)
+		require.NoError(t, err)
+		missed = append(missed, m.ID)
+	}
+	require.NoError(t, b.core.Stop(ctx))
+	b.startCore(t)
+	b.startHub(t, nil)
+
+	c = b.dial(t, b.keyA)
+	defer c.close()
+	c.handshake(t)
+	c.send(t, map[string]any{"type": "subscribe", "topics": []string{"message.sent"}, "after": last})
+	c.until(t, ws.TypeSubscribed, nil)
+	var got []string
+	for range missed {
+		f := c.until(t, ws.TypeEvent, nil)
+		got = append(got, f["data"].(map[string]any)["message"].(map[string]any)["id"].(string))
+	}
+	require.Equal(t, missed, got)
+	require.NoError(t, b.net.WaitForState(ctx, "s1", waqtor.StateReady))
+	m, err := b.core.SendText(ctx, "s1", "+15550002222", "live", nil)
+	require.NoError(t, err)
+	f := c.until(t, ws.TypeEvent, nil)
+	require.Equal(t, m.ID, f["data"].(map[string]any)["message"].(map[string]any)["id"], "then live, without duplicates")
+}
+
+// TestSlowConsumer: a client that stops reading is closed with 1008 once its
+// queue is full, while a reading client gets every event.
+func TestSlowConsumer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *ws.HubOpts) { o.SendQueueBytes = 128 << 10; o.WriteTimeout = 200 * time.Millisecond })
+	smallBuffers(t, b)
+	slow := b.dial(t, b.keyA)
+	defer slow.close()
+	slow.handshake(t)
+	slow.subscribe(t, "message.sent")
+	fast := b.dial(t, b.keyA)
+	defer fast.close()
+	fast.handshake(t)
+	fast.subscribe(t, "message.sent")
+
+	const n = 600
+	body := strings.Repeat("x", 4<<10)
+	done := make(chan int)
+	var progress atomic.Int64
+	go func() {
+		got := 0
+		defer func() { done <- got }()
+		for got < n {
+			f, err := fast.tryRead(10 * time.Second)
+			if err != nil {
+				t.Logf("fast client: %v", err)
+				break
+			}
+			if f.typ() == ws.TypeEvent {
+				got++
+				progress.Store(int64(got))
+			}
+		}
+	}()
+	ctx := context.Background()
+	for i := range n {
+		ev := &waqtor.MessageSent{Message: waqtor.Message{ID: "M" + strings.Repeat("0", i%5), Content: &waqtor.Text{Body: body},
+			Chat: waqtor.Address{JID: "15550002222@s.whatsapp.net"}, Direction: waqtor.DirectionOut, Session: "s1", Tenant: "default",
+			Status: waqtor.StatusSent}}
+		require.NoError(t, corelink.Emit(ctx, b.core, "s1", "default", ev))
+		if i%20 == 19 {
+			// A healthy client keeps within 20 events (80 KB) of the stream;
+			// the stalled one falls behind without bound.
+			require.Eventually(t, func() bool { return progress.Load() >= int64(i-20) || len(done) > 0 }, 10*time.Second, time.Millisecond)
+		}
+	}
+	require.Equal(t, n, <-done, "the reading client got every event")
+	// The slow client's connection was closed with the policy code.
+	var err error
+	for err == nil {
+		_, err = slow.tryRead(10 * time.Second)
+	}
+	// The close frame reaches the client when its buffers had room for it;
+	// otherwise the write timeout ends the connection without one.
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		require.ErrorContains(t, err, "EOF")
+	}
+	require.Eventually(t, func() bool {
+		st := b.hub.Stats("")
+		return st.Connections.SlowClosed == 1 && st.Subscribers["message.sent"] == 1
+	}, 10*time.Second, 5*time.Millisecond)
+}
+
+// smallBuffers restarts the test server with tiny socket send buffers, so that
+// a client that stops reading blocks the server's writes at once instead of
+// after megabytes of kernel buffering.
+func smallBuffers(t *testing.T, b *testBundle) {
+	t.Helper()
+	b.srv.Close()
+	b.srv = httptest.NewUnstartedServer(b.hub)
+	b.srv.Listener = &smallBufListener{Listener: b.srv.Listener}
+	b.srv.Start()
+	t.Cleanup(b.srv.Close)
+}
+
+type smallBufListener struct{ net.Listener }
+
+func (l *smallBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(8 << 10)
+	}
+	return c, err
+}
+
+func TestFrameErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *ws.HubOpts) { o.MaxFrameBytes = 2048; o.MaxStringLength = 50 })
+	c := b.dial(t, b.keyA)
+	defer c.close()
+	c.handshake(t)
+	for name, in := range map[string]string{
+		"not JSON":      `hello`,
+		"unknown type":  `{"type":"explode"}`,
+		"no type":       `{"topics":["*"]}`,
+		"unknown field": `{"type":"ping","x":1}`,
+		"wrong type":    `{"type":"subscribe","topics":"*"}`,
+		"bad topic":     `{"type":"subscribe","topics":["campaign.*"]}`,
+		"long string":   `{"type":"subscribe","topics":["` + strings.Repeat("a", 60) + `"]}`,
+		"ping fields":   `{"type":"ping","topics":["*"]}`,
+		"bad after":     `{"type":"unsubscribe","topics":["*"],"after":1}`,
+		"binary-ish":    "\x00\x01",
+	} {
+		c.send(t, in)
+		f := c.read(t)
+		require.Equal(t, ws.TypeError, f.typ(), name)
+		require.NotEmpty(t, f["message"], name)
+	}
+	c.send(t, map[string]any{"type": "ping"})
+	require.Equal(t, ws.TypePong, c.read(t).typ(), "the connection survives bad frames")
+	c.send(t, `{"type":"ping","pad":"`+strings.Repeat("x", 3000)+`"}`)
+	_, err := c.tryRead(5 * time.Second)
+	require.Equal(t, websocket.StatusMessageTooBig, websocket.CloseStatus(err), "%v", err)
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *ws.HubOpts) { o.RateLimitBurst = 3; o.RateLimitRefill = time.Hour; o.RateLimitViolations = 2 })
+	c := b.dial(t, b.keyA)
+	defer c.close()
+	c.handshake(t)
+	for range 3 {
+		c.send(t, map[string]any{"type": "ping"})
+		require.Equal(t, ws.TypePong, c.read(t).typ())
+	}
+	c.send(t, map[string]any{"type": "ping"})
+	f := c.read(t)
+	require.Equal(t, ws.TypeRateLimitExceeded, f.typ())
+	require.Equal(t, float64(3600), f["retryAfter"])
+	c.send(t, map[string]any{"type": "ping"})
+	_, err := c.tryRead(5 * time.Second)
+	require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "%v", err)
+}
+
+func TestHandshakeSecurity(t *testing.T) {
+	t.Parallel()
+	tokens, err := auth.NewTokens(nil)
+	require.NoError(t, err)
+	b := setup(t, func(o *ws.HubOpts) {
+		o.Tokens = tokens
+		o.AllowedOrigins = []string{"app.example.com"}
+		o.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	_, readOnlyNoRead, err := b.keys.Create(context.Background(), &auth.KeyCreateParams{Scopes: []auth.Scope{auth.ScopeMessagesSend}, Tenant: "default"})
+	require.NoError(t, err)
+	token := func() string {
+		tok, _, err := tokens.Issue(&auth.Principal{Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "default"})
+		require.NoError(t, err)
+		return tok
+	}
+	tests := map[string]struct {
+		key, query string
+		hdr        []string
+		status     int
+	}{
+		"no credentials":         {"", "", nil, 401},
+		"unknown key":            {auth.NewKeySecret(), "", nil, 401},
+		"key without read":       {readOnlyNoRead, "", nil, 403},
+		"key, evil origin":       {b.keyA, "", []string{"Origin", "https://evil.example"}, 403},
+		"key, no origin":         {b.keyA, "", nil, 101},
+		"key, allowed origin":    {b.keyA, "", []string{"Origin", "https://app.example.com"}, 101},
+		"token, no origin":       {"", "?token=" + token(), nil, 403},
+		"token, evil origin":     {"", "?token=" + token(), []string{"Origin", "https://evil.example"}, 403},
+		"token, allowed origin":  {"", "?token=" + token(), []string{"Origin", "https://app.example.com"}, 101},
+		"bad token":              {"", "?token=wqtt_abc.def", []string{"Origin", "https://app.example.com"}, 401},
+		"key in query is unused": {"", "?apiKey=" + b.keyA, nil, 401},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c, res, err := b.tryDial(tt.key, tt.query, tt.hdr...)
+			if tt.status == 101 {
+				require.NoError(t, err)
+				c.close()
+				return
+			}
+			require.Error(t, err)
+			require.NotNil(t, res)
+			require.Equal(t, tt.status, res.StatusCode)
+		})
+	}
+	// Tokens are single use.
+	tok := token()
+	c, _, err := b.tryDial("", "?token="+tok, "Origin", "https://app.example.com")
+	require.NoError(t, err)
+	c.close()
+	_, res, err := b.tryDial("", "?token="+tok, "Origin", "https://app.example.com")
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	st := b.hub.Stats("")
+	require.Positive(t, st.Security["unauthorized"])
+	require.Positive(t, st.Security["bad_origin"])
+}
+
+func TestIPAllowList(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *ws.HubOpts) { o.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
+	_, res, err := b.tryDial(b.keyA, "")
+	require.Error(t, err)
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
+}
+
+// TestHeartbeat: a peer that never answers pings (it never reads) is dropped;
+// a reading one stays.
+func TestHeartbeat(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *ws.HubOpts) { o.PingInterval = 50 * time.Millisecond; o.PongTimeout = 300 * time.Millisecond })
+	alive := b.dial(t, b.keyA)
+	defer alive.close()
+	go func() {
+		for {
+			if _, _, err := alive.conn.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	dead := b.dial(t, b.keyA)
+	defer dead.close()
+	require.Eventually(t, func() bool {
+		st := b.hub.Stats("")
+		return st.Connections.Current == 1 && st.Connections.Dead >= 1
+	}, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(400 * time.Millisecond) // several ping intervals: the reading client stays
+	require.Equal(t, 1, b.hub.Stats("").Connections.Alive)
+}
+
+func TestCompression(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *ws.HubOpts) { o.CompressionThreshold = 256 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, res, err := websocket.Dial(ctx, b.url(), &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {b.keyA}},
+		CompressionMode: websocket.CompressionNoContextTakeover})
+	require.NoError(t, err)
+	require.Contains(t, res.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	c := &client{conn: conn}
+	defer c.close()
+	c.handshake(t)
+	c.subscribe(t, "message.sent")
+	long := strings.Repeat("compress me ", 200)
+	_, err = b.core.SendText(context.Background(), "s1", "+15550002222", long, nil)
+	require.NoError(t, err)
+	f := c.until(t, ws.TypeEvent, nil)
+	require.Contains(t, f["data"].(map[string]any)["message"].(map[string]any)["content"].(map[string]any)["body"], "compress me")
+}
+
+func TestShutdownGoingAway(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.dial(t, b.keyA)
+	defer c.close()
+	c.handshake(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() { _ = b.hub.Stop(ctx) }()
+	_, err := c.tryRead(5 * time.Second)
+	require.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "%v", err)
+}
+
+func TestMonitorAndTokenRoutes(t *testing.T) {
+	t.Parallel()
+	tokens, err := auth.NewTokens(nil)
+	require.NoError(t, err)
+	b := setup(t, func(o *ws.HubOpts) { o.Tokens = tokens })
+	c := b.dial(t, b.keyA)
+	defer c.close()
+	c.handshake(t)
+	c.subscribe(t, "message.*", "session.status")
+	st := b.hub.Stats("default")
+	require.Len(t, st.Clients, 1)
+	require.Equal(t, []string{"message.*", "session.status"}, st.Clients[0].Subscriptions)
+	require.Equal(t, 1, st.Subscribers["message.*"])
+	require.Empty(t, b.hub.Stats("other").Clients)
+	g, err := b.hub.TokenRoutes()
+	require.NoError(t, err)
+	require.Equal(t, "/ws-token", g.Routes[0].Pattern)
+}
+
+func FuzzDecodeClientFrame(f *testing.F) {
+	for _, s := range []string{`{"type":"ping"}`, `{"type":"subscribe","topics":["*"],"after":3}`, `{"type":"subscribe","topics":["message.*"],"sessions":["s1"]}`,
+		`{"type":"x"}`, `[]`, `{"type":"get_state","after":-1}`, "\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := ws.DecodeClientFrame(data, 1000)
+		if err == nil && fr == nil {
+			t.Fatal("nil frame without error")
+		}
+		var fe *ws.FrameError
+		if err != nil && !errors.As(err, &fe) {
+			t.Fatalf("error %v is not a FrameError", err)
+		}
+	})
+}
