@@ -133,7 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := core.Start(ctx); err != nil {
 		return errors.Join(err, stopCore())
 	}
-	stopPlugins, err := startPlugins(ctx, core, *o.plugins, logger)
+	stopPlugins, pluginGroups, err := startPlugins(ctx, core, *o.plugins, logger)
 	if err != nil {
 		return errors.Join(err, stopCore())
 	}
@@ -172,7 +172,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return errors.Join(err, stopCore())
 	}
-	groups := []rest.RouteGroup{tokenRoutes}
+	groups := append([]rest.RouteGroup{tokenRoutes}, pluginGroups...)
 	if network != nil {
 		groups = append(groups, sandboxRoutes(network))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/plugins"
+	"github.com/waqtor/waqtor/transport/rest"
 )
 
 // pluginPaths is the repeatable -plugin flag.
@@ -72,19 +73,20 @@ func pluginConfigs(paths []string) []plugins.PluginConfig {
 }
 
 // startPlugins runs the plugins on core and returns the function that stops
-// them (call it before stopping the Core). With no paths it does nothing.
-func startPlugins(ctx context.Context, core *waqtor.Core, paths []string, logger *slog.Logger) (func(context.Context) error, error) {
+// them (call it before stopping the Core) and their REST route group. With no
+// paths it does nothing.
+func startPlugins(ctx context.Context, core *waqtor.Core, paths []string, logger *slog.Logger) (func(context.Context) error, []rest.RouteGroup, error) {
 	if len(paths) == 0 {
-		return func(context.Context) error { return nil }, nil
+		return func(context.Context) error { return nil }, nil, nil
 	}
 	host, err := plugins.NewHost(core, &plugins.Config{Logger: logger, Plugins: pluginConfigs(paths)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := host.Start(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return host.Stop, nil
+	return host.Stop, []rest.RouteGroup{host.Routes(nil)}, nil
 }
 
 // chainStop returns a stop function that stops the plugins, then the rest.

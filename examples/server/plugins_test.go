@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/internal/dbtest"
 	"github.com/waqtor/waqtor/internal/plugintest"
 	"github.com/waqtor/waqtor/internal/slogtest"
@@ -72,8 +75,9 @@ func TestStartPluginsEchoesHi(t *testing.T) {
 	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: dbtest.DSN(t, dbtest.SQLite), Engine: n.Factory(), Logger: logger})
 	require.NoError(t, err)
 	require.NoError(t, core.Start(ctx))
-	stop, err := startPlugins(ctx, core, []string{bin}, logger)
+	stop, groups, err := startPlugins(ctx, core, []string{bin}, logger)
 	require.NoError(t, err)
+	require.Len(t, groups, 1)
 	stopAll := chainStop(ctx, stop, func() error { return core.Stop(context.Background()) })
 	t.Cleanup(func() { require.NoError(t, stopAll()) })
 	require.NoError(t, ensureSession(ctx, core, "default"))
@@ -92,12 +96,15 @@ func TestStartPluginsEchoesHi(t *testing.T) {
 	_, err = phone.WaitForText(wctx, "echo: hi")
 	require.NoError(t, err)
 
-	none, err := startPlugins(ctx, core, nil, logger)
+	none, groups, err := startPlugins(ctx, core, nil, logger)
 	require.NoError(t, err)
+	require.Empty(t, groups)
 	require.NoError(t, none(ctx))
 }
 
-// TestServerRunsPlugin starts the whole server with -plugin.
+// TestServerRunsPlugin is the issue's "done when": the server with -plugin
+// <echo binary> echoes a sandbox phone's "hi" (driven over the REST API), the
+// plugins route group answers, and shutdown stops the plugin.
 func TestServerRunsPlugin(t *testing.T) {
 	t.Parallel()
 	bin := plugintest.Build(t, echoPkg)
@@ -106,20 +113,49 @@ func TestServerRunsPlugin(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	var logs syncBuffer
+	key := auth.NewKeySecret()
 	env := map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite)}
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-plugin", bin}, func(k string) string { return env[k] }, &logs, ready)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-plugin", bin, "-api-key", key}, func(k string) string { return env[k] }, &logs, ready)
 	}()
+	var addr string
 	select {
-	case <-ready:
+	case addr = <-ready:
 	case err := <-done:
 		t.Fatalf("run: %v\n%s", err, logs.String())
 	case <-time.After(time.Minute):
 		t.Fatal("server did not start")
 	}
+	call := func(method, path, body string) (int, string) {
+		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("X-API-Key", key)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(b)
+	}
 	require.Eventually(t, func() bool {
-		return strings.Contains(logs.String(), `msg="Plugin started" plugin=echo-plugin`)
-	}, time.Minute, 10*time.Millisecond, "the plugin runs:\n%s", logs.String())
+		code, body := call("GET", "/api/plugins/echo-plugin", "")
+		return code == http.StatusOK && strings.Contains(body, `"state":"running"`) &&
+			strings.Contains(logs.String(), "status=ready")
+	}, time.Minute, 20*time.Millisecond, "the plugin runs:\n%s", logs.String())
+
+	code, body := call("POST", "/api/sandbox/sessions/default/inbound", `{"from":"+15550002222","text":"hi"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	require.Eventually(t, func() bool {
+		_, body := call("GET", "/api/sessions/default/messages?chat=%2B15550002222", "")
+		return strings.Contains(body, `"body":"echo: hi"`)
+	}, time.Minute, 20*time.Millisecond, "the echo is sent")
+	code, body = call("POST", "/api/plugins/echo-plugin/commands/stats", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"total":1`)
+
 	cancel()
 	select {
 	case err := <-done:
