@@ -88,6 +88,16 @@
 // asks each plugin to exit and kills it after KillGrace, so no process is left
 // behind or unreaped.
 //
+// # REST
+//
+// [Host.Routes] returns the plugins' route group for transport/rest
+// (rest.HandlerOpts.Groups): list plugins with their state, restarts, last
+// error and backlog (GET /plugins, GET /plugins/{plugin}), restart one (POST
+// /plugins/{plugin}/restart), run a command (POST
+// /plugins/{plugin}/commands/{command}, the body being its JSON arguments) and
+// list dead letters (GET /plugins/{plugin}/dead-letters). A plugin restricted
+// to a tenant belongs to it; the others belong to RoutesOpts.OperatorTenant.
+//
 // # Data
 //
 // Each plugin has a key/value store ([HostClient].KVGet and friends; keys up to
