@@ -24,12 +24,19 @@ import (
 // built once per test run (by go test) and reused by every test.
 const testPluginArg = "waqtor-test-plugin"
 
+// With first argument testHostArg, TestMain runs a host with the test plugin
+// (see TestPluginExitsWhenHostDies).
+const testHostArg = "waqtor-test-host"
+
 // hostSecret is set in the host's environment; a plugin must never see it.
 const hostSecret = "WAQTOR_TEST_SECRET"
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == testPluginArg {
 		os.Exit(runTestPlugin(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == testHostArg {
+		os.Exit(runTestHost(os.Args[2]))
 	}
 	_ = os.Setenv(hostSecret, "s3cret")
 	goleak.VerifyTestMain(m,
