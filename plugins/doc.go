@@ -86,7 +86,9 @@
 // [Status].Backlog, never dropped. A binary that fails its checksum is not
 // retried until [Host.Restart]. Health checks run every HealthInterval; Stop
 // asks each plugin to exit and kills it after KillGrace, so no process is left
-// behind or unreaped.
+// behind or unreaped. Should the host itself die (crash, kill -9), a plugin
+// served by [Serve] notices within half a second that its parent is gone and
+// exits; plugins in other languages should do the same.
 //
 // # REST
 //
