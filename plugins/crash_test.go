@@ -19,7 +19,7 @@ import (
 // M's replies exactly once.
 func TestCrashMidMessageAnsweredExactlyOnce(t *testing.T) {
 	t.Parallel()
-	rounds := 24
+	rounds := 20
 	if os.Getenv("WAQTOR_NIGHTLY") != "" {
 		rounds = 100
 	}

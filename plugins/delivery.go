@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -127,10 +128,11 @@ func (s *supervisor) currentDelivery(id string) *delivery {
 func (s *supervisor) deliver(ctx, incCtx context.Context, proc *process, cur *waqtor.Cursor, e waqtor.Event) error {
 	id := e.Meta().ID
 	for {
-		attempt := s.attempts[id] + 1
+		attempt := s.attempts[id] + 1 // failed deliveries that count, plus this one
+		s.deliveries[id]++
 		d := s.beginDelivery(e)
 		callCtx, cancel := context.WithTimeout(incCtx, s.cfg.CallTimeout)
-		actions, err := proc.remote.onEvent(callCtx, e, attempt, d.id)
+		actions, err := proc.remote.onEvent(callCtx, e, s.deliveries[id], d.id)
 		timedOut := errors.Is(callCtx.Err(), context.DeadlineExceeded) && incCtx.Err() == nil
 		cancel()
 		if err == nil {
@@ -140,6 +142,7 @@ func (s *supervisor) deliver(ctx, incCtx context.Context, proc *process, cur *wa
 				return ctx.Err()
 			}
 			delete(s.attempts, id)
+			delete(s.deliveries, id)
 			s.mu.Lock()
 			s.handled++
 			s.mu.Unlock()
@@ -154,11 +157,19 @@ func (s *supervisor) deliver(ctx, incCtx context.Context, proc *process, cur *wa
 			if ctx.Err() != nil || errors.Is(cause, errRestartRequested) {
 				return cause // not the event's fault
 			}
+			if errors.Is(cause, errExited) {
+				// Whether this counts against the event is known once the
+				// process is reaped (see settleCrash).
+				s.crashedOn = &crashRecord{event: e, attempt: attempt, err: cause}
+				return cause
+			}
 			err, crashed = cause, true
 		case timedOut:
 			err, crashed = fmt.Errorf("%w: OnEvent(%s %s) took more than %s", ErrTimeout, e.Kind(), id, s.cfg.CallTimeout), true
 		case isConnectionLoss(err):
-			err, crashed = fmt.Errorf("%w: %w", errExited, err), true
+			err = fmt.Errorf("%w: %w", errExited, err)
+			s.crashedOn = &crashRecord{event: e, attempt: attempt, err: err}
+			return err
 		}
 		s.attempts[id] = attempt
 		s.log.WarnContext(ctx, "Plugin failed to handle an event", slog.String("event_id", id),
@@ -166,6 +177,7 @@ func (s *supervisor) deliver(ctx, incCtx context.Context, proc *process, cur *wa
 		if attempt >= s.cfg.MaxEventAttempts {
 			s.deadLetter(ctx, e, attempt, err)
 			delete(s.attempts, id)
+			delete(s.deliveries, id)
 			if cerr := s.commit(ctx, cur, e.Meta().Seq); cerr != nil {
 				return cerr
 			}
@@ -184,6 +196,65 @@ func (s *supervisor) deliver(ctx, incCtx context.Context, proc *process, cur *wa
 			return context.Cause(incCtx)
 		}
 	}
+}
+
+// crashRecord is an event whose delivery ended with the plugin's process.
+type crashRecord struct {
+	attempt int
+	err     error
+	event   waqtor.Event
+}
+
+// settleCrash decides, once the process that died while handling an event is
+// reaped, whether the death counts against the event. A process killed with
+// SIGKILL was killed from outside (an operator, the OOM killer): the event is
+// redelivered without counting, so that "kill -9" never dead-letters a
+// message. Any other death (a panic, os.Exit, a signal the plugin did not
+// handle) counts, and the event is dead-lettered after MaxEventAttempts; a
+// plugin killed over and over still trips the breaker.
+func (s *supervisor) settleCrash(ctx context.Context, proc *process) {
+	c := s.crashedOn
+	s.crashedOn = nil
+	if c == nil {
+		return
+	}
+	id := c.event.Meta().ID
+	if sig, ok := exitSignal(proc); ok && sig == syscall.SIGKILL {
+		s.log.WarnContext(ctx, "Plugin was killed (SIGKILL) while handling an event: it is redelivered, not counted",
+			slog.String("event_id", id), slog.Int("attempt", c.attempt))
+		return
+	}
+	s.attempts[id] = c.attempt
+	s.log.WarnContext(ctx, "Plugin died while handling an event", slog.String("event_id", id),
+		slog.String("kind", string(c.event.Kind())), slog.Int("attempt", c.attempt), slog.Any("error", c.err))
+	if c.attempt < s.cfg.MaxEventAttempts {
+		return
+	}
+	s.deadLetter(ctx, c.event, c.attempt, c.err)
+	delete(s.attempts, id)
+	delete(s.deliveries, id)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	cur, err := s.h.core.Cursor(cctx, cursorName(s.cfg.Name), nil)
+	if err == nil {
+		err = s.commit(ctx, cur, c.event.Meta().Seq)
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "Could not move the cursor past a dead letter", slog.String("event_id", id), slog.Any("error", err))
+	}
+}
+
+// exitSignal returns the signal that ended the process, once it is reaped.
+func exitSignal(p *process) (syscall.Signal, bool) {
+	ps := p.cmd.ProcessState
+	if ps == nil {
+		return 0, false
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return 0, false
+	}
+	return ws.Signal(), true
 }
 
 // isConnectionLoss reports an RPC that failed because the connection to the

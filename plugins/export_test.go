@@ -1,10 +1,13 @@
 package plugins
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+
+	"github.com/waqtor/waqtor/internal/corelink"
 )
 
 // WithHandshakeVersion serves with another protocol version: a plugin the host
@@ -38,3 +41,9 @@ var Handshake = handshake
 
 // HclogForTest adapts a slog logger for go-plugin clients built by tests.
 func HclogForTest(l *slog.Logger) hclog.Logger { return newHclog(l, "test") }
+
+func corelinkMigrate(ctx context.Context, h *Host) error {
+	return corelink.Store(h.core).MigrateComponent(ctx, schemaComponent, migrations)
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

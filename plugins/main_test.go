@@ -24,12 +24,19 @@ import (
 // built once per test run (by go test) and reused by every test.
 const testPluginArg = "waqtor-test-plugin"
 
+// With first argument testHostArg, TestMain runs a host with the test plugin
+// (see TestPluginExitsWhenHostDies).
+const testHostArg = "waqtor-test-host"
+
 // hostSecret is set in the host's environment; a plugin must never see it.
 const hostSecret = "WAQTOR_TEST_SECRET"
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == testPluginArg {
 		os.Exit(runTestPlugin(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == testHostArg {
+		os.Exit(runTestHost(os.Args[2]))
 	}
 	_ = os.Setenv(hostSecret, "s3cret")
 	goleak.VerifyTestMain(m,
@@ -78,6 +85,8 @@ func runTestPlugin(args []string) int {
 //	error                          return an error on every attempt
 //	flood                          send and return far too many actions
 //	garbage                        return invalid actions, then a valid one
+//	noop                           nothing
+//	reply                          one reply through the Host service only
 //	anything else                  reply
 //
 // A reply is "echo: <text>" sent through the Host service and "ack: <text>"
@@ -116,6 +125,11 @@ func (p *testPlugin) OnEvent(ctx context.Context, req *plugins.EventRequest) (*p
 	}
 	ack := &plugins.EventResponse{Actions: []plugins.Action{plugins.ReplyText(m, "ack: "+t.Body)}}
 	switch fields[0] {
+	case "noop":
+		return nil, nil
+	case "reply":
+		_, err := req.Host.SendText(ctx, m.Session, m.Message.Chat.JID, "r")
+		return nil, err
 	case "crash":
 		if req.Attempt > 1 {
 			break

@@ -50,9 +50,28 @@ func Serve(impl Plugin, opts ...ServeOpt) error {
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "go-plugin", Level: hclog.Info, Output: os.Stderr,
 			JSONFormat: true}),
 	}
+	go exitWithHost(o.logger)
 	plugin.Serve(cfg)
 	return nil
 }
+
+// exitWithHost ends the plugin when the host process is gone (its parent
+// changed: it was re-parented after the host crashed or was killed), so that
+// no plugin outlives its host.
+func exitWithHost(logger *slog.Logger) {
+	ppid := os.Getppid()
+	t := time.NewTicker(parentPollInterval)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != ppid {
+			logger.Error("The host process is gone: exiting", slog.Int("host_pid", ppid))
+			os.Exit(1)
+		}
+	}
+}
+
+// parentPollInterval is how often a plugin checks that its host still runs.
+const parentPollInterval = 500 * time.Millisecond
 
 // ServeOpt is an option of Serve. Most plugins need none.
 type ServeOpt interface {

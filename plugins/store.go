@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -141,7 +142,7 @@ type DeadLetter struct {
 	// CreatedAt is when the event was given up on.
 	CreatedAt time.Time `json:"created_at"`
 	// Envelope is the event's wire envelope ({"id","seq","type",...}).
-	Envelope []byte `json:"envelope"`
+	Envelope json.RawMessage `json:"envelope"`
 	// Error is the last failure.
 	Error string `json:"error"`
 	// EventID is the event's ID.
@@ -187,7 +188,7 @@ func (s *kvStore) deadLetters(ctx context.Context, plugin string, afterSeq int64
 			&created); err != nil {
 			return nil, fmt.Errorf("%w: list dead letters: %w", waqtor.ErrDatabase, err)
 		}
-		d.Kind, d.Envelope, d.CreatedAt = waqtor.EventKind(kind), []byte(env), store.FromMicros(created)
+		d.Kind, d.Envelope, d.CreatedAt = waqtor.EventKind(kind), json.RawMessage(env), store.FromMicros(created)
 		out = append(out, &d)
 	}
 	if err := rows.Err(); err != nil {

@@ -28,7 +28,9 @@ type supervisor struct {
 	log       *slog.Logger
 	restartCh chan struct{} // a restart request (buffered, 1)
 
-	attempts map[string]int // failed deliveries per event ID; run goroutine only
+	attempts   map[string]int // failed deliveries per event ID; run goroutine only
+	crashedOn  *crashRecord   // the event in flight when the process died; run goroutine only
+	deliveries map[string]int // deliveries per event ID; run goroutine only
 
 	mu           sync.Mutex
 	breakerUntil time.Time
@@ -51,7 +53,7 @@ type supervisor struct {
 
 func newSupervisor(h *Host, cfg *PluginConfig) *supervisor {
 	return &supervisor{h: h, cfg: cfg, log: h.logger.With(slog.String("plugin", cfg.Name)),
-		restartCh: make(chan struct{}, 1), attempts: map[string]int{}, state: waqtor.PluginStopped}
+		restartCh: make(chan struct{}, 1), attempts: map[string]int{}, deliveries: map[string]int{}, state: waqtor.PluginStopped}
 }
 
 // requestRestart asks run to restart the plugin now, resetting its breaker.
@@ -144,6 +146,7 @@ func (s *supervisor) run(ctx context.Context) {
 		s.proc, s.pid = nil, 0
 		s.mu.Unlock()
 		proc.stop(s.cfg.KillGrace)
+		s.settleCrash(ctx, proc)
 		switch {
 		case ctx.Err() != nil:
 			return

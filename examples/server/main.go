@@ -5,6 +5,7 @@
 //
 //	go run ./examples/server                  # real WhatsApp: scan the QR code it prints
 //	go run ./examples/server -engine sandbox  # the simulated network: no phone needed
+//	go run ./examples/server -engine sandbox -plugin ./echo-plugin  # with a plugin (repeatable)
 //
 // On first start without -api-key it creates an admin API key, prints it once
 // and keeps only its digest. With the sandbox engine, /api/sandbox/ drives the
@@ -61,6 +62,7 @@ type options struct {
 	db             string
 	engine         string
 	logLevel       string
+	plugins        *pluginPaths
 	session        string
 }
 
@@ -82,6 +84,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	fs.StringVar(&o.db, "db", env("WAQTOR_DB", "waqtor-data/waqtor.db"), "SQLite path or postgres:// URL (env WAQTOR_DB)")
 	fs.StringVar(&o.engine, "engine", env("WAQTOR_ENGINE", "whatsapp"), "WhatsApp engine: whatsapp or sandbox (env WAQTOR_ENGINE)")
 	fs.StringVar(&o.logLevel, "log-level", env("WAQTOR_LOG_LEVEL", "info"), "debug, info, warn or error (env WAQTOR_LOG_LEVEL)")
+	o.plugins = addPluginFlag(fs, getenv)
 	fs.StringVar(&o.session, "session", env("WAQTOR_SESSION", "default"), "session created on first start (env WAQTOR_SESSION)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -135,6 +138,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := core.Start(ctx); err != nil {
 		return errors.Join(err, stopCore())
 	}
+	stopPlugins, pluginGroups, err := startPlugins(ctx, core, *o.plugins, logger)
+	if err != nil {
+		return errors.Join(err, stopCore())
+	}
+	stopCore = chainStop(ctx, stopPlugins, stopCore) // plugins stop before the Core
 	if err := ensureSession(ctx, core, o.session); err != nil {
 		return errors.Join(err, stopCore())
 	}
@@ -169,7 +177,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return errors.Join(err, stopCore())
 	}
-	groups := []rest.RouteGroup{tokenRoutes}
+	groups := append([]rest.RouteGroup{tokenRoutes}, pluginGroups...)
 	if network != nil {
 		groups = append(groups, sandboxRoutes(network))
 	}
@@ -310,6 +318,8 @@ func logEvents(core *waqtor.Core, logger *slog.Logger, qrOut io.Writer) {
 				attrs = append(attrs, slog.String("from", v.Message.Sender.JID), slog.String("type", string(v.Message.Content.ContentType())))
 			case *waqtor.MessageSent:
 				attrs = append(attrs, slog.String("to", v.Message.Chat.JID), slog.String("message_id", v.Message.ID))
+			case *waqtor.PluginStatus:
+				attrs = append(attrs, slog.String("plugin", v.Plugin), slog.String("state", string(v.State)), slog.String("error", v.Error))
 			case *waqtor.SessionQR:
 				logger.Debug("Event", append(attrs, slog.String("qr", v.Code))...)
 				if qrOut != nil {

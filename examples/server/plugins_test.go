@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/dbtest"
+	"github.com/waqtor/waqtor/internal/plugintest"
+	"github.com/waqtor/waqtor/internal/slogtest"
+	"github.com/waqtor/waqtor/sandbox"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	plugintest.Cleanup()
+	os.Exit(code)
+}
+
+const echoPkg = "github.com/waqtor/waqtor/examples/echo-plugin"
+
+func TestPluginFlag(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		args []string
+		env  string
+		want []string
+	}{
+		"none":              {want: nil},
+		"repeated flag":     {args: []string{"-plugin", "a", "-plugin", "/x/b"}, want: []string{"a", "/x/b"}},
+		"env list":          {env: " a, b ,,", want: []string{"a", "b"}},
+		"flags replace env": {args: []string{"-plugin", "c"}, env: "a,b", want: []string{"c"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			o, err := parseOptions(tt.args, func(k string) string {
+				if k == "WAQTOR_PLUGINS" {
+					return tt.env
+				}
+				return ""
+			}, &bytes.Buffer{})
+			require.NoError(t, err)
+			require.Equal(t, tt.want, []string(*o.plugins))
+		})
+	}
+	_, err := parseOptions([]string{"-plugin", " "}, func(string) string { return "" }, &bytes.Buffer{})
+	require.Error(t, err)
+
+	cfgs := pluginConfigs([]string{"/bin/echo-plugin", "./Echo Plugin.exe", "/other/echo-plugin", "..."})
+	var names []string
+	for _, c := range cfgs {
+		names = append(names, c.Name)
+	}
+	require.Equal(t, []string{"echo-plugin", "echo-plugin-2", "echo-plugin-3", "plugin"}, names)
+}
+
+// TestStartPluginsEchoesHi runs the echo plugin through startPlugins, as
+// main does, on a sandbox: a phone's "hi" is echoed.
+func TestStartPluginsEchoesHi(t *testing.T) {
+	t.Parallel()
+	bin := plugintest.Build(t, echoPkg)
+	ctx := context.Background()
+	logger := slogtest.New(t)
+	n := sandbox.NewTestNetwork(t, &sandbox.Config{AutoPair: true, ConnectLatency: time.Millisecond, DeliverLatency: time.Millisecond})
+	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: dbtest.DSN(t, dbtest.SQLite), Engine: n.Factory(), Logger: logger})
+	require.NoError(t, err)
+	require.NoError(t, core.Start(ctx))
+	stop, groups, err := startPlugins(ctx, core, []string{bin}, logger)
+	require.NoError(t, err)
+	require.Len(t, groups, 1)
+	stopAll := chainStop(ctx, stop, func() error { return core.Stop(context.Background()) })
+	t.Cleanup(func() { require.NoError(t, stopAll()) })
+	require.NoError(t, ensureSession(ctx, core, "default"))
+	var sess *waqtor.Session
+	require.Eventually(t, func() bool {
+		sess, err = core.Session(ctx, "default")
+		return err == nil && sess.State == waqtor.StateReady && sess.Info.Phone != ""
+	}, 30*time.Second, time.Millisecond)
+	phone := n.Phone("+15550009999")
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	// The plugin starts with the events after it first started: wait for it,
+	// so that "hi" is not older than its cursor.
+	_, err = phone.SendText(ctx, sess.Info.Phone, "hi")
+	require.NoError(t, err)
+	_, err = phone.WaitForText(wctx, "echo: hi")
+	require.NoError(t, err)
+
+	none, groups, err := startPlugins(ctx, core, nil, logger)
+	require.NoError(t, err)
+	require.Empty(t, groups)
+	require.NoError(t, none(ctx))
+}
+
+// TestServerRunsPlugin is the issue's "done when": the server with -plugin
+// <echo binary> echoes a sandbox phone's "hi" (driven over the REST API), the
+// plugins route group answers, and shutdown stops the plugin.
+func TestServerRunsPlugin(t *testing.T) {
+	t.Parallel()
+	bin := plugintest.Build(t, echoPkg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs syncBuffer
+	key := auth.NewKeySecret()
+	env := map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"}
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-plugin", bin, "-api-key", key}, func(k string) string { return env[k] }, &logs, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	case <-time.After(time.Minute):
+		t.Fatal("server did not start")
+	}
+	call := func(method, path, body string) (int, string) {
+		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("X-API-Key", key)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(b)
+	}
+	require.Eventually(t, func() bool {
+		code, body := call("GET", "/api/plugins/echo-plugin", "")
+		return code == http.StatusOK && strings.Contains(body, `"state":"running"`) &&
+			strings.Contains(logs.String(), "status=ready")
+	}, time.Minute, 20*time.Millisecond, "the plugin runs:\n%s", logs.String())
+
+	code, body := call("POST", "/api/sandbox/sessions/default/inbound", `{"from":"+15550002222","text":"hi"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	require.Eventually(t, func() bool {
+		_, body := call("GET", "/api/sessions/default/messages?chat=%2B15550002222", "")
+		return strings.Contains(body, `"body":"echo: hi"`)
+	}, time.Minute, 20*time.Millisecond, "the echo is sent")
+	code, body = call("POST", "/api/plugins/echo-plugin/commands/stats", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"total":1`)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("server did not stop")
+	}
+	require.Contains(t, logs.String(), "state=stopped")
+}
