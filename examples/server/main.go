@@ -1,8 +1,16 @@
 // Command server is waqtor's ready-made WhatsApp gateway: a Core on SQLite (or
-// PostgreSQL) with a health endpoint, logging every event.
+// PostgreSQL) with the REST API at /api (its OpenAPI document at
+// /api/openapi.json), the WebSocket at /ws, Prometheus metrics at /metrics, the
+// WebSocket monitor at /ws-monitor and a health endpoint at /healthz.
 //
 //	go run ./examples/server                  # sandbox engine, SQLite in ./waqtor-data/
 //	go run ./examples/server -engine sandbox  # no phone needed
+//
+// On first start without -api-key it creates an admin API key, prints it once
+// and keeps only its digest. With the sandbox engine, /api/sandbox/ drives the
+// simulated network, so the whole gateway can be tried with curl:
+//
+//	curl -H "X-API-Key: $KEY" -d '{"chat":"+15550002222","text":"hi"}' localhost:8080/api/messages/send-text
 //
 // Every flag can also be set with an environment variable (shown in -help).
 package main
@@ -22,8 +30,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/sandbox"
+	"github.com/waqtor/waqtor/transport/rest"
+	"github.com/waqtor/waqtor/transport/ws"
 )
 
 func main() {
@@ -37,11 +54,13 @@ func main() {
 
 // options are the server's settings, from flags and environment variables.
 type options struct {
-	addr     string
-	db       string
-	engine   string
-	logLevel string
-	session  string
+	addr           string
+	allowedOrigins string
+	apiKey         string
+	db             string
+	engine         string
+	logLevel       string
+	session        string
 }
 
 func parseOptions(args []string, getenv func(string) string, out io.Writer) (*options, error) {
@@ -55,6 +74,10 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	fs.SetOutput(out)
 	o := &options{}
 	fs.StringVar(&o.addr, "addr", env("WAQTOR_ADDR", ":8080"), "listen address (env WAQTOR_ADDR)")
+	fs.StringVar(&o.allowedOrigins, "allowed-origins", env("WAQTOR_ALLOWED_ORIGINS", ""),
+		"comma-separated host patterns of browser pages allowed to open the WebSocket (env WAQTOR_ALLOWED_ORIGINS)")
+	fs.StringVar(&o.apiKey, "api-key", env("WAQTOR_API_KEY", ""),
+		"bootstrap admin API key (wqt_…); without it one is generated on first start and printed once (env WAQTOR_API_KEY)")
 	fs.StringVar(&o.db, "db", env("WAQTOR_DB", "waqtor-data/waqtor.db"), "SQLite path or postgres:// URL (env WAQTOR_DB)")
 	fs.StringVar(&o.engine, "engine", env("WAQTOR_ENGINE", "sandbox"), "WhatsApp engine: sandbox (env WAQTOR_ENGINE)")
 	fs.StringVar(&o.logLevel, "log-level", env("WAQTOR_LOG_LEVEL", "info"), "debug, info, warn or error (env WAQTOR_LOG_LEVEL)")
@@ -82,11 +105,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var factory waqtor.EngineFactory
+	var network *sandbox.Network
 	switch o.engine {
 	case "sandbox":
 		// The simulated network pairs every session at once with a made-up
 		// number, so the whole gateway can be tried without a phone.
-		network := sandbox.NewNetwork(&sandbox.Config{AutoPair: true, AutoRead: true, Logger: logger})
+		network = sandbox.NewNetwork(&sandbox.Config{AutoPair: true, AutoRead: true, Logger: logger})
 		defer network.Close(context.WithoutCancel(ctx))
 		factory = network.Factory()
 	default:
@@ -110,15 +134,72 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return errors.Join(err, stopCore())
 	}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	keys, err := auth.NewKeyStore(ctx, core, &auth.KeyStoreConfig{Logger: logger})
+	if err != nil {
+		return errors.Join(err, stopCore())
+	}
+	if err := bootstrapKey(ctx, keys, o.apiKey, stderr); err != nil {
+		return errors.Join(err, stopCore())
+	}
+	tokens, err := auth.NewTokens(nil)
+	if err != nil {
+		return errors.Join(err, stopCore())
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var origins []string
+	for _, p := range strings.Split(o.allowedOrigins, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			origins = append(origins, p)
+		}
+	}
+	hub, err := ws.NewHub(core, &ws.HubOpts{Keys: keys, Tokens: tokens, AllowedOrigins: origins, Logger: logger, Registerer: reg})
+	if err != nil {
+		return errors.Join(err, stopCore())
+	}
+	if err := hub.Start(ctx); err != nil {
+		return errors.Join(err, stopCore())
+	}
+	tokenRoutes, err := hub.TokenRoutes()
+	if err != nil {
+		return errors.Join(err, stopCore())
+	}
+	groups := []rest.RouteGroup{tokenRoutes}
+	if network != nil {
+		groups = append(groups, sandboxRoutes(network))
+	}
+	api, err := rest.NewHandler(core, &rest.HandlerOpts{Keys: keys, Groups: groups, Logger: logger, Registerer: reg,
+		DefaultSession: o.session})
+	if err != nil {
+		return errors.Join(err, stopCore())
+	}
+
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := core.Ping(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	r.Mount("/api", api)
+	r.Handle("/ws", hub) // outside any request-timeout middleware
+	r.Handle("/metrics", requireScope(keys, auth.ScopeAdmin, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	monitor := hub.MonitorHandler(func(r *http.Request) string {
+		if p, ok := auth.PrincipalFrom(r.Context()); ok && !p.Allows(auth.ScopeAdmin) {
+			return p.Tenant
+		}
+		return ""
+	})
+	r.Handle("/ws-monitor", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
+			requireScope(keys, auth.ScopeRead, monitor).ServeHTTP(w, r)
+			return
+		}
+		monitor.ServeHTTP(w, r) // the page itself holds no data; it asks for a key
+	}))
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return errors.Join(err, stopCore())
@@ -139,9 +220,54 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	// Stop taking requests first, then stop the Core: sends it accepted but did not
-	// finish stay pending in the database and go out after the next start.
-	return errors.Join(srv.Shutdown(sctx), stopCore())
+	// Close WebSocket clients with 1001 and stop taking requests first, then stop
+	// the Core: sends it accepted but did not finish stay pending in the database
+	// and go out after the next start.
+	return errors.Join(hub.Stop(sctx), srv.Shutdown(sctx), stopCore())
+}
+
+// bootstrapKey stores the -api-key admin key, or creates and prints one when
+// the database has no active key.
+func bootstrapKey(ctx context.Context, keys *auth.KeyStore, key string, out io.Writer) error {
+	admin := &auth.KeyCreateParams{Name: "bootstrap admin", Scopes: []auth.Scope{auth.ScopeAdmin}, Tenant: waqtor.DefaultTenantDefault}
+	if key != "" {
+		if _, err := auth.ParseKey(key); err != nil {
+			return fmt.Errorf("-api-key: not a waqtor key (want %s followed by %d characters, for example %s)", auth.KeyPrefix,
+				auth.KeyLength-len(auth.KeyPrefix), auth.NewKeySecret())
+		}
+		_, err := keys.Import(ctx, key, admin)
+		if errors.Is(err, auth.ErrKeyExists) {
+			return nil
+		}
+		return err
+	}
+	n, err := keys.CountActive(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	_, secret, err := keys.Create(ctx, admin)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nBootstrap admin API key (shown once, stored only as a digest):\n\n    %s\n\n", secret)
+	return nil
+}
+
+// requireScope lets through requests whose API key holds scope.
+func requireScope(keys *auth.KeyStore, scope auth.Scope, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := keys.AuthenticateRequest(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
+			http.Error(w, "missing or invalid API key", http.StatusUnauthorized)
+			return
+		}
+		if !p.Allows(scope) {
+			http.Error(w, "this key lacks the "+string(scope)+" scope", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
 }
 
 // ensureSession creates the session on first start and connects it when it was
