@@ -88,7 +88,9 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("waqtor server: %d %s", e.Status, e.Problem.Error()) }
+func (e *Error) Error() string {
+	return fmt.Sprintf("waqtor server: %d %s", e.Status, e.Problem.Error())
+}
 
 // IsNotFound reports whether err is a 404 problem.
 func IsNotFound(err error) bool { return hasType(err, rest.TypeNotFound) }

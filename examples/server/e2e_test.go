@@ -26,7 +26,9 @@ func TestEndToEnd(t *testing.T) {
 	done := make(chan error, 1)
 	var logs syncBuffer
 	env := map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_API_KEY": key}
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &logs, ready) }()
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &logs, ready)
+	}()
 	var addr string
 	select {
 	case addr = <-ready:
