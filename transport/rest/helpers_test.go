@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -199,3 +200,5 @@ func (b *testBundle) do(t *testing.T, key, method, path string, body any, hdr ..
 	require.NoError(t, err)
 	return &response{status: res.StatusCode, header: res.Header, body: data}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

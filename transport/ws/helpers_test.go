@@ -3,6 +3,7 @@ package ws_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -203,3 +204,5 @@ func (c *client) barrier(t *testing.T) []frame {
 }
 
 func (c *client) close() { _ = c.conn.CloseNow() }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
