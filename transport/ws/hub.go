@@ -257,12 +257,16 @@ func (h *Hub) Start(ctx context.Context) error {
 // for the connection goroutines, bounded by ctx. It is safe to call more than
 // once.
 func (h *Hub) Stop(ctx context.Context) error {
+	h.mu.Lock() // no connection registers after this
 	switch {
 	case h.state.CompareAndSwap(hubStarted, hubStopped):
+		h.mu.Unlock()
 	case h.state.CompareAndSwap(hubNew, hubStopped):
+		h.mu.Unlock()
 		close(h.stopped)
 		return nil
 	default:
+		h.mu.Unlock()
 		return nil
 	}
 	h.mu.RLock()
@@ -357,13 +361,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	h.mu.RLock()
-	n := len(h.clients)
-	h.mu.RUnlock()
-	if n >= h.opts.MaxConnections {
+	h.mu.Lock()
+	switch {
+	case h.state.Load() != hubStarted:
+		h.mu.Unlock()
+		http.Error(w, "WebSocket hub not running", http.StatusServiceUnavailable)
+		return
+	case len(h.clients) >= h.opts.MaxConnections:
+		h.mu.Unlock()
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
+	h.conns.Add(1) // under h.mu, so Stop's Wait never races an Add
+	h.mu.Unlock()
+	defer h.conns.Done()
 	acc := &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins, InsecureSkipVerify: h.opts.InsecureSkipOriginCheck || !viaToken}
 	if h.opts.CompressionThreshold > 0 {
 		acc.CompressionMode = websocket.CompressionNoContextTakeover
@@ -378,8 +389,6 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.conn = conn
 	conn.SetReadLimit(h.opts.MaxFrameBytes)
-	h.conns.Add(1)
-	defer h.conns.Done()
 	h.serve(c)
 }
 
@@ -466,7 +475,11 @@ func (h *Hub) recordError(source string, err error) {
 func (h *Hub) serve(c *client) {
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
+	stopping := h.state.Load() != hubStarted
 	h.mu.Unlock()
+	if stopping { // Stop ran during the handshake
+		c.close(websocket.StatusGoingAway, "server shutting down")
+	}
 	h.stats.connections.Add(1)
 	h.metrics.connections.Inc()
 	h.metrics.connectionsTotal.Inc()
@@ -510,6 +523,7 @@ type client struct {
 	connectedAt time.Time
 	lastPong    atomic.Int64
 	dead        atomic.Bool
+	slow        atomic.Bool
 	ctx         context.Context
 	cancel      context.CancelFunc
 	closeOnce   sync.Once
@@ -536,7 +550,7 @@ type client struct {
 
 // closeSlow closes a client that cannot keep up, once.
 func (c *client) closeSlow(reason string) {
-	if c.isClosed() {
+	if !c.slow.CompareAndSwap(false, true) || c.isClosed() {
 		return
 	}
 	c.hub.metrics.dropped.Inc()
