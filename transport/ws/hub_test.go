@@ -168,10 +168,17 @@ func TestSlowConsumer(t *testing.T) {
 	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
 		require.ErrorContains(t, err, "EOF")
 	}
-	require.Eventually(t, func() bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
 		st := b.hub.Stats("")
-		return st.Connections.SlowClosed == 1 && st.Subscribers["message.sent"] == 1
-	}, 10*time.Second, 5*time.Millisecond)
+		if st.Connections.SlowClosed == 1 && st.Subscribers["message.sent"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slow closed %d, subscribers %v, connections %+v", st.Connections.SlowClosed, st.Subscribers, st.Connections)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // smallBuffers restarts the test server with tiny socket send buffers, so that
