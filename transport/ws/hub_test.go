@@ -115,7 +115,7 @@ func TestResumeAcrossRestart(t *testing.T) {
 // queue is full, while a reading client gets every event.
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(o *ws.HubOpts) { o.SendQueueBytes = 128 << 10; o.WriteTimeout = 200 * time.Millisecond })
+	b := setup(t, func(o *ws.HubOpts) { o.SendQueueBytes = 128 << 10; o.WriteTimeout = 2 * time.Second })
 	smallBuffers(t, b)
 	slow := b.dial(t, b.keyA)
 	defer slow.close()
