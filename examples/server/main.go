@@ -13,6 +13,12 @@
 //
 //	curl -H "X-API-Key: $KEY" -d '{"chat":"+15550002222","text":"hi"}' localhost:8080/api/messages/send-text
 //
+// On first start without -api-key it creates an admin API key, prints it once
+// and keeps only its digest. With the sandbox engine, /api/sandbox/ drives the
+// simulated network, so the whole gateway can be tried with curl:
+//
+//	curl -H "X-API-Key: $KEY" -d '{"chat":"+15550002222","text":"hi"}' localhost:8080/api/messages/send-text
+//
 // Every flag can also be set with an environment variable (shown in -help).
 package main
 

@@ -43,6 +43,9 @@ const (
 	WriteTimeoutDefault        = 5 * time.Second
 )
 
+// closeGrace bounds the close handshake with a peer.
+const closeGrace = time.Second
+
 // Close codes the hub uses besides the standard ones.
 const (
 	// StatusSlowConsumer is websocket.StatusPolicyViolation (1008): the
@@ -550,7 +553,7 @@ type client struct {
 
 // closeSlow closes a client that cannot keep up, once.
 func (c *client) closeSlow(reason string) {
-	if !c.slow.CompareAndSwap(false, true) || c.isClosed() {
+	if !c.slow.CompareAndSwap(false, true) {
 		return
 	}
 	c.hub.metrics.dropped.Inc()
@@ -596,7 +599,21 @@ func (c *client) close(code websocket.StatusCode, reason string) {
 		// in-flight read or write uses kills the connection without a close
 		// frame.
 		go func() {
-			_ = c.conn.Close(code, reason)
+			done := make(chan struct{})
+			go func() {
+				_ = c.conn.Close(code, reason)
+				close(done)
+			}()
+			t := time.NewTimer(closeGrace)
+			select {
+			case <-done:
+			case <-t.C:
+				// A peer that does not answer the close handshake (a stalled
+				// or dead client) is cut off rather than waited for.
+				_ = c.conn.CloseNow()
+				<-done
+			}
+			t.Stop()
 			c.cancel()
 		}()
 	})
@@ -698,14 +715,21 @@ func (c *client) writeLoop() {
 			for _, b := range batch {
 				ctx, cancel := context.WithTimeout(c.ctx, c.hub.opts.WriteTimeout)
 				err := c.conn.Write(ctx, websocket.MessageText, b)
+				timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
 				cancel()
 				c.mu.Lock()
 				c.queued -= len(b)
 				c.mu.Unlock()
 				if err != nil {
-					if !c.isClosed() {
+					switch {
+					case timedOut:
+						// The timed-out write already cut the connection
+						// (and the reader may have noticed first).
 						c.hub.recordError("write", err)
 						c.closeSlow("slow consumer: write timed out")
+					case !c.isClosed():
+						c.hub.recordError("write", err)
+						c.close(websocket.StatusInternalError, "write failed")
 					}
 					return
 				}

@@ -115,7 +115,7 @@ func TestResumeAcrossRestart(t *testing.T) {
 // queue is full, while a reading client gets every event.
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(o *ws.HubOpts) { o.SendQueueBytes = 128 << 10; o.WriteTimeout = 200 * time.Millisecond })
+	b := setup(t, func(o *ws.HubOpts) { o.SendQueueBytes = 128 << 10; o.WriteTimeout = 2 * time.Second })
 	smallBuffers(t, b)
 	slow := b.dial(t, b.keyA)
 	defer slow.close()
@@ -151,10 +151,11 @@ func TestSlowConsumer(t *testing.T) {
 			Chat: waqtor.Address{JID: "15550002222@s.whatsapp.net"}, Direction: waqtor.DirectionOut, Session: "s1", Tenant: "default",
 			Status: waqtor.StatusSent}}
 		require.NoError(t, corelink.Emit(ctx, b.core, "s1", "default", ev))
-		if i%20 == 19 {
-			// A healthy client keeps within 20 events (80 KB) of the stream;
-			// the stalled one falls behind without bound.
-			require.Eventually(t, func() bool { return progress.Load() >= int64(i-20) || len(done) > 0 }, 10*time.Second, time.Millisecond)
+		if i%5 == 4 {
+			// A healthy client keeps within 10 events (about 45 KB, well inside
+			// its 128 KB queue even with 5 more appended before the next check)
+			// of the stream; the stalled one falls behind without bound.
+			require.Eventually(t, func() bool { return progress.Load() >= int64(i-10) || len(done) > 0 }, 10*time.Second, time.Millisecond)
 		}
 	}
 	require.Equal(t, n, <-done, "the reading client got every event")
@@ -168,10 +169,17 @@ func TestSlowConsumer(t *testing.T) {
 	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
 		require.ErrorContains(t, err, "EOF")
 	}
-	require.Eventually(t, func() bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
 		st := b.hub.Stats("")
-		return st.Connections.SlowClosed == 1 && st.Subscribers["message.sent"] == 1
-	}, 10*time.Second, 5*time.Millisecond)
+		if st.Connections.SlowClosed == 1 && st.Subscribers["message.sent"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slow closed %d, subscribers %v, connections %+v", st.Connections.SlowClosed, st.Subscribers, st.Connections)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // smallBuffers restarts the test server with tiny socket send buffers, so that
