@@ -76,9 +76,7 @@
 // # The event log
 //
 // Every event is also appended to a durable log, in the same transaction as the
-// state change it reports, with an increasing sequence number (gap-free on
-// SQLite; on PostgreSQL a rolled-back write leaves a hole, but no event ever
-// appears behind one a reader has already seen). A consumer that must
+// state change it reports, with a gap-free sequence number. A consumer that must
 // see every event — a webhook dispatcher, a plugin, an audit trail — reads the
 // log through a named [Cursor] ([Core.Cursor]) and commits its progress; after
 // a crash it resumes where it left off. [Core.ReadLog] reads any range. Old

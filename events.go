@@ -43,8 +43,7 @@ type Event interface {
 type EventMeta struct {
 	// ID is the event's unique ID ("evt_…"), stable across redeliveries.
 	ID string `json:"-"`
-	// Seq is the event's position in the event log: increasing, gap-free on
-	// SQLite; on PostgreSQL a rolled-back write may leave a hole.
+	// Seq is the event's position in the event log (monotonic, gap-free).
 	Seq int64 `json:"-"`
 	// Session is the session the event belongs to.
 	Session string `json:"-"`

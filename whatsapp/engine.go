@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"go.mau.fi/whatsmeow/util/keys"
 	"log/slog"
 	"strings"
 	"sync"
@@ -67,6 +68,7 @@ func NewEngine(ctx context.Context, env *waqtor.EngineEnv, cfg *Config) (*Engine
 }
 
 func newEngine(ctx context.Context, env *waqtor.EngineEnv, cfg *Config, newClient func(*store.Device, waLog.Logger) client) (*Engine, error) {
+	warmLibsignal()
 	if env == nil {
 		return nil, fmt.Errorf("%w: whatsapp.NewEngine needs the EngineEnv the Core passes to its EngineFactory", waqtor.ErrConfig)
 	}
@@ -321,4 +323,13 @@ func (e *Engine) forget(c *conn) {
 		delete(e.conns, c.sess.ID)
 	}
 	e.mu.Unlock()
+}
+
+// libsignal sets up its logger lazily without synchronisation, so the first
+// signatures made concurrently (devices created for several sessions at once)
+// race. warmLibsignal makes one signature first, once per process.
+var warmSignal sync.Once
+
+func warmLibsignal() {
+	warmSignal.Do(func() { _ = keys.NewKeyPair().CreateSignedPreKey(1) })
 }

@@ -25,6 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	warmLibsignal() // tests create devices concurrently, without NewEngine
 	code := m.Run()
 	if template.dir != "" {
 		_ = os.RemoveAll(template.dir)

@@ -20,33 +20,14 @@ type Event struct {
 	Time      time.Time
 }
 
-// AppendEvents appends events to the log inside tx and sets their Seq.
-//
-// On SQLite, sequence numbers come from a single counter row updated in the same
-// transaction: writers are serialised anyway, so numbers are gap-free and commit
-// in order.
-//
-// On PostgreSQL, where transactions commit concurrently (and share fsyncs), they
-// come from a sequence: numbers may have gaps (a rolled-back append) and may
-// commit out of order. Readers stay correct by reading only up to a watermark
-// below which no transaction is still writing (see LastSeq), so a reader that has
-// seen seq N never later finds a committed event below N.
+// AppendEvents appends events to the log inside tx and sets their Seq. Sequence
+// numbers come from a single counter row updated in the same transaction, so they
+// are gap-free and commit in order: a reader that has seen seq N never later finds
+// a committed event below N (which an auto-increment column cannot promise on
+// PostgreSQL, where transactions commit out of allocation order). The price is
+// that event-writing transactions are serialised on PostgreSQL.
 func (s *Store) AppendEvents(ctx context.Context, tx *sql.Tx, events []*Event) error {
 	if len(events) == 0 {
-		return nil
-	}
-	if s.Dialect == DialectPostgres {
-		for _, e := range events {
-			err := tx.QueryRowContext(ctx, `INSERT INTO waqtor_event_log (seq, id, tenant_id, session_id, kind, ts, data)
-				VALUES (nextval('waqtor_event_seq'), $1, $2, $3, $4, $5, $6) RETURNING seq`,
-				e.ID, e.TenantID, e.SessionID, e.Kind, Micros(e.Time), e.Data).Scan(&e.Seq)
-			if err != nil {
-				if isUniqueViolation(err) {
-					return fmt.Errorf("%w: event %q", ErrDuplicate, e.ID)
-				}
-				return fmt.Errorf("store: append event: %w", err)
-			}
-		}
 		return nil
 	}
 	var last int64
@@ -77,24 +58,11 @@ type ReadEventsParams struct {
 	Tenant   string   // when set, only this tenant
 }
 
-// ReadEvents returns log rows in sequence order. On PostgreSQL it first waits
-// (bounded by ctx) for the transactions that are writing to the log at the time
-// of the call, and returns only rows up to the watermark they leave (LastSeq).
+// ReadEvents returns log rows in sequence order.
 func (s *Store) ReadEvents(ctx context.Context, p ReadEventsParams) ([]*Event, error) {
 	var sb strings.Builder
 	args := []any{p.After}
 	sb.WriteString(`SELECT seq, id, tenant_id, session_id, kind, ts, data FROM waqtor_event_log WHERE seq > $1`)
-	if s.Dialect == DialectPostgres {
-		mark, err := s.LastSeq(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if mark <= p.After {
-			return nil, nil
-		}
-		args = append(args, mark)
-		sb.WriteString(` AND seq <= $2`)
-	}
 	in := func(col string, vals []string) {
 		sb.WriteString(" AND " + col + " IN (")
 		for i, v := range vals {
@@ -136,47 +104,13 @@ func (s *Store) ReadEvents(ctx context.Context, p ReadEventsParams) ([]*Event, e
 	return out, rows.Err()
 }
 
-// LastSeq returns the log's watermark: the highest sequence number at or below
-// which every event is committed (or rolled back for good); 0 for an empty log.
-//
-// On PostgreSQL that is the highest committed seq M, once every transaction that
-// was writing to the log when M was read has ended: a transaction that took a
-// number below M holds a lock on the log table until it ends, so after those
-// transactions end nothing below M can still appear. Waiting is bounded by ctx
-// (the Core's writers hold their transactions for milliseconds).
+// LastSeq returns the highest sequence number ever assigned (0 for an empty log).
 func (s *Store) LastSeq(ctx context.Context) (int64, error) {
-	if s.Dialect != DialectPostgres {
-		var seq int64
-		if err := s.DB.QueryRowContext(ctx, `SELECT seq FROM waqtor_log_counter WHERE id = 1`).Scan(&seq); err != nil {
-			return 0, fmt.Errorf("store: last sequence: %w", err)
-		}
-		return seq, nil
+	var seq int64
+	if err := s.DB.QueryRowContext(ctx, `SELECT seq FROM waqtor_log_counter WHERE id = 1`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("store: last sequence: %w", err)
 	}
-	var mark int64
-	var writers string // comma-separated virtual transaction IDs
-	err := s.DB.QueryRowContext(ctx, `SELECT COALESCE((SELECT MAX(seq) FROM waqtor_event_log), 0),
-		COALESCE((SELECT string_agg(virtualtransaction, ',') FROM pg_locks
-		          WHERE locktype = 'relation' AND relation = 'waqtor_event_log'::regclass
-		            AND mode = 'RowExclusiveLock' AND granted), '')`).Scan(&mark, &writers)
-	if err != nil {
-		return 0, fmt.Errorf("store: log watermark: %w", err)
-	}
-	for wait := 100 * time.Microsecond; writers != ""; wait = min(wait*2, 20*time.Millisecond) {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, fmt.Errorf("store: log watermark: waiting for writers: %w", ctx.Err())
-		case <-t.C:
-		}
-		if err := s.DB.QueryRowContext(ctx, `SELECT COALESCE(string_agg(virtualtransaction, ','), '') FROM pg_locks
-			WHERE locktype = 'relation' AND relation = 'waqtor_event_log'::regclass
-			  AND mode = 'RowExclusiveLock' AND granted
-			  AND virtualtransaction = ANY(string_to_array($1, ','))`, writers).Scan(&writers); err != nil {
-			return 0, fmt.Errorf("store: log watermark: %w", err)
-		}
-	}
-	return mark, nil
+	return seq, nil
 }
 
 // GetCursor returns a named cursor's position; ErrNotFound when it was never saved.

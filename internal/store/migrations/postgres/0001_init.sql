@@ -63,8 +63,6 @@ CREATE TABLE waqtor_event_log (
     data       TEXT NOT NULL
 );
 CREATE INDEX waqtor_event_log_ts ON waqtor_event_log (ts);
--- Sequence numbers of the log (see store.AppendEvents): writers commit concurrently.
-CREATE SEQUENCE waqtor_event_seq;
 
 CREATE TABLE waqtor_cursors (
     name       TEXT PRIMARY KEY,
