@@ -3,6 +3,7 @@ package webhook
 import (
 	"errors"
 	"fmt"
+	"github.com/waqtor/waqtor"
 )
 
 // Configuration and lifecycle errors.
@@ -46,23 +47,10 @@ var (
 	ErrTimestamp = errors.New("webhook: timestamp outside tolerance")
 )
 
-// FieldError names the input field that failed validation. It matches
-// ErrInvalidEndpoint (or the sentinel in Err) with errors.Is.
-type FieldError struct {
-	// Err is the sentinel; ErrInvalidEndpoint unless stated otherwise.
-	Err error
-	// Field is the offending field, such as "url" or "events".
-	Field string
-	// Reason says what is wrong in words a user can act on.
-	Reason string
-}
-
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("%v: %s: %s", e.Err, e.Field, e.Reason)
-}
-
-// Unwrap returns the sentinel.
-func (e *FieldError) Unwrap() error { return e.Err }
+// FieldError names the input field that failed validation; it is the root
+// package's [waqtor.FieldError], so every transport maps it the same way. It
+// matches ErrInvalidEndpoint (or the sentinel in Err) with errors.Is.
+type FieldError = waqtor.FieldError
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Err: ErrInvalidEndpoint, Field: field, Reason: fmt.Sprintf(format, args...)}
