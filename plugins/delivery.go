@@ -141,7 +141,7 @@ func (s *supervisor) deliver(ctx, incCtx context.Context, proc *process, cur *wa
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			delete(s.attempts, id)
+			s.forgetAttempts(ctx, id)
 			delete(s.deliveries, id)
 			s.mu.Lock()
 			s.handled++
@@ -171,12 +171,12 @@ func (s *supervisor) deliver(ctx, incCtx context.Context, proc *process, cur *wa
 			s.crashedOn = &crashRecord{event: e, attempt: attempt, err: err}
 			return err
 		}
-		s.attempts[id] = attempt
+		s.noteAttempts(ctx, id, attempt)
 		s.log.WarnContext(ctx, "Plugin failed to handle an event", slog.String("event_id", id),
 			slog.String("kind", string(e.Kind())), slog.Int("attempt", attempt), slog.Any("error", err))
 		if attempt >= s.cfg.MaxEventAttempts {
 			s.deadLetter(ctx, e, attempt, err)
-			delete(s.attempts, id)
+			s.forgetAttempts(ctx, id)
 			delete(s.deliveries, id)
 			if cerr := s.commit(ctx, cur, e.Meta().Seq); cerr != nil {
 				return cerr
@@ -224,14 +224,14 @@ func (s *supervisor) settleCrash(ctx context.Context, proc *process) {
 			slog.String("event_id", id), slog.Int("attempt", c.attempt))
 		return
 	}
-	s.attempts[id] = c.attempt
+	s.noteAttempts(ctx, id, c.attempt)
 	s.log.WarnContext(ctx, "Plugin died while handling an event", slog.String("event_id", id),
 		slog.String("kind", string(c.event.Kind())), slog.Int("attempt", c.attempt), slog.Any("error", c.err))
 	if c.attempt < s.cfg.MaxEventAttempts {
 		return
 	}
 	s.deadLetter(ctx, c.event, c.attempt, c.err)
-	delete(s.attempts, id)
+	s.forgetAttempts(ctx, id)
 	delete(s.deliveries, id)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -378,4 +378,43 @@ func (s *supervisor) execAction(ctx context.Context, a *Action) error {
 		return s.h.setPresence(ctx, s, a.Presence)
 	}
 	return fmt.Errorf("%w: empty action", waqtor.ErrInvalidMessage)
+}
+
+// loadAttempts restores the failed-delivery counts recorded by an earlier
+// run, so that MaxEventAttempts counts across host restarts. A failure is
+// logged and not fatal: the counts then start again from zero.
+func (s *supervisor) loadAttempts(ctx context.Context) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	m, err := s.h.kv.loadAttempts(lctx, s.cfg.Name)
+	if err != nil {
+		s.log.ErrorContext(ctx, "Could not load the plugin's failed-delivery counts", slog.Any("error", err))
+		return
+	}
+	s.attempts = m
+}
+
+// noteAttempts records that event id has failed n times, in memory and in
+// the database (so a host restart does not reset the count).
+func (s *supervisor) noteAttempts(ctx context.Context, id string, n int) {
+	s.attempts[id] = n
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.h.kv.setAttempts(sctx, s.cfg.Name, id, n); err != nil {
+		s.log.ErrorContext(ctx, "Could not record a failed delivery", slog.String("event_id", id), slog.Any("error", err))
+	}
+}
+
+// forgetAttempts drops event id's failure count once it is handled or
+// dead-lettered. Events that never failed cost no database write.
+func (s *supervisor) forgetAttempts(ctx context.Context, id string) {
+	if _, ok := s.attempts[id]; !ok {
+		return
+	}
+	delete(s.attempts, id)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.h.kv.clearAttempts(sctx, s.cfg.Name, id); err != nil {
+		s.log.ErrorContext(ctx, "Could not clear a failed-delivery count", slog.String("event_id", id), slog.Any("error", err))
+	}
 }

@@ -9,8 +9,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -30,7 +32,8 @@ import (
 // TestSupplyChainAndIsolation is RELIABILITY T22: a binary that does not match
 // its checksum is refused; the plugin's environment holds nothing of the
 // host's; a local client other than the host cannot talk to the plugin (the
-// mTLS handshake fails, with no certificate or a certificate of its own); a
+// mTLS handshake fails for a second local process, in plaintext, with no
+// certificate or with a certificate of its own); a
 // reattach with AutoMTLS is refused.
 func TestSupplyChainAndIsolation(t *testing.T) {
 	t.Parallel()
@@ -68,20 +71,17 @@ func TestSupplyChainAndIsolation(t *testing.T) {
 	require.NotNil(t, rc)
 	require.Equal(t, "unix", rc.Addr.Network())
 	ctx := context.Background()
-	call := func(creds credentials.TransportCredentials) error {
-		conn, err := grpc.NewClient("unix:"+rc.Addr.String(), grpc.WithTransportCredentials(creds))
-		require.NoError(t, err)
-		defer conn.Close()
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		_, err = grpc_health_v1.NewHealthClient(conn).Check(cctx, &grpc_health_v1.HealthCheckRequest{Service: plugin.GRPCServiceName})
-		return err
+	// A second local process (this test binary, re-executed) dials the
+	// plugin's socket three ways; each must fail the mTLS handshake.
+	out, err := exec.CommandContext(ctx, exe, testForeignArg, rc.Addr.String()).CombinedOutput()
+	require.NoError(t, err, "foreign process: %s", out)
+	var results map[string]string
+	require.NoError(t, json.Unmarshal(out, &results), "foreign process output: %s", out)
+	require.Len(t, results, 3)
+	for how, res := range results {
+		require.NotEqual(t, "accepted", res, "a foreign process talked to the plugin with %s", how)
+		require.NotEmpty(t, res, how)
 	}
-	require.Error(t, call(insecure.NewCredentials()), "plaintext is refused")
-	require.Error(t, call(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, //nolint:gosec // the attacker's side
-		Certificates: []tls.Certificate{selfSigned(t)}})), "a certificate other than the host's is refused")
-	require.Error(t, call(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true})), //nolint:gosec // the attacker's side
-		"no client certificate is refused")
 
 	// A reattach with AutoMTLS has no certificate the plugin trusts.
 	client := plugin.NewClient(&plugin.ClientConfig{HandshakeConfig: plugins.Handshake, Plugins: plugins.PluginSet(),
@@ -109,16 +109,57 @@ func mustRead(t *testing.T, p string) []byte {
 	return b
 }
 
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
+// runForeignDial is the foreign local process of TestSupplyChainAndIsolation:
+// it calls the plugin at the unix socket addr in plaintext, with a
+// certificate of its own, and with no client certificate, and prints a JSON
+// object: for each, "accepted" or the error.
+func runForeignDial(addr string) int {
+	cert, err := selfSigned()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	attempts := map[string]credentials.TransportCredentials{
+		"plaintext": insecure.NewCredentials(),
+		"own certificate": credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, //nolint:gosec // the attacker's side
+			Certificates: []tls.Certificate{cert}}),
+		"no certificate": credentials.NewTLS(&tls.Config{InsecureSkipVerify: true}), //nolint:gosec // the attacker's side
+	}
+	results := map[string]string{}
+	for how, creds := range attempts {
+		results[how] = "accepted"
+		conn, err := grpc.NewClient("unix:"+addr, grpc.WithTransportCredentials(creds))
+		if err != nil {
+			results[how] = err.Error()
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err = grpc_health_v1.NewHealthClient(conn).Check(ctx, &grpc_health_v1.HealthCheckRequest{Service: plugin.GRPCServiceName})
+		cancel()
+		_ = conn.Close()
+		if err != nil {
+			results[how] = err.Error()
+		}
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(results); err != nil {
+		return 1
+	}
+	return 0
+}
+
+func selfSigned() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
 		DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // TestHostServiceThroughProcess exercises the Host service of a real plugin

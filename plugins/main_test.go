@@ -28,6 +28,10 @@ const testPluginArg = "waqtor-test-plugin"
 // (see TestPluginExitsWhenHostDies).
 const testHostArg = "waqtor-test-host"
 
+// With first argument testForeignArg, TestMain is a foreign local process
+// that tries to talk to a plugin (see TestSupplyChainAndIsolation).
+const testForeignArg = "waqtor-test-foreign-dial"
+
 // hostSecret is set in the host's environment; a plugin must never see it.
 const hostSecret = "WAQTOR_TEST_SECRET"
 
@@ -37,6 +41,9 @@ func TestMain(m *testing.M) {
 	}
 	if len(os.Args) > 1 && os.Args[1] == testHostArg {
 		os.Exit(runTestHost(os.Args[2]))
+	}
+	if len(os.Args) > 2 && os.Args[1] == testForeignArg {
+		os.Exit(runForeignDial(os.Args[2]))
 	}
 	_ = os.Setenv(hostSecret, "s3cret")
 	goleak.VerifyTestMain(m,
@@ -171,6 +178,9 @@ func (p *testPlugin) OnEvent(ctx context.Context, req *plugins.EventRequest) (*p
 		time.Sleep(time.Duration(rand.IntN(15)) * time.Millisecond)
 		return ack, nil
 	case "hang":
+		if p.mode == "ignore-hang" { // a healthy plugin beside a stuck one
+			return ack, nil
+		}
 		select {}
 	case "poison":
 		os.Exit(3)

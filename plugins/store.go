@@ -204,3 +204,46 @@ func (s *kvStore) countDeadLetters(ctx context.Context, plugin string) (int64, e
 	}
 	return n, nil
 }
+
+// loadAttempts returns the failed-delivery counts recorded for a plugin's
+// events that are still being retried.
+func (s *kvStore) loadAttempts(ctx context.Context, plugin string) (map[string]int, error) {
+	rows, err := s.st.DB.QueryContext(ctx, `SELECT event_id, attempts FROM waqtor_plugin_attempts WHERE plugin = $1`, plugin)
+	if err != nil {
+		return nil, fmt.Errorf("%w: load attempts: %w", waqtor.ErrDatabase, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("%w: load attempts: %w", waqtor.ErrDatabase, err)
+		}
+		out[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%w: load attempts: %w", waqtor.ErrDatabase, err)
+	}
+	return out, nil
+}
+
+// setAttempts records that an event has failed n times.
+func (s *kvStore) setAttempts(ctx context.Context, plugin, eventID string, n int) error {
+	_, err := s.st.DB.ExecContext(ctx, `INSERT INTO waqtor_plugin_attempts (plugin, event_id, attempts, updated_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (plugin, event_id) DO UPDATE SET attempts = excluded.attempts,
+		updated_at = excluded.updated_at`, plugin, eventID, n, store.Micros(s.now()))
+	if err != nil {
+		return fmt.Errorf("%w: record attempts: %w", waqtor.ErrDatabase, err)
+	}
+	return nil
+}
+
+// clearAttempts forgets an event's failures once it is handled or dead-lettered.
+func (s *kvStore) clearAttempts(ctx context.Context, plugin, eventID string) error {
+	if _, err := s.st.DB.ExecContext(ctx, `DELETE FROM waqtor_plugin_attempts WHERE plugin = $1 AND event_id = $2`,
+		plugin, eventID); err != nil {
+		return fmt.Errorf("%w: clear attempts: %w", waqtor.ErrDatabase, err)
+	}
+	return nil
+}

@@ -2,9 +2,11 @@ package plugins_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/internal/slogtest"
 	"github.com/waqtor/waqtor/plugins"
 )
 
@@ -253,7 +256,7 @@ func TestSlowPluginDoesNotBlockOthers(t *testing.T) {
 	t.Parallel()
 	stuck := fastPlugin(t, "stuck")
 	stuck.CallTimeout = time.Minute
-	b := setup(t, stuck, fastPlugin(t, "quick"))
+	b := setup(t, stuck, fastPlugin(t, "quick", "ignore-hang"))
 	b.waitRunning(t, "stuck", 0)
 	b.waitRunning(t, "quick", 0)
 	b.say(t, "hang")
@@ -273,3 +276,71 @@ func requireGone(t *testing.T, pid int) {
 		return err != nil || strings.Contains(string(b), ") Z ")
 	}, waitTimeout, time.Millisecond, "process %d still runs", pid)
 }
+
+// TestAttemptsSurviveHostRestart: failed deliveries are counted across host
+// restarts. The first host fails the event once and is stopped during its
+// backoff; the second, allowing two attempts, makes exactly one more and
+// dead-letters the event, instead of starting the count again.
+func TestAttemptsSurviveHostRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	cfg := fastPlugin(t, "tp")
+	cfg.MaxEventAttempts = 2
+	cfg.RestartBackoff = time.Hour // the first host waits after its failure
+	cfg.RestartBackoffMax = time.Hour
+
+	first, err := plugins.NewHost(b.core, &plugins.Config{Logger: slogtest.New(t), Plugins: []plugins.PluginConfig{cfg},
+		Test: plugins.TestConfig{ExitPollInterval: 20 * time.Millisecond}})
+	require.NoError(t, err)
+	require.NoError(t, first.Start(ctx))
+	b.host = first
+	b.waitRunning(t, "tp", 0)
+	b.say(t, "error")
+	require.Eventually(t, func() bool {
+		st, err := first.Status(ctx, "tp")
+		return err == nil && strings.Contains(st.LastError, "cannot handle this")
+	}, waitTimeout, 5*time.Millisecond)
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	require.NoError(t, first.Stop(sctx))
+	cancel()
+
+	logs := &countingHandler{msg: "Plugin failed to handle an event"}
+	cfg.RestartBackoff = 5 * time.Millisecond
+	second, err := plugins.NewHost(b.core, &plugins.Config{Logger: slog.New(logs), Plugins: []plugins.PluginConfig{cfg},
+		Test: plugins.TestConfig{ExitPollInterval: 20 * time.Millisecond}})
+	require.NoError(t, err)
+	require.NoError(t, second.Start(ctx))
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		require.NoError(t, second.Stop(sctx))
+	})
+	b.host = second
+	b.say(t, "fine")
+	b.waitText(t, "ack: fine")
+	dls, err := second.DeadLetters(ctx, "tp", nil)
+	require.NoError(t, err)
+	require.Len(t, dls, 1)
+	require.Equal(t, 2, dls[0].Attempts, "one failure before the restart, one after")
+	require.EqualValues(t, 1, logs.count.Load(), "the second host delivered the failing event once")
+}
+
+// countingHandler counts log records with one message.
+type countingHandler struct {
+	msg   string
+	count atomic.Int64
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.count.Add(1)
+	}
+	return nil
+}
+
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h *countingHandler) WithGroup(string) slog.Handler { return h }

@@ -93,6 +93,7 @@ func (s *supervisor) wait(ctx context.Context, d time.Duration) bool {
 
 func (s *supervisor) run(ctx context.Context) {
 	defer s.setState(context.WithoutCancel(ctx), waqtor.PluginStopped, nil)
+	s.loadAttempts(ctx)
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		until := s.breakerUntil
