@@ -100,7 +100,9 @@ type PluginConfig struct {
 	// MaxActionsDefault (100).
 	MaxActions int
 	// MaxEventAttempts is how many failed deliveries of one event are tolerated
-	// before it is recorded as a dead letter and skipped. Defaults to
+	// before it is recorded as a dead letter and skipped. Failures are
+	// counted in the database, across host restarts; a plugin killed with
+	// SIGKILL from outside does not count against the event. Defaults to
 	// MaxEventAttemptsDefault (3).
 	MaxEventAttempts int
 	// Name names the plugin instance: in the host's API, its log, its cursor
