@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -118,16 +119,24 @@ func setupKind(t *testing.T, kind dbtest.Kind, cfgs ...plugins.PluginConfig) *te
 		sess, err = core.Session(ctx, "main")
 		return err == nil && sess.State == waqtor.StateReady && sess.Info.Phone != ""
 	}, waitTimeout, 2*time.Millisecond)
+	host := startHost(t, core, logger, cfgs...)
+	return &testBundle{bot: sess.Info.Phone, core: core, host: host, net: n, phone: n.Phone("+15550001111")}
+}
+
+// startHost starts a Host of core with the given plugins, stopped when the
+// test ends.
+func startHost(t *testing.T, core *waqtor.Core, logger *slog.Logger, cfgs ...plugins.PluginConfig) *plugins.Host {
+	t.Helper()
 	host, err := plugins.NewHost(core, &plugins.Config{Logger: logger, Plugins: cfgs,
 		Test: plugins.TestConfig{ExitPollInterval: 20 * time.Millisecond}})
 	require.NoError(t, err)
-	require.NoError(t, host.Start(ctx))
+	require.NoError(t, host.Start(context.Background()))
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		require.NoError(t, host.Stop(sctx))
+		require.NoError(t, host.Stop(sctx)) // a second Stop is a no-op
 	})
-	return &testBundle{bot: sess.Info.Phone, core: core, host: host, net: n, phone: n.Phone("+15550001111")}
+	return host
 }
 
 // waitState waits until the plugin reaches state and returns its status.

@@ -290,10 +290,7 @@ func TestAttemptsSurviveHostRestart(t *testing.T) {
 	cfg.RestartBackoff = time.Hour // the first host waits after its failure
 	cfg.RestartBackoffMax = time.Hour
 
-	first, err := plugins.NewHost(b.core, &plugins.Config{Logger: slogtest.New(t), Plugins: []plugins.PluginConfig{cfg},
-		Test: plugins.TestConfig{ExitPollInterval: 20 * time.Millisecond}})
-	require.NoError(t, err)
-	require.NoError(t, first.Start(ctx))
+	first := startHost(t, b.core, slogtest.New(t), cfg)
 	b.host = first
 	b.waitRunning(t, "tp", 0)
 	b.say(t, "error")
@@ -307,15 +304,7 @@ func TestAttemptsSurviveHostRestart(t *testing.T) {
 
 	logs := &countingHandler{msg: "Plugin failed to handle an event"}
 	cfg.RestartBackoff = 5 * time.Millisecond
-	second, err := plugins.NewHost(b.core, &plugins.Config{Logger: slog.New(logs), Plugins: []plugins.PluginConfig{cfg},
-		Test: plugins.TestConfig{ExitPollInterval: 20 * time.Millisecond}})
-	require.NoError(t, err)
-	require.NoError(t, second.Start(ctx))
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		require.NoError(t, second.Stop(sctx))
-	})
+	second := startHost(t, b.core, slog.New(logs), cfg)
 	b.host = second
 	b.say(t, "fine")
 	b.waitText(t, "ack: fine")
