@@ -99,6 +99,20 @@ func TestRESTWebhookTour(t *testing.T) {
 			}
 		})
 
+		// The OpenAPI document describes the new fields from the route metadata.
+		var doc struct {
+			Components struct {
+				Schemas map[string]struct {
+					Properties map[string]any `json:"properties"`
+				} `json:"schemas"`
+			} `json:"components"`
+		}
+		require.Equal(t, http.StatusOK, b.call(t, b.keyA, "GET", "/openapi.json", nil, &doc))
+		for schema, prop := range map[string]string{"CreateEndpointRequest": "hub_signature", "UpdateEndpointRequest": "hub_signature",
+			"EndpointResponse": "hub_signature", "StatsResponse": "breaker", "BreakerResponse": "state"} {
+			require.Contains(t, doc.Components.Schemas[schema].Properties, prop, schema)
+		}
+
 		// Bad input: clear 422s naming the field, nothing stored.
 		var prob rest.Problem
 		for field, body := range map[string]map[string]any{
