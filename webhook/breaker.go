@@ -22,8 +22,11 @@ const (
 	// before the breaker may open.
 	BreakerMinRequestsDefault = 10
 	// BreakerOpenTimeoutDefault is how long the breaker stays open before it
-	// lets a probe through.
+	// lets a probe through, the first time.
 	BreakerOpenTimeoutDefault = 30 * time.Second
+	// BreakerMaxOpenTimeoutDefault caps the open timeout, which doubles with
+	// each consecutive re-open.
+	BreakerMaxOpenTimeoutDefault = time.Hour
 	// BreakerProbeSuccessesDefault is how many probes in a row must succeed
 	// to close a half-open breaker.
 	BreakerProbeSuccessesDefault = 3
@@ -40,11 +43,15 @@ const (
 // database; they are not counted as attempts, do not use up their retry
 // policy and are never lost. Then the breaker is half-open: it lets one
 // delivery through at a time as a probe. ProbeSuccesses successful probes in
-// a row close it; a failed probe opens it again (a re-open). After
-// MaxReopens re-opens in a row, that is failed probes without a single
-// successful one between them, the endpoint is disabled with reason "breaker"
-// and a webhook.endpoint_disabled event, as an endpoint that answered 410 is:
-// an endpoint that sometimes succeeds is never disabled by its breaker.
+// a row close it; a failed probe opens it again (a re-open), for twice as
+// long as the time before, up to MaxOpenTimeout. After MaxReopens re-opens in
+// a row, that is failed probes without a single successful one between them,
+// the endpoint is disabled with reason "breaker" and a
+// webhook.endpoint_disabled event, as an endpoint that answered 410 is. With
+// the defaults the probes come 30 s, 1, 2, 4, 8, 16 and 32 min, then 1 h
+// apart: an endpoint is disabled after about four hours of failed probes (an
+// hour-long outage is not enough), and an endpoint that sometimes succeeds is
+// never disabled by its breaker.
 //
 // Breaker state lives in the memory of each process: it is not persisted and
 // every process on a shared database keeps its own. After a restart every
@@ -61,6 +68,10 @@ type BreakerConfig struct {
 	// connection error count as failures. Defaults to
 	// BreakerFailureRatioDefault (0.7).
 	FailureRatio float64
+	// MaxOpenTimeout caps the open timeout, which doubles with every
+	// consecutive re-open. Defaults to BreakerMaxOpenTimeoutDefault (1 h), or
+	// OpenTimeout if that is longer.
+	MaxOpenTimeout time.Duration
 	// MaxReopens is how many consecutive re-opens (failed probes, without a
 	// successful one between them) disable the endpoint. Negative: never.
 	// Defaults to BreakerMaxReopensDefault (10).
@@ -69,7 +80,8 @@ type BreakerConfig struct {
 	// breaker may open. Defaults to BreakerMinRequestsDefault (10).
 	MinRequests int
 	// OpenTimeout is how long an open breaker holds deliveries back before it
-	// lets a probe through (on Config.Test.Clock). Defaults to
+	// lets a probe through (on Config.Test.Clock), the first time; every
+	// consecutive re-open doubles it, up to MaxOpenTimeout. Defaults to
 	// BreakerOpenTimeoutDefault (30 s).
 	OpenTimeout time.Duration
 	// ProbeSuccesses is how many probes in a row must succeed to close a
@@ -94,6 +106,9 @@ func (c BreakerConfig) withDefaults() BreakerConfig {
 	if c.OpenTimeout == 0 {
 		c.OpenTimeout = BreakerOpenTimeoutDefault
 	}
+	if c.MaxOpenTimeout == 0 {
+		c.MaxOpenTimeout = max(BreakerMaxOpenTimeoutDefault, c.OpenTimeout)
+	}
 	if c.ProbeSuccesses == 0 {
 		c.ProbeSuccesses = BreakerProbeSuccessesDefault
 	}
@@ -113,6 +128,9 @@ func (c *BreakerConfig) validate() error {
 		return fmt.Errorf("%w: Breaker.ProbeSuccesses %d must be between 1 and 1000 (or 0 for the default 3)", ErrConfig, c.ProbeSuccesses)
 	case c.OpenTimeout < 0:
 		return fmt.Errorf("%w: Breaker.OpenTimeout must not be negative", ErrConfig)
+	case c.MaxOpenTimeout < c.OpenTimeout:
+		return fmt.Errorf("%w: Breaker.MaxOpenTimeout %s must not be shorter than OpenTimeout %s", ErrConfig, c.MaxOpenTimeout,
+			c.OpenTimeout)
 	case c.Window < 0:
 		return fmt.Errorf("%w: Breaker.Window must not be negative", ErrConfig)
 	case c.Window > 0 && c.Window < breakerBuckets:
@@ -330,10 +348,19 @@ func (b *breaker) observe(now time.Time, id string, started time.Time, success b
 	return false // open: attempts that started before it opened
 }
 
-// open opens the breaker. b.mu is held.
+// open opens the breaker, for OpenTimeout doubled by each consecutive
+// re-open, up to MaxOpenTimeout. b.mu is held.
 func (b *breaker) open(now time.Time) {
+	timeout := b.cfg.OpenTimeout
+	for range b.reopens {
+		if timeout >= b.cfg.MaxOpenTimeout/2 {
+			timeout = b.cfg.MaxOpenTimeout
+			break
+		}
+		timeout *= 2
+	}
 	b.opens++
-	b.openedAt, b.openUntil = now, now.Add(b.cfg.OpenTimeout)
+	b.openedAt, b.openUntil = now, now.Add(min(timeout, b.cfg.MaxOpenTimeout))
 	b.probe, b.probeOK = "", 0
 	b.buckets = [breakerBuckets]breakerBucket{}
 	b.setState(brOpen)

@@ -54,6 +54,14 @@ func (bb *breakerBundle) run(t *testing.T, ok, failed int) {
 
 func (bb *breakerBundle) state() BreakerState { return bb.b.status(bb.now).State }
 
+// waitOut moves the clock to the end of the open timeout.
+func (bb *breakerBundle) waitOut(t *testing.T) {
+	t.Helper()
+	st := bb.b.status(bb.now)
+	require.Equal(t, BreakerOpen, st.State)
+	bb.now = st.OpenUntil
+}
+
 // openFully trips a fresh breaker and waits out its timeout.
 func (bb *breakerBundle) tripAndWait(t *testing.T) {
 	t.Helper()
@@ -194,9 +202,37 @@ func TestBreakerReopensAndDisables(t *testing.T) {
 			// Re-opened: held back for a full timeout again.
 			started, _ = bb.attempt(true)
 			require.False(t, started)
-			bb.now = bb.now.Add(BreakerOpenTimeoutDefault)
+			bb.waitOut(t)
 		}
 		require.Equal(t, 1+BreakerMaxReopensDefault, bb.b.status(bb.now).Opens)
+	})
+	t.Run("the open timeout doubles up to an hour, then closing resets it", func(t *testing.T) {
+		t.Parallel()
+		bb := setupBreaker(t)
+		bb.tripAndWait(t)
+		var waits []time.Duration
+		total := BreakerOpenTimeoutDefault
+		for range BreakerMaxReopensDefault {
+			_, disable := bb.attempt(false)
+			st := bb.b.status(bb.now)
+			waits = append(waits, st.OpenUntil.Sub(st.OpenedAt))
+			if !disable {
+				total += st.OpenUntil.Sub(st.OpenedAt)
+			}
+			bb.waitOut(t)
+		}
+		m := time.Minute
+		require.Equal(t, []time.Duration{m, 2 * m, 4 * m, 8 * m, 16 * m, 32 * m, 60 * m, 60 * m, 60 * m, 60 * m}, waits)
+		require.Equal(t, 4*time.Hour+3*m+30*time.Second, total, "failed probes for about four hours disable")
+
+		bb = setupBreaker(t)
+		bb.tripAndWait(t)
+		bb.attempt(false)
+		bb.waitOut(t)
+		bb.run(t, BreakerProbeSuccessesDefault, 0)
+		bb.run(t, 0, BreakerMinRequestsDefault)
+		st := bb.b.status(bb.now)
+		require.Equal(t, BreakerOpenTimeoutDefault, st.OpenUntil.Sub(st.OpenedAt), "after a close it starts at 30 s again")
 	})
 	t.Run("a close in between resets the count", func(t *testing.T) {
 		t.Parallel()
@@ -205,7 +241,7 @@ func TestBreakerReopensAndDisables(t *testing.T) {
 		for range BreakerMaxReopensDefault - 1 {
 			_, disable := bb.attempt(false)
 			require.False(t, disable)
-			bb.now = bb.now.Add(BreakerOpenTimeoutDefault)
+			bb.waitOut(t)
 		}
 		require.Equal(t, BreakerMaxReopensDefault-1, bb.b.status(bb.now).Reopens)
 		bb.run(t, BreakerProbeSuccessesDefault, 0)
@@ -227,7 +263,7 @@ func TestBreakerReopensAndDisables(t *testing.T) {
 			require.False(t, disable, "probe %d", i)
 			require.LessOrEqual(t, bb.b.status(bb.now).Reopens, 3)
 			if bb.state() == BreakerOpen {
-				bb.now = bb.now.Add(BreakerOpenTimeoutDefault)
+				bb.waitOut(t)
 			}
 		}
 		require.Equal(t, BreakerHalfOpen, bb.state(), "never three good probes in a row: never closed")
@@ -241,7 +277,7 @@ func TestBreakerReopensAndDisables(t *testing.T) {
 		require.False(t, disable)
 		require.Equal(t, BreakerOpen, bb.state())
 		require.Equal(t, 1, bb.b.status(bb.now).Reopens)
-		bb.now = bb.now.Add(BreakerOpenTimeoutDefault)
+		bb.waitOut(t)
 		bb.run(t, 2, 0)
 		require.Equal(t, BreakerHalfOpen, bb.state(), "the successes before the re-open do not count towards closing")
 	})
@@ -252,7 +288,7 @@ func TestBreakerReopensAndDisables(t *testing.T) {
 		for range 50 {
 			_, disable := bb.attempt(false)
 			require.False(t, disable)
-			bb.now = bb.now.Add(BreakerOpenTimeoutDefault)
+			bb.waitOut(t)
 		}
 	})
 }
@@ -269,8 +305,11 @@ func TestBreakerOffAndConfig(t *testing.T) {
 	require.Nil(t, bs.status("ep_1", time.Now()))
 
 	def := (&Config{}).WithDefaults().Breaker
-	require.Equal(t, BreakerConfig{FailureRatio: 0.7, MaxReopens: 10, MinRequests: 10, OpenTimeout: 30 * time.Second,
-		ProbeSuccesses: 3, Window: 5 * time.Minute}, def)
+	require.Equal(t, BreakerConfig{FailureRatio: 0.7, MaxOpenTimeout: time.Hour, MaxReopens: 10, MinRequests: 10,
+		OpenTimeout: 30 * time.Second, ProbeSuccesses: 3, Window: 5 * time.Minute}, def)
+	long := (&Config{Breaker: BreakerConfig{OpenTimeout: 2 * time.Hour}}).WithDefaults()
+	require.Equal(t, 2*time.Hour, long.Breaker.MaxOpenTimeout)
+	require.NoError(t, long.validate())
 
 	for name, bc := range map[string]BreakerConfig{
 		"FailureRatio":       {FailureRatio: 1.5},
@@ -280,6 +319,7 @@ func TestBreakerOffAndConfig(t *testing.T) {
 		"OpenTimeout":        {OpenTimeout: -time.Second},
 		"Window":             {Window: -time.Minute},
 		"Window too precise": {Window: 3},
+		"MaxOpenTimeout":     {OpenTimeout: time.Minute, MaxOpenTimeout: time.Second},
 	} {
 		err := (&Config{Breaker: bc}).WithDefaults().validate()
 		require.ErrorIs(t, err, ErrConfig, name)

@@ -70,8 +70,9 @@ type Config struct {
 	BatchSize int
 	// Breaker configures the circuit breaker of each endpoint (see
 	// BreakerConfig). Defaults to the Breaker*Default constants: open at 70 %
-	// failures of at least 10 attempts in 5 minutes, probe after 30 s, close
-	// after 3 successful probes, disable after 10 re-opens in a row.
+	// failures of at least 10 attempts in 5 minutes, probe after 30 s (doubling
+	// up to 1 h while probes fail), close after 3 successful probes, disable
+	// after 10 failed probes in a row.
 	Breaker BreakerConfig
 	// Concurrency is how many requests may be in flight to one endpoint (1 for
 	// FIFO endpoints). Defaults to ConcurrencyDefault (32).

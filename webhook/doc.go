@@ -79,9 +79,10 @@
 // failed 70 % of the time or more, it opens, and for 30 s the endpoint's due
 // deliveries are not attempted (they stay pending and due, are not counted as
 // attempts, and are never lost). Then it lets one probe at a time through;
-// 3 successful probes in a row close it, a failed probe re-opens it, and 10
-// failed probes in a row disable the endpoint (reason "breaker", with a
-// webhook.endpoint_disabled event). Breakers are per endpoint, so an open one
+// 3 successful probes in a row close it, a failed probe re-opens it for twice
+// as long (up to 1 h), and 10 failed probes in a row, about four hours,
+// disable the endpoint (reason "breaker", with a webhook.endpoint_disabled
+// event). Breakers are per endpoint, so an open one
 // never holds up another endpoint. Their state lives in memory, per process:
 // a restart starts them closed (see BreakerConfig). [Service.Stats] and the
 // metrics show each breaker.
