@@ -240,22 +240,23 @@ func (b *breaker) tick(now time.Time) {
 
 // admit tells a worker how many deliveries it may claim now: -1 for no
 // limit (closed), 1 for a probe (half-open, none in flight and nothing else
-// claimed, busy being the worker's claimed deliveries), or 0 and, while
-// open, the time to ask again.
-func (b *breaker) admit(now time.Time, busy int) (int, time.Time) {
+// claimed, busy counting the worker's claimed deliveries), or 0 and, while
+// open, the time to ask again. now and busy are only called when the breaker
+// is not closed.
+func (b *breaker) admit(now func() time.Time, busy func() int) (int, time.Time) {
 	if b.closed() {
 		return -1, time.Time{}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.tick(now)
+	b.tick(now())
 	switch b.state.Load() {
 	case brClosed:
 		return -1, time.Time{}
 	case brOpen:
 		return 0, b.openUntil
 	}
-	if b.probe == "" && busy == 0 {
+	if b.probe == "" && busy() == 0 {
 		return 1, time.Time{}
 	}
 	return 0, time.Time{} // the probe's outcome wakes the worker

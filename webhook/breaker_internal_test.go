@@ -52,6 +52,10 @@ func (bb *breakerBundle) run(t *testing.T, ok, failed int) {
 	}
 }
 
+func (bb *breakerBundle) clock() time.Time { return bb.now }
+
+func busy(n int) func() int { return func() int { return n } }
+
 func (bb *breakerBundle) state() BreakerState { return bb.b.status(bb.now).State }
 
 // waitOut moves the clock to the end of the open timeout.
@@ -133,7 +137,7 @@ func TestBreakerOpenHoldsBackThenProbes(t *testing.T) {
 		started, _ := bb.attempt(true)
 		require.False(t, started)
 	}
-	limit, until := bb.b.admit(bb.now, 0)
+	limit, until := bb.b.admit(bb.clock, busy(0))
 	require.Equal(t, 0, limit)
 	require.Equal(t, bb.now.Add(BreakerOpenTimeoutDefault), until)
 	bb.now = bb.now.Add(BreakerOpenTimeoutDefault - time.Millisecond)
@@ -144,15 +148,15 @@ func TestBreakerOpenHoldsBackThenProbes(t *testing.T) {
 
 	// Half-open: one probe at a time.
 	bb.now = bb.now.Add(time.Millisecond)
-	limit, _ = bb.b.admit(bb.now, 0)
+	limit, _ = bb.b.admit(bb.clock, busy(0))
 	require.Equal(t, 1, limit)
-	limit, _ = bb.b.admit(bb.now, 1)
+	limit, _ = bb.b.admit(bb.clock, busy(1))
 	require.Equal(t, 0, limit, "a claimed delivery is already waiting to be the probe")
 	require.Equal(t, BreakerHalfOpen, bb.state())
 	require.Equal(t, 1.0, metricValue(t, bb.m.brState))
 	require.True(t, bb.b.start(bb.now, "probe1"))
 	require.False(t, bb.b.start(bb.now, "other"), "a second delivery waits for the probe")
-	limit, until = bb.b.admit(bb.now, 0)
+	limit, until = bb.b.admit(bb.clock, busy(0))
 	require.Equal(t, 0, limit)
 	require.True(t, until.IsZero(), "the probe's outcome wakes the worker")
 
@@ -180,7 +184,7 @@ func TestBreakerClosesOnSuccessfulProbes(t *testing.T) {
 	st := bb.b.status(bb.now)
 	require.Equal(t, 0, st.WindowRequests, "the window starts afresh")
 	require.Equal(t, 1, st.Opens)
-	limit, _ := bb.b.admit(bb.now, 100)
+	limit, _ := bb.b.admit(bb.clock, busy(100))
 	require.Equal(t, -1, limit)
 	// Closed again: it takes a full window's worth of failures to re-open.
 	bb.run(t, 0, 9)

@@ -272,7 +272,7 @@ func (w *endpointWorker) run(ctx context.Context) {
 		conf := w.conf.Load()
 		var next time.Time
 		waitFreed := false
-		limit, until := w.br.admit(s.now(), w.busyLen())
+		limit, until := w.br.admit(s.now, w.busyLen)
 		if limit == 0 {
 			next = until // the breaker holds deliveries back until then, or until a probe's outcome
 		} else if conf.fifo() {
