@@ -8,8 +8,8 @@ import "time"
 // The webhook event kinds.
 const (
 	// KindWebhookEndpointDisabled is emitted when the webhook dispatcher disables
-	// an endpoint by itself: it answered 410 Gone, or it failed for longer than
-	// its disable window.
+	// an endpoint by itself: it answered 410 Gone, it failed for longer than
+	// its disable window, or its circuit breaker re-opened too often in a row.
 	KindWebhookEndpointDisabled EventKind = "webhook.endpoint_disabled"
 	// KindWebhookTest is the event a webhook test sends. It is delivered only to
 	// the endpoint being tested, never through endpoint filters.
@@ -27,8 +27,9 @@ type WebhookEndpointDisabled struct {
 	FailingSince time.Time `json:"failing_since,omitzero"`
 	// LastError describes the last failed attempt.
 	LastError string `json:"last_error,omitempty"`
-	// Reason says why: "gone" (the receiver answered 410) or "failing" (only
-	// failures for longer than the disable window).
+	// Reason says why: "gone" (the receiver answered 410), "failing" (only
+	// failures for longer than the disable window) or "breaker" (its circuit
+	// breaker re-opened, after a failed probe, too many times in a row).
 	Reason string `json:"reason"`
 	// URL is the endpoint's URL.
 	URL string `json:"url"`

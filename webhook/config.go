@@ -68,6 +68,12 @@ type Config struct {
 	// BatchSize is how many events the dispatcher reads from the log at once.
 	// Defaults to BatchSizeDefault (500).
 	BatchSize int
+	// Breaker configures the circuit breaker of each endpoint (see
+	// BreakerConfig). Defaults to the Breaker*Default constants: open at 70 %
+	// failures of at least 10 attempts in 5 minutes, probe after 30 s (doubling
+	// up to 1 h while probes fail), close after 3 successful probes, disable
+	// after 10 failed probes in a row.
+	Breaker BreakerConfig
 	// Concurrency is how many requests may be in flight to one endpoint (1 for
 	// FIFO endpoints). Defaults to ConcurrencyDefault (32).
 	Concurrency int
@@ -140,6 +146,7 @@ func (c *Config) WithDefaults() *Config {
 	out.AllowCIDRs = slices.Clone(c.AllowCIDRs)
 	out.AutoDisableAfter = cmp.Or(c.AutoDisableAfter, AutoDisableAfterDefault)
 	out.BatchSize = cmp.Or(c.BatchSize, BatchSizeDefault)
+	out.Breaker = c.Breaker.withDefaults()
 	out.Concurrency = cmp.Or(c.Concurrency, ConcurrencyDefault)
 	out.CursorName = cmp.Or(c.CursorName, CursorNameDefault)
 	if out.DefaultRetry == nil {
@@ -184,6 +191,9 @@ func (c *Config) validate() error {
 		if d < 0 {
 			return fmt.Errorf("%w: %s must not be negative", ErrConfig, name)
 		}
+	}
+	if err := c.Breaker.validate(); err != nil {
+		return err
 	}
 	if err := c.DefaultRetry.validate(); err != nil {
 		return fmt.Errorf("%w: DefaultRetry: %w", ErrConfig, err)

@@ -123,7 +123,7 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 					continue
 				}
 				conf := w.conf.Load()
-				if conf.fifo() || !conf.ep.UpdatedAt.Equal(r.ep.UpdatedAt) || w.reserve(1) == 0 {
+				if conf.fifo() || !conf.ep.UpdatedAt.Equal(r.ep.UpdatedAt) || !w.br.closed() || w.reserve(1) == 0 {
 					woken[r.ep.ID] = true // its worker claims it
 					continue
 				}

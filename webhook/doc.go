@@ -50,7 +50,10 @@
 // X-Waqtor-Event, X-Waqtor-Delivery and User-Agent WaQtor-Webhook/<version>,
 // and the Standard Webhooks headers webhook-id, webhook-timestamp and
 // webhook-signature ("v1," + base64 HMAC of "id.timestamp.body" keyed with the
-// base64-decoded secret after "whsec_"). [Verify] and [VerifySeed] check them
+// base64-decoded secret after "whsec_"). Endpoints created with
+// EndpointParams.HubSignature also get GitHub/Meta's X-Hub-Signature-256
+// ("sha256=" + hex HMAC of the body keyed with the secret string, current
+// secret only). [Verify] and [VerifySeed] check them
 // in receivers written in Go; WEBHOOKS.md at the repository root shows
 // receivers in other languages and with curl and openssl. [Service.RotateSecret]
 // signs with both secrets during a grace period. With Config.EncryptionKey the
@@ -68,6 +71,21 @@
 // be replayed ([Service.Replay]). An endpoint that fails without a single
 // success for Config.AutoDisableAfter (5 days) is disabled, and a
 // webhook.endpoint_disabled event is emitted.
+//
+// # Circuit breaker
+//
+// Each endpoint has a circuit breaker (Config.Breaker, [BreakerConfig]), with
+// Convoy's defaults: when at least 10 attempts in a sliding 5 minute window
+// failed 70 % of the time or more, it opens, and for 30 s the endpoint's due
+// deliveries are not attempted (they stay pending and due, are not counted as
+// attempts, and are never lost). Then it lets one probe at a time through;
+// 3 successful probes in a row close it, a failed probe re-opens it for twice
+// as long (up to 1 h), and 10 failed probes in a row, about four hours,
+// disable the endpoint (reason "breaker", with a webhook.endpoint_disabled
+// event). Breakers are per endpoint, so an open one
+// never holds up another endpoint. Their state lives in memory, per process:
+// a restart starts them closed (see BreakerConfig). [Service.Stats] and the
+// metrics show each breaker.
 //
 // # SSRF
 //

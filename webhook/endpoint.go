@@ -20,8 +20,9 @@ type Endpoint struct {
 	// Description is free text for people.
 	Description string
 	// DisabledReason says why a disabled endpoint is: "manual" (through the
-	// API), "gone" (the receiver answered 410) or "failing" (only failures for
-	// longer than Config.AutoDisableAfter). Empty while enabled.
+	// API), "gone" (the receiver answered 410), "failing" (only failures for
+	// longer than Config.AutoDisableAfter) or "breaker" (its circuit breaker
+	// re-opened Config.Breaker.MaxReopens times in a row). Empty while enabled.
 	DisabledReason string
 	// Enabled endpoints receive events; disabled ones keep their pending
 	// deliveries, which resume when the endpoint is enabled again.
@@ -37,6 +38,9 @@ type Endpoint struct {
 	FIFO bool
 	// Headers are sent with every delivery.
 	Headers map[string]string
+	// HubSignature adds the GitHub/Meta-style X-Hub-Signature-256 header
+	// (HeaderHubSignature) to every delivery.
+	HubSignature bool
 	// ID is the endpoint's ID ("ep_…").
 	ID string
 	// LastError describes the last failed attempt.
@@ -72,6 +76,12 @@ type EndpointParams struct {
 	// Headers are extra request headers (at most 20). The signature, event,
 	// delivery, content and hop-by-hop headers are reserved.
 	Headers map[string]string
+	// HubSignature adds the GitHub/Meta-style X-Hub-Signature-256 header
+	// ("sha256=" and the hex HMAC-SHA256 of the body keyed with the secret
+	// string, see HeaderHubSignature), for receivers written for GitHub or
+	// Meta webhooks. Defaults to false: only waqtor's and the Standard
+	// Webhooks signatures are sent.
+	HubSignature bool
 	// Retry is the retry policy. Defaults to Config.DefaultRetry.
 	Retry *RetryPolicy
 	// Secret signs deliveries: "whsec_" and the base64 of 24 to 64 random
@@ -93,20 +103,22 @@ type EndpointUpdate struct {
 	Description *string
 	// Enabled enables or disables the endpoint. Enabling clears FailingSince
 	// and DisabledReason.
-	Enabled  *bool
-	Events   *[]string
-	FIFO     *bool
-	Headers  *map[string]string
-	Retry    *RetryPolicy
-	Sessions *[]string
-	Timeout  *time.Duration
-	URL      *string
+	Enabled *bool
+	Events  *[]string
+	FIFO    *bool
+	Headers *map[string]string
+	// HubSignature turns the X-Hub-Signature-256 header on or off.
+	HubSignature *bool
+	Retry        *RetryPolicy
+	Sessions     *[]string
+	Timeout      *time.Duration
+	URL          *string
 }
 
 var (
 	tenantRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 	headerRe  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-	reserved  = []string{"connection", "content-encoding", "content-length", "content-type", "host", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "user-agent"}
+	reserved  = []string{"connection", "content-encoding", "content-length", "content-type", "host", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "user-agent", "x-hub-signature", "x-hub-signature-256"}
 	maxURLLen = 2048
 )
 
@@ -204,7 +216,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, p *EndpointParams) (*Endpo
 		return nil, fieldErr("url", "required")
 	}
 	ep := &Endpoint{Tenant: p.Tenant, URL: strings.TrimSpace(p.URL), Description: p.Description, FIFO: p.FIFO,
-		Enabled: !p.Disabled, Secret: p.Secret, Timeout: p.Timeout, Retry: p.Retry}
+		Enabled: !p.Disabled, Secret: p.Secret, Timeout: p.Timeout, Retry: p.Retry, HubSignature: p.HubSignature}
 	if ep.Tenant == "" {
 		ep.Tenant = waqtor.DefaultTenantDefault
 	}
@@ -348,6 +360,9 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenant, id string, u *Endp
 		}
 		if u.FIFO != nil {
 			ep.FIFO = *u.FIFO
+		}
+		if u.HubSignature != nil {
+			ep.HubSignature = *u.HubSignature
 		}
 		if u.Timeout != nil {
 			t := *u.Timeout

@@ -9,6 +9,9 @@ import (
 // metrics are the Service's Prometheus metrics, counted in this process.
 type metrics struct {
 	attempts  *prometheus.CounterVec
+	brHeld    *prometheus.CounterVec
+	brOpens   *prometheus.CounterVec
+	brState   *prometheus.GaugeVec
 	disables  *prometheus.CounterVec
 	fanout    prometheus.Counter
 	latency   *prometheus.HistogramVec
@@ -21,13 +24,25 @@ func newMetrics() *metrics {
 			Namespace: "waqtor", Subsystem: "webhook", Name: "attempts_total",
 			Help: "Delivery attempts by endpoint, outcome (success, failure) and HTTP status class (2xx, 4xx, 5xx, none).",
 		}, []string{"endpoint", "outcome", "status"}),
+		brHeld: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "waqtor", Subsystem: "webhook", Name: "breaker_held_back_total",
+			Help: "Claimed deliveries sent back unattempted because the endpoint's circuit breaker was open or half-open; they stay pending.",
+		}, []string{"endpoint"}),
+		brOpens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "waqtor", Subsystem: "webhook", Name: "breaker_opens_total",
+			Help: "Times an endpoint's circuit breaker opened, re-opens after a failed probe included.",
+		}, []string{"endpoint"}),
+		brState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "waqtor", Subsystem: "webhook", Name: "breaker_state",
+			Help: "State of each endpoint's circuit breaker in this process: 0 closed, 1 half-open, 2 open.",
+		}, []string{"endpoint"}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "waqtor", Subsystem: "webhook", Name: "deliveries_finished_total",
 			Help: "Deliveries that reached a final state, by endpoint and state (succeeded, failed).",
 		}, []string{"endpoint", "state"}),
 		disables: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "waqtor", Subsystem: "webhook", Name: "endpoints_disabled_total",
-			Help: "Endpoints disabled automatically, by reason (gone, failing).",
+			Help: "Endpoints disabled automatically, by reason (gone, failing, breaker).",
 		}, []string{"reason"}),
 		fanout: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "waqtor", Subsystem: "webhook", Name: "deliveries_created_total",
@@ -62,9 +77,21 @@ func (m *metrics) disabled(endpoint, reason string) { m.disables.WithLabelValues
 
 func (m *metrics) fannedOut(n int) { m.fanout.Add(float64(n)) }
 
+func (m *metrics) breakerStateSet(endpoint string, state int32) {
+	m.brState.WithLabelValues(endpoint).Set(float64(state))
+}
+
+func (m *metrics) breakerOpened(endpoint string) { m.brOpens.WithLabelValues(endpoint).Inc() }
+
+func (m *metrics) breakerHeld(endpoint string) { m.brHeld.WithLabelValues(endpoint).Inc() }
+
+// breakerForget removes the state gauge of an endpoint no longer delivered to.
+func (m *metrics) breakerForget(endpoint string) { m.brState.DeleteLabelValues(endpoint) }
+
 // Collector returns the Service's Prometheus metrics: attempts by endpoint,
 // outcome and status class, attempt durations, deliveries created, finished
-// and endpoints disabled. Register it on the host's registry; waqtor does not
+// and endpoints disabled, and each endpoint's circuit breaker (state, opens,
+// deliveries held back). Register it on the host's registry; waqtor does not
 // serve /metrics itself.
 func (s *Service) Collector() prometheus.Collector { return (*collector)(s.metrics) }
 
@@ -72,6 +99,9 @@ type collector metrics
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	c.attempts.Describe(ch)
+	c.brHeld.Describe(ch)
+	c.brOpens.Describe(ch)
+	c.brState.Describe(ch)
 	c.delivered.Describe(ch)
 	c.disables.Describe(ch)
 	c.fanout.Describe(ch)
@@ -80,6 +110,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	c.attempts.Collect(ch)
+	c.brHeld.Collect(ch)
+	c.brOpens.Collect(ch)
+	c.brState.Collect(ch)
 	c.delivered.Collect(ch)
 	c.disables.Collect(ch)
 	c.fanout.Collect(ch)

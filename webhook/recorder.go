@@ -66,6 +66,7 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 			for _, p := range publish {
 				p()
 			}
+			s.observeBreakers(ctx, batch, health)
 			touched := map[*endpointWorker]bool{}
 			for _, r := range batch {
 				if !r.aborted {

@@ -82,7 +82,7 @@ func (s *Service) Routes(opts *RoutesOpts) rest.RouteGroup {
 				},
 				Response: DeliveryList{}, Handler: rest.HandleJSON(a.deliveries)},
 			{Method: "GET", Pattern: "/webhooks/{webhook}/stats", Scope: ScopeWebhooksRead, Owner: webhook, OperationID: "getWebhookStats",
-				Summary:  "Get an endpoint's success rate, attempts, latency percentiles and last error.",
+				Summary:  "Get an endpoint's success rate, attempts, latency percentiles, last error and circuit breaker state.",
 				Query:    []rest.Param{{Name: "since", Description: "RFC 3339 start of the window; defaults to 24 hours ago."}},
 				Response: StatsResponse{}, Handler: rest.HandleJSON(a.stats)},
 			{Method: "GET", Pattern: "/webhooks/deliveries/{delivery}", Scope: ScopeWebhooksRead, Owner: delivery,
@@ -109,6 +109,7 @@ type EndpointResponse struct {
 	FailingSince   *time.Time        `json:"failing_since,omitempty"`
 	FIFO           bool              `json:"fifo"`
 	Headers        map[string]string `json:"headers"`
+	HubSignature   bool              `json:"hub_signature"`
 	ID             string            `json:"id"`
 	LastError      string            `json:"last_error,omitempty"`
 	Retry          *RetryPolicy      `json:"retry"`
@@ -122,8 +123,9 @@ type EndpointResponse struct {
 
 func endpointResponse(ep *Endpoint) *EndpointResponse {
 	out := &EndpointResponse{CreatedAt: ep.CreatedAt, Description: ep.Description, DisabledReason: ep.DisabledReason,
-		Enabled: ep.Enabled, Events: ep.Events, FIFO: ep.FIFO, Headers: ep.Headers, ID: ep.ID, LastError: ep.LastError,
-		Retry: ep.Retry, Secret: ep.Secret, Sessions: ep.Sessions, Tenant: ep.Tenant, TimeoutMS: ep.Timeout.Milliseconds(),
+		Enabled: ep.Enabled, Events: ep.Events, FIFO: ep.FIFO, Headers: ep.Headers, HubSignature: ep.HubSignature, ID: ep.ID,
+		LastError: ep.LastError,
+		Retry:     ep.Retry, Secret: ep.Secret, Sessions: ep.Sessions, Tenant: ep.Tenant, TimeoutMS: ep.Timeout.Milliseconds(),
 		UpdatedAt: ep.UpdatedAt, URL: ep.URL}
 	if !ep.FailingSince.IsZero() {
 		t := ep.FailingSince
@@ -147,7 +149,10 @@ type CreateEndpointRequest struct {
 	Events      []string          `json:"events,omitempty"`
 	FIFO        bool              `json:"fifo,omitempty"`
 	Headers     map[string]string `json:"headers,omitempty"`
-	Retry       *RetryPolicy      `json:"retry,omitempty"`
+	// HubSignature adds the GitHub/Meta-style X-Hub-Signature-256 header to
+	// every delivery; off by default.
+	HubSignature bool         `json:"hub_signature,omitempty"`
+	Retry        *RetryPolicy `json:"retry,omitempty"`
 	// RetryAttempts and RetryDelayMS are the plan's short form: this many
 	// attempts in all, exponential from this delay.
 	RetryAttempts int      `json:"retry_attempts,omitempty"`
@@ -181,6 +186,7 @@ type UpdateEndpointRequest struct {
 	Events        *[]string          `json:"events,omitempty"`
 	FIFO          *bool              `json:"fifo,omitempty"`
 	Headers       *map[string]string `json:"headers,omitempty"`
+	HubSignature  *bool              `json:"hub_signature,omitempty"`
 	Retry         *RetryPolicy       `json:"retry,omitempty"`
 	RetryAttempts int                `json:"retry_attempts,omitempty"`
 	RetryDelayMS  int64              `json:"retry_delay_ms,omitempty"`
@@ -261,18 +267,51 @@ type AttemptList struct {
 
 // StatsResponse is an endpoint's statistics.
 type StatsResponse struct {
-	Attempts     int        `json:"attempts"`
-	Dead         int        `json:"dead"`
-	EndpointID   string     `json:"endpoint_id"`
-	Failed       int        `json:"failed"`
-	LastError    string     `json:"last_error,omitempty"`
-	LastErrorAt  *time.Time `json:"last_error_at,omitempty"`
-	LatencyP50MS float64    `json:"latency_p50_ms"`
-	LatencyP95MS float64    `json:"latency_p95_ms"`
-	Pending      int        `json:"pending"`
-	Since        time.Time  `json:"since"`
-	SuccessRate  float64    `json:"success_rate"`
-	Succeeded    int        `json:"succeeded"`
+	Attempts int `json:"attempts"`
+	// Breaker is the endpoint's circuit breaker in the process that answers;
+	// absent when breakers are turned off.
+	Breaker      *BreakerResponse `json:"breaker,omitempty"`
+	Dead         int              `json:"dead"`
+	EndpointID   string           `json:"endpoint_id"`
+	Failed       int              `json:"failed"`
+	LastError    string           `json:"last_error,omitempty"`
+	LastErrorAt  *time.Time       `json:"last_error_at,omitempty"`
+	LatencyP50MS float64          `json:"latency_p50_ms"`
+	LatencyP95MS float64          `json:"latency_p95_ms"`
+	Pending      int              `json:"pending"`
+	Since        time.Time        `json:"since"`
+	SuccessRate  float64          `json:"success_rate"`
+	Succeeded    int              `json:"succeeded"`
+}
+
+// BreakerResponse is an endpoint's circuit breaker on the wire (see
+// BreakerStatus).
+type BreakerResponse struct {
+	HeldBack       int64      `json:"held_back"`
+	OpenedAt       *time.Time `json:"opened_at,omitempty"`
+	OpenUntil      *time.Time `json:"open_until,omitempty"`
+	Opens          int        `json:"opens"`
+	Reopens        int        `json:"reopens"`
+	State          string     `json:"state"`
+	WindowFailures int        `json:"window_failures"`
+	WindowRequests int        `json:"window_requests"`
+}
+
+func breakerResponse(b *BreakerStatus) *BreakerResponse {
+	if b == nil {
+		return nil
+	}
+	out := &BreakerResponse{HeldBack: b.HeldBack, Opens: b.Opens, Reopens: b.Reopens, State: string(b.State),
+		WindowFailures: b.WindowFailures, WindowRequests: b.WindowRequests}
+	if !b.OpenedAt.IsZero() {
+		t := b.OpenedAt
+		out.OpenedAt = &t
+	}
+	if !b.OpenUntil.IsZero() {
+		t := b.OpenUntil
+		out.OpenUntil = &t
+	}
+	return out
 }
 
 type api struct {
@@ -376,7 +415,8 @@ func (a *api) create(r *http.Request, req *CreateEndpointRequest) (*EndpointResp
 		}
 	}
 	ep, err := a.s.CreateEndpoint(r.Context(), &EndpointParams{Tenant: p.Tenant, URL: req.URL, Description: req.Description,
-		Disabled: req.Enabled != nil && !*req.Enabled, Events: req.Events, FIFO: req.FIFO, Headers: req.Headers, Retry: retry,
+		Disabled: req.Enabled != nil && !*req.Enabled, Events: req.Events, FIFO: req.FIFO, Headers: req.Headers,
+		HubSignature: req.HubSignature, Retry: retry,
 		Secret: req.Secret, Sessions: req.Sessions, Timeout: time.Duration(req.TimeoutMS) * time.Millisecond})
 	if err != nil {
 		return nil, problem(err)
@@ -400,7 +440,7 @@ func (a *api) update(r *http.Request, req *UpdateEndpointRequest) (*EndpointResp
 		}
 	}
 	u := &EndpointUpdate{Description: req.Description, Enabled: req.Enabled, Events: req.Events, FIFO: req.FIFO,
-		Headers: req.Headers, Retry: req.Retry, Sessions: req.Sessions, URL: req.URL}
+		Headers: req.Headers, HubSignature: req.HubSignature, Retry: req.Retry, Sessions: req.Sessions, URL: req.URL}
 	if u.Retry == nil {
 		var err error
 		if u.Retry, err = shortRetry(req.RetryAttempts, req.RetryDelayMS); err != nil {
@@ -537,7 +577,7 @@ func (a *api) stats(r *http.Request, _ *rest.NoBody) (*StatsResponse, error) {
 	if err != nil {
 		return nil, problem(err)
 	}
-	out := &StatsResponse{Attempts: st.Attempts, Dead: st.Dead, EndpointID: st.EndpointID, Failed: st.Failed,
+	out := &StatsResponse{Attempts: st.Attempts, Breaker: breakerResponse(st.Breaker), Dead: st.Dead, EndpointID: st.EndpointID, Failed: st.Failed,
 		LastError: st.LastError, LatencyP50MS: float64(st.LatencyP50.Microseconds()) / 1000,
 		LatencyP95MS: float64(st.LatencyP95.Microseconds()) / 1000, Pending: st.Pending, Since: st.Since,
 		SuccessRate: st.SuccessRate, Succeeded: st.Succeeded}

@@ -99,6 +99,20 @@ func TestRESTWebhookTour(t *testing.T) {
 			}
 		})
 
+		// The OpenAPI document describes the new fields from the route metadata.
+		var doc struct {
+			Components struct {
+				Schemas map[string]struct {
+					Properties map[string]any `json:"properties"`
+				} `json:"schemas"`
+			} `json:"components"`
+		}
+		require.Equal(t, http.StatusOK, b.call(t, b.keyA, "GET", "/openapi.json", nil, &doc))
+		for schema, prop := range map[string]string{"CreateEndpointRequest": "hub_signature", "UpdateEndpointRequest": "hub_signature",
+			"EndpointResponse": "hub_signature", "StatsResponse": "breaker", "BreakerResponse": "state"} {
+			require.Contains(t, doc.Components.Schemas[schema].Properties, prop, schema)
+		}
+
 		// Bad input: clear 422s naming the field, nothing stored.
 		var prob rest.Problem
 		for field, body := range map[string]map[string]any{
@@ -116,8 +130,9 @@ func TestRESTWebhookTour(t *testing.T) {
 		// Create with the plan's short retry form.
 		var ep webhook.EndpointResponse
 		require.Equal(t, http.StatusCreated, b.call(t, b.keyA, "POST", "/webhooks", map[string]any{"url": rc.URL,
-			"events": []string{"message_received"}, "retry_attempts": 3, "retry_delay_ms": 1}, &ep))
+			"events": []string{"message_received"}, "retry_attempts": 3, "retry_delay_ms": 1, "hub_signature": true}, &ep))
 		require.True(t, strings.HasPrefix(ep.Secret, "whsec_"))
+		require.True(t, ep.HubSignature)
 		require.Equal(t, 3, ep.Retry.Attempts())
 		var got webhook.EndpointResponse
 		require.Equal(t, http.StatusOK, b.call(t, b.keyRead, "GET", "/webhooks/"+ep.ID, nil, &got))
@@ -130,6 +145,11 @@ func TestRESTWebhookTour(t *testing.T) {
 			map[string]any{"description": "orders", "timeout_ms": 5000}, &got))
 		require.Equal(t, "orders", got.Description)
 		require.EqualValues(t, 5000, got.TimeoutMS)
+		require.True(t, got.HubSignature, "absent fields are kept")
+		require.Equal(t, http.StatusOK, b.call(t, b.keyA, "PATCH", "/webhooks/"+ep.ID, map[string]any{"hub_signature": false}, &got))
+		require.False(t, got.HubSignature)
+		require.Equal(t, http.StatusOK, b.call(t, b.keyA, "PATCH", "/webhooks/"+ep.ID, map[string]any{"hub_signature": true}, &got))
+		require.True(t, got.HubSignature)
 
 		// Test: fails once (500), then succeeds on the retry; the log shows both
 		// attempts, without the receiver's body.
@@ -171,6 +191,14 @@ func TestRESTWebhookTour(t *testing.T) {
 		require.InDelta(t, 2.0/3, st.SuccessRate, 0.001)
 		require.Equal(t, "HTTP 500", st.LastError)
 		require.Positive(t, st.LatencyP95MS)
+		require.NotNil(t, st.Breaker)
+		require.Equal(t, "closed", st.Breaker.State)
+		require.Equal(t, 3, st.Breaker.WindowRequests)
+		require.Equal(t, 1, st.Breaker.WindowFailures)
+		require.Zero(t, st.Breaker.Opens)
+		for _, r := range rc.requests() {
+			require.True(t, githubVerify(ep.Secret, r.Header.Get(webhook.HeaderHubSignature), r.Body))
+		}
 
 		// Secrets: read and rotate.
 		var sec webhook.SecretResponse

@@ -32,6 +32,8 @@ type Service struct {
 	client  *http.Client
 	sealer  *sealer
 	metrics *metrics
+	// breakers holds each endpoint's circuit breaker (breaker.go).
+	breakers *breakerSet
 
 	state   atomic.Int32 // svcNew, svcStarted, svcStopping, svcStopped
 	lifeCtx context.Context
@@ -88,6 +90,7 @@ func New(ctx context.Context, core *waqtor.Core, cfg *Config) (*Service, error) 
 	if err := st.MigrateComponent(ctx, "webhook", migrations()); err != nil {
 		return nil, dbErr(err)
 	}
+	m := newMetrics()
 	tr := policy.Transport()
 	tr.MaxIdleConns = 1024
 	tr.MaxIdleConnsPerHost = max(cfg.Concurrency, 2)
@@ -105,7 +108,8 @@ func New(ctx context.Context, core *waqtor.Core, cfg *Config) (*Service, error) 
 			Transport:     tr,
 		},
 		sealer:   sl,
-		metrics:  newMetrics(),
+		metrics:  m,
+		breakers: newBreakerSet(cfg, m),
 		workers:  map[string]*endpointWorker{},
 		syncKick: make(chan struct{}, 1),
 		results:  make(chan *result, 1024),
@@ -333,6 +337,7 @@ func (s *Service) syncEndpoints(ctx context.Context) error {
 		if !seen[id] {
 			w.stop()
 			delete(s.workers, id)
+			s.breakers.drop(id)
 		}
 	}
 	return nil

@@ -24,6 +24,13 @@ const (
 	// shown ("whsec_…"). During a secret rotation it lists one signature per
 	// valid secret, newest first, separated by ", ".
 	HeaderSignature = "X-Waqtor-Signature"
+	// HeaderHubSignature is the optional GitHub/Meta-style signature
+	// (EndpointParams.HubSignature): "sha256=" and the hex HMAC-SHA256 of the
+	// raw body keyed with the secret string as shown ("whsec_…"), the same
+	// value as the first X-Waqtor-Signature entry. It carries one signature,
+	// made with the current secret, also during a rotation's grace period:
+	// GitHub-style verifiers compare the whole header.
+	HeaderHubSignature = "X-Hub-Signature-256"
 	// HeaderWebhookID is the Standard Webhooks message ID: the event's ID
 	// ("evt_…"), the same on every retry and replay. Receivers dedupe on it.
 	HeaderWebhookID = "webhook-id"
@@ -147,6 +154,13 @@ func VerifySeed(secret, header string, body []byte) error {
 		}
 	}
 	return ErrNoMatchingSignature
+}
+
+// signHub sets the X-Hub-Signature-256 header of an attempt signed by sign:
+// the newest secret's X-Waqtor-Signature entry, without a second HMAC.
+func signHub(h http.Header) {
+	first, _, _ := strings.Cut(h.Get(HeaderSignature), ",")
+	h.Set(HeaderHubSignature, first)
 }
 
 // signer holds the valid secrets of an endpoint, newest first.

@@ -13,6 +13,10 @@ const statsSampleMax = 10000
 type EndpointStats struct {
 	// Attempts is how many attempts started in the window.
 	Attempts int
+	// Breaker is the endpoint's circuit breaker as this process sees it; nil
+	// when Config.Breaker.Disabled. An endpoint this process does not deliver
+	// to (disabled, or the Service not started) shows a closed breaker.
+	Breaker *BreakerStatus
 	// Dead is how many of the endpoint's deliveries are dead (state failed).
 	Dead int
 	// EndpointID is the endpoint.
@@ -48,7 +52,7 @@ func (s *Service) Stats(ctx context.Context, tenant, endpointID string, p *Stats
 	if _, _, err := s.db.getEndpoint(ctx, s.db.sql, tenant, endpointID); err != nil {
 		return nil, err
 	}
-	st := &EndpointStats{EndpointID: endpointID, Since: s.now().Add(-24 * time.Hour)}
+	st := &EndpointStats{EndpointID: endpointID, Since: s.now().Add(-24 * time.Hour), Breaker: s.breakers.status(endpointID, s.now())}
 	if p != nil && !p.Since.IsZero() {
 		st.Since = p.Since
 	}

@@ -218,5 +218,10 @@ func TestAutoDisable(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, got.Enabled, "one success inside the window keeps the endpoint enabled")
 		require.Greater(t, len(rc.requests()), 36)
+		evs, err := b.core.ReadLog(ctx, &waqtor.LogReadParams{Kinds: []waqtor.EventKind{waqtor.KindWebhookEndpointDisabled}, Limit: 1000})
+		require.NoError(t, err)
+		for _, e := range evs {
+			require.NotEqual(t, ep.ID, e.(*waqtor.WebhookEndpointDisabled).EndpointID, "no webhook.endpoint_disabled event")
+		}
 	})
 }

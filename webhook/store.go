@@ -64,19 +64,20 @@ type endpointRow struct {
 }
 
 const endpointCols = `id, tenant_id, url, description, events, sessions, headers, secret, old_secret, old_secret_until,
-	enabled, disabled_reason, retry, timeout_ms, fifo, from_seq, failing_since, last_error, created_at, updated_at`
+	enabled, disabled_reason, retry, timeout_ms, fifo, from_seq, failing_since, last_error, created_at, updated_at,
+	hub_signature`
 
 func scanEndpoint(sc interface{ Scan(...any) error }) (*endpointRow, error) {
 	var (
 		r                                             endpointRow
 		ep                                            Endpoint
 		events, sessions, headers, retry              string
-		enabled, fifo                                 int
+		enabled, fifo, hub                            int
 		timeoutMS, oldUntil, failing, created, update int64
 	)
 	if err := sc.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &events, &sessions, &headers, &r.secret, &r.oldSecret,
 		&oldUntil, &enabled, &ep.DisabledReason, &retry, &timeoutMS, &fifo, &r.fromSeq, &failing, &ep.LastError,
-		&created, &update); err != nil {
+		&created, &update, &hub); err != nil {
 		return nil, err
 	}
 	ep.Events, ep.Sessions = decodeList(events), decodeList(sessions)
@@ -87,7 +88,7 @@ func scanEndpoint(sc interface{ Scan(...any) error }) (*endpointRow, error) {
 	_ = json.Unmarshal([]byte(headers), &ep.Headers)
 	ep.Retry = &RetryPolicy{}
 	_ = json.Unmarshal([]byte(retry), ep.Retry)
-	ep.Enabled, ep.FIFO = enabled != 0, fifo != 0
+	ep.Enabled, ep.FIFO, ep.HubSignature = enabled != 0, fifo != 0, hub != 0
 	ep.Timeout = msDur(timeoutMS)
 	ep.FailingSince, ep.CreatedAt, ep.UpdatedAt = fromMicros(failing), fromMicros(created), fromMicros(update)
 	r.oldSecretUntil = fromMicros(oldUntil)
@@ -104,10 +105,10 @@ func (d *db) insertEndpoint(ctx context.Context, ep *Endpoint, sealed string) er
 	}
 	return d.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO waqtor_webhook_endpoints (`+endpointCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', 0, $9, $10, $11, $12, $13, $14, 0, '', $15, $15)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', 0, $9, $10, $11, $12, $13, $14, 0, '', $15, $15, $16)`,
 			ep.ID, ep.Tenant, ep.URL, ep.Description, encodeJSON(nonNil(ep.Events)), encodeJSON(nonNil(ep.Sessions)),
 			encodeJSON(ep.Headers), sealed, boolInt(ep.Enabled), ep.DisabledReason, encodeJSON(ep.Retry), durMS(ep.Timeout),
-			boolInt(ep.FIFO), from, micros(ep.CreatedAt))
+			boolInt(ep.FIFO), from, micros(ep.CreatedAt), boolInt(ep.HubSignature))
 		if err != nil {
 			return dbErr(err)
 		}
@@ -165,10 +166,10 @@ func (d *db) activeEndpoints(ctx context.Context, q querier) ([]*endpointRow, er
 func (d *db) updateEndpoint(ctx context.Context, q querier, ep *Endpoint) error {
 	_, err := q.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET url = $1, description = $2, events = $3, sessions = $4,
 		headers = $5, enabled = $6, disabled_reason = $7, retry = $8, timeout_ms = $9, fifo = $10, failing_since = $11,
-		last_error = $12, updated_at = $13 WHERE id = $14 AND tenant_id = $15`,
+		last_error = $12, updated_at = $13, hub_signature = $16 WHERE id = $14 AND tenant_id = $15`,
 		ep.URL, ep.Description, encodeJSON(nonNil(ep.Events)), encodeJSON(nonNil(ep.Sessions)), encodeJSON(ep.Headers),
 		boolInt(ep.Enabled), ep.DisabledReason, encodeJSON(ep.Retry), durMS(ep.Timeout), boolInt(ep.FIFO),
-		micros(ep.FailingSince), ep.LastError, micros(ep.UpdatedAt), ep.ID, ep.Tenant)
+		micros(ep.FailingSince), ep.LastError, micros(ep.UpdatedAt), ep.ID, ep.Tenant, boolInt(ep.HubSignature))
 	if err != nil {
 		return dbErr(err)
 	}

@@ -81,6 +81,7 @@ type endpointWorker struct {
 	sem    chan struct{}
 	freed  chan struct{}
 	cancel context.CancelFunc
+	br     *breaker // nil when breakers are off
 
 	// busy holds the deliveries this worker claimed whose outcome is not
 	// recorded yet. They are never claimed again meanwhile, even if their
@@ -173,6 +174,12 @@ func (w *endpointWorker) busyIDs() []any {
 	return out
 }
 
+func (w *endpointWorker) busyLen() int {
+	w.busyMu.Lock()
+	defer w.busyMu.Unlock()
+	return len(w.busy)
+}
+
 func (w *endpointWorker) isBusy(id string) bool {
 	w.busyMu.Lock()
 	defer w.busyMu.Unlock()
@@ -201,7 +208,7 @@ func (s *Service) newWorker(conf *endpointConf) *endpointWorker {
 		n = 1
 	}
 	w := &endpointWorker{s: s, id: conf.ep.ID, wakeCh: make(chan struct{}, 1), sem: make(chan struct{}, n),
-		freed: make(chan struct{}, 1), busy: map[string]struct{}{}, qcap: queueFactor * n}
+		freed: make(chan struct{}, 1), busy: map[string]struct{}{}, qcap: queueFactor * n, br: s.breakers.get(conf.ep.ID)}
 	w.conf.Store(conf)
 	ctx, cancel := context.WithCancel(s.lifeCtx)
 	w.cancel = cancel
@@ -265,7 +272,10 @@ func (w *endpointWorker) run(ctx context.Context) {
 		conf := w.conf.Load()
 		var next time.Time
 		waitFreed := false
-		if conf.fifo() {
+		limit, until := w.br.admit(s.now, w.busyLen)
+		if limit == 0 {
+			next = until // the breaker holds deliveries back until then, or until a probe's outcome
+		} else if conf.fifo() {
 			if cap(w.sem) == len(w.sem) {
 				waitFreed = true
 			} else {
@@ -283,7 +293,7 @@ func (w *endpointWorker) run(ctx context.Context) {
 					waitFreed = true
 				}
 			}
-		} else if room := w.reserve(w.qcap); room == 0 {
+		} else if room := w.reserve(breakerLimit(w.qcap, limit)); room == 0 {
 			waitFreed = true
 		} else {
 			jobs, nextDue, err := w.claim(ctx, conf, room)
@@ -495,9 +505,14 @@ func (w *endpointWorker) attempt(j *job) {
 		s.inflight.Done()
 	}()
 	for j != nil {
-		r := s.deliver(s.attemptCtx, w.conf.Load(), j)
-		r.w = w
-		s.results <- r
+		if w.br.start(s.now(), j.id) {
+			r := s.deliver(s.attemptCtx, w.conf.Load(), j)
+			r.w = w
+			s.results <- r
+		} else {
+			// The breaker holds it back: release the claim, count no attempt.
+			s.results <- &result{aborted: true, job: j, w: w, conf: w.conf.Load()}
+		}
 		if s.lifeCtx.Err() != nil {
 			return // stopping: queued jobs are released by the worker
 		}
@@ -541,6 +556,9 @@ func (s *Service) deliver(parent context.Context, conf *endpointConf, j *job) *r
 	req.Header.Set(HeaderEvent, j.kind)
 	req.Header.Set(HeaderDelivery, j.id)
 	sg.sign(req.Header, j.eventID, r.started, j.payload)
+	if ep.HubSignature {
+		signHub(req.Header)
+	}
 
 	resp, err := s.client.Do(req)
 	if err != nil {
