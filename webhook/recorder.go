@@ -18,6 +18,7 @@ const recorderBatch = 512
 // endpointHealth is the recorder's view of an endpoint's failures.
 type endpointHealth struct {
 	failingSince time.Time
+	updatedAt    time.Time // the endpoint's UpdatedAt when failingSince was read
 }
 
 // runRecorder writes attempt outcomes in batches: for each, the attempt row,
@@ -239,8 +240,10 @@ func (s *Service) recordHealth(ctx context.Context, tx *sql.Tx, kept []*outcomeR
 		r := o.r
 		ep := r.conf.ep
 		h := health[ep.ID]
-		if h == nil {
-			h = &endpointHealth{failingSince: ep.FailingSince}
+		if h == nil || ep.UpdatedAt.After(h.updatedAt) {
+			// First seen, or edited since (re-enabling clears FailingSince):
+			// the stored value is the truth.
+			h = &endpointHealth{failingSince: ep.FailingSince, updatedAt: ep.UpdatedAt}
 			health[ep.ID] = h
 		}
 		c := changes[ep.ID]

@@ -199,6 +199,25 @@ func TestAutoDisable(t *testing.T) {
 		waitDelivery(t, b.svc, "default", d.ID, webhook.StateSucceeded)
 		require.Greater(t, len(rc.requests()), n)
 	})
+	t.Run("re-enabled by hand", func(t *testing.T) {
+		t.Parallel()
+		// An endpoint disabled and re-enabled by hand while failing starts a
+		// new window: its failures before that do not count.
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(500) })
+		ep := createEndpoint(t, b.svc, &webhook.EndpointParams{URL: rc.URL, Retry: everyMin, Timeout: webhook.MaxTimeout,
+			Events: []string{quietKind}})
+		_, err := b.svc.Test(ctx, "default", ep.ID)
+		require.NoError(t, err)
+		rc.waitN(t, 5, 30*time.Second) // five simulated minutes of failures, well inside the window
+		_, err = b.svc.UpdateEndpoint(ctx, "default", ep.ID, &webhook.EndpointUpdate{Enabled: ptr(false)})
+		require.NoError(t, err)
+		reenabled, err := b.svc.UpdateEndpoint(ctx, "default", ep.ID, &webhook.EndpointUpdate{Enabled: ptr(true)})
+		require.NoError(t, err)
+		require.True(t, reenabled.FailingSince.IsZero())
+		e := requireDisabledEvent(t, b.core, ep.ID, "failing")
+		require.False(t, e.FailingSince.Before(reenabled.UpdatedAt.Add(-time.Minute)),
+			"the window starts after the re-enable (%s), not at the first failure (%s)", reenabled.UpdatedAt, e.FailingSince)
+	})
 	t.Run("sporadic success", func(t *testing.T) {
 		t.Parallel()
 		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
