@@ -116,12 +116,22 @@ type HubOpts struct {
 	SendQueueBytes int
 	// ServerName is sent in the welcome frame. Defaults to "waqtor".
 	ServerName string
+	// Test holds knobs for tests.
+	Test TestConfig
 	// Tokens accepts short-lived browser tokens (query parameter "token"),
 	// issued by the REST route of TokenRoutes. Defaults to none.
 	Tokens *auth.Tokens
 	// WriteTimeout bounds each write to a client. Defaults to
 	// WriteTimeoutDefault (5 s).
 	WriteTimeout time.Duration
+}
+
+// TestConfig holds settings meant for tests only.
+type TestConfig struct {
+	// Now replaces the clock of the per-connection rate limiter, so that a
+	// test can compress time. It is called on the connection's reader
+	// goroutine, once per client frame. Defaults to time.Now.
+	Now func() time.Time
 }
 
 // WithDefaults returns a copy of o with every unset field set to its default.
@@ -144,6 +154,9 @@ func (o *HubOpts) WithDefaults() *HubOpts {
 	if out.Logger == nil {
 		out.Logger = slog.Default()
 	}
+	if out.Test.Now == nil {
+		out.Test.Now = time.Now
+	}
 	return &out
 }
 
@@ -156,7 +169,9 @@ func (o *HubOpts) validate() error {
 			return fmt.Errorf("ws: AllowedOrigins: bad pattern %q: %w", p, err)
 		}
 	}
-	if o.MaxFrameBytes < 0 || o.CompressionThreshold < 0 || o.SendQueueBytes < 0 || o.PingInterval < 0 || o.PongTimeout < 0 {
+	if o.MaxFrameBytes < 0 || o.CompressionThreshold < 0 || o.SendQueueBytes < 0 || o.PingInterval < 0 || o.PongTimeout < 0 ||
+		o.MaxConnections < 0 || o.MaxStringLength < 0 || o.RateLimitBurst < 0 || o.RateLimitRefill < 0 || o.RateLimitViolations < 0 ||
+		o.ResumeMax < 0 || o.WriteTimeout < 0 {
 		return errors.New("ws: sizes and durations must not be negative")
 	}
 	return nil
@@ -546,8 +561,7 @@ type client struct {
 	closed       bool
 
 	// rate limit (reader goroutine only)
-	tokens     float64
-	lastRefill time.Time
+	bucket     tokenBucket
 	violations int
 }
 
@@ -577,7 +591,7 @@ func newClient(h *Hub, p *auth.Principal, ip string) *client {
 	now := time.Now()
 	c := &client{hub: h, p: p, ip: ip, connectedAt: now, ctx: ctx, cancel: cancel, quit: make(chan struct{}), wake: make(chan struct{}, 1),
 		drained: make(chan struct{}, 1), topics: map[string]bool{}, kinds: map[waqtor.EventKind]bool{},
-		tokens: float64(h.opts.RateLimitBurst), lastRefill: now}
+		bucket: newTokenBucket(h.opts.RateLimitBurst, h.opts.Test.Now())}
 	c.lastPong.Store(now.UnixNano())
 	return c
 }
@@ -782,10 +796,10 @@ func (c *client) readLoop() string {
 	for {
 		// Not c.ctx: cancelling a read's context kills the connection without
 		// a close frame; the read ends when the connection closes.
-		typ, data, err := c.conn.Read(context.WithoutCancel(c.ctx))
+		typ, data, release, err := readMessage(context.WithoutCancel(c.ctx), c.conn, c.hub.opts.MaxFrameBytes)
 		if err != nil {
 			switch {
-			case strings.Contains(err.Error(), "read limited"):
+			case errors.Is(err, websocket.ErrMessageTooBig), errors.Is(err, errReadLimit):
 				c.hub.security(httpmetrics.SecurityOversized)
 				return reasonOversized
 			case c.dead.Load():
@@ -797,7 +811,8 @@ func (c *client) readLoop() string {
 		}
 		c.hub.stats.received.Add(1)
 		c.hub.metrics.received.Inc()
-		if !c.allow() {
+		if !c.bucket.allow(c.hub.opts.Test.Now(), c.hub.opts.RateLimitBurst, c.hub.opts.RateLimitRefill) {
+			release()
 			c.violations++
 			c.hub.security(httpmetrics.SecurityRateLimited)
 			if c.violations >= c.hub.opts.RateLimitViolations {
@@ -810,29 +825,18 @@ func (c *client) readLoop() string {
 			continue
 		}
 		if typ != websocket.MessageText {
+			release()
 			c.sendError(frameErr("", "frames must be JSON text"))
 			continue
 		}
-		f, err := DecodeClientFrame(data, c.hub.opts.MaxStringLength)
+		f, err := DecodeClientFrame(data, c.hub.opts.MaxStringLength) // copies what it keeps
+		release()
 		if err != nil {
 			c.sendError(err)
 			continue
 		}
 		c.handle(f)
 	}
-}
-
-// allow takes a token from the client's bucket.
-func (c *client) allow() bool {
-	now := time.Now()
-	refill := c.hub.opts.RateLimitRefill
-	c.tokens = math.Min(float64(c.hub.opts.RateLimitBurst), c.tokens+float64(now.Sub(c.lastRefill))/float64(refill))
-	c.lastRefill = now
-	if c.tokens < 1 {
-		return false
-	}
-	c.tokens--
-	return true
 }
 
 func (c *client) sendError(err error) {
