@@ -402,6 +402,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	acc.OnPongReceived = func(context.Context, []byte) { c.lastPong.Store(time.Now().UnixNano()) }
 	conn, err := websocket.Accept(w, r, acc)
 	if err != nil {
+		c.cancel() // its context hangs off the hub's until cancelled
 		h.recordError("accept", err)
 		return
 	}
@@ -591,7 +592,7 @@ func newClient(h *Hub, p *auth.Principal, ip string) *client {
 	now := time.Now()
 	c := &client{hub: h, p: p, ip: ip, connectedAt: now, ctx: ctx, cancel: cancel, quit: make(chan struct{}), wake: make(chan struct{}, 1),
 		drained: make(chan struct{}, 1), topics: map[string]bool{}, kinds: map[waqtor.EventKind]bool{},
-		bucket: newTokenBucket(h.opts.RateLimitBurst, h.opts.Test.Now())}
+		bucket: newTokenBucket(h.opts.Test.Now())}
 	c.lastPong.Store(now.UnixNano())
 	return c
 }
@@ -811,7 +812,7 @@ func (c *client) readLoop() string {
 		}
 		c.hub.stats.received.Add(1)
 		c.hub.metrics.received.Inc()
-		if !c.bucket.allow(c.hub.opts.Test.Now(), c.hub.opts.RateLimitBurst, c.hub.opts.RateLimitRefill) {
+		if ok, wait := c.bucket.allow(c.hub.opts.Test.Now(), c.hub.opts.RateLimitBurst, c.hub.opts.RateLimitRefill); !ok {
 			release()
 			c.violations++
 			c.hub.security(httpmetrics.SecurityRateLimited)
@@ -819,7 +820,7 @@ func (c *client) readLoop() string {
 				c.close(websocket.StatusPolicyViolation, "rate limit exceeded repeatedly")
 				return reasonRateLimit
 			}
-			retry := int(math.Ceil(c.hub.opts.RateLimitRefill.Seconds()))
+			retry := int(math.Ceil(wait.Seconds()))
 			c.send(&RateLimitFrame{Message: fmt.Sprintf("too many frames: at most %d at once, then one per %s", c.hub.opts.RateLimitBurst,
 				c.hub.opts.RateLimitRefill), RetryAfter: max(retry, 1), Type: TypeRateLimitExceeded})
 			continue

@@ -12,28 +12,33 @@ import (
 )
 
 // tokenBucket is a connection's budget of client frames: burst frames at
-// once, then one per refill. It is used by the connection's reader goroutine
-// only, and lives and dies with the connection (no keyed table to evict).
+// once, then one per refill. It is the generic cell rate algorithm (a token
+// bucket kept as one time, the theoretical arrival time of the next frame),
+// exact in integer nanoseconds however long it runs. It is used by the
+// connection's reader goroutine only, and lives and dies with the connection
+// (no table keyed by address or key to evict).
 type tokenBucket struct {
-	tokens float64
-	last   time.Time
+	tat time.Time
 }
 
-func newTokenBucket(burst int, now time.Time) tokenBucket {
-	return tokenBucket{tokens: float64(burst), last: now}
-}
+func newTokenBucket(now time.Time) tokenBucket { return tokenBucket{tat: now} }
 
-// allow takes a token at time now, refilling first.
-func (b *tokenBucket) allow(now time.Time, burst int, refill time.Duration) bool {
-	if elapsed := now.Sub(b.last); elapsed > 0 {
-		b.tokens = math.Min(float64(burst), b.tokens+float64(elapsed)/float64(refill))
-		b.last = now
+// allow takes a token at time now; when there is none, it returns how long
+// until there is.
+func (b *tokenBucket) allow(now time.Time, burst int, refill time.Duration) (bool, time.Duration) {
+	tat := b.tat
+	if tat.Before(now) {
+		tat = now
 	}
-	if b.tokens < 1 {
-		return false
+	tolerance := time.Duration(math.MaxInt64)
+	if int64(burst-1) < math.MaxInt64/int64(max(refill, 1)) {
+		tolerance = time.Duration(burst-1) * refill
 	}
-	b.tokens--
-	return true
+	if wait := tat.Sub(now) - tolerance; wait > 0 {
+		return false, wait
+	}
+	b.tat = tat.Add(refill)
+	return true, 0
 }
 
 // smallReadBytes is the size of the pooled buffers that hold client frames;
