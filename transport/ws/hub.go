@@ -354,29 +354,31 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := remoteIP(r)
 	if len(h.opts.AllowedIPs) > 0 && !h.ipAllowed(ip) {
 		h.security(httpmetrics.SecurityBadIP)
-		http.Error(w, "address not allowed", http.StatusForbidden)
+		h.refuse(w, r, ip, http.StatusForbidden, "address not allowed", nil)
 		return
 	}
 	p, viaToken, err := h.authenticate(r)
 	if err != nil {
 		if !errors.Is(err, auth.ErrUnauthenticated) {
 			h.recordError("auth", err)
-			http.Error(w, "authentication failed", http.StatusInternalServerError)
+			h.refuse(w, r, ip, http.StatusInternalServerError, "authentication failed", err)
 			return
 		}
+		// One answer for every failure (unknown key, bad token signature,
+		// expired or replayed token): the cause goes to the log only.
 		h.security(httpmetrics.SecurityUnauthorized)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
-		http.Error(w, "missing or invalid credentials", http.StatusUnauthorized)
+		h.refuse(w, r, ip, http.StatusUnauthorized, "missing or invalid credentials", err)
 		return
 	}
 	if !p.Allows(auth.ScopeRead) {
 		h.security(httpmetrics.SecurityForbidden)
-		http.Error(w, `this key lacks the "read" scope`, http.StatusForbidden)
+		h.refuse(w, r, ip, http.StatusForbidden, `this key lacks the "read" scope`, nil)
 		return
 	}
 	if !h.originAllowed(r, viaToken) {
 		h.security(httpmetrics.SecurityBadOrigin)
-		http.Error(w, "origin not allowed", http.StatusForbidden)
+		h.refuse(w, r, ip, http.StatusForbidden, "origin not allowed", nil)
 		return
 	}
 	h.mu.Lock()
@@ -408,7 +410,56 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.conn = conn
 	conn.SetReadLimit(h.opts.MaxFrameBytes)
-	h.serve(c)
+	h.logger.DebugContext(r.Context(), "WebSocket connected", slog.String("remote", ip), slog.String("url", RedactURL(r.URL)),
+		slog.String("tenant", p.Tenant), slog.String("key_id", p.KeyID), slog.Bool("token", viaToken))
+	reason := h.serve(c)
+	h.logger.DebugContext(r.Context(), "WebSocket closed", slog.String("remote", ip), slog.String("reason", reason),
+		slog.Duration("duration", time.Since(c.connectedAt)))
+}
+
+// refuse answers a refused upgrade and logs why (the URL redacted).
+func (h *Hub) refuse(w http.ResponseWriter, r *http.Request, ip string, status int, msg string, cause error) {
+	attrs := []any{slog.Int("status", status), slog.String("message", msg), slog.String("remote", ip), slog.String("url", RedactURL(r.URL))}
+	if cause != nil {
+		attrs = append(attrs, slog.Any("error", cause))
+	}
+	h.logger.DebugContext(r.Context(), "WebSocket refused", attrs...)
+	http.Error(w, msg, status)
+}
+
+// redactedParams are query parameters that carry credentials.
+var redactedParams = []string{"access_token", "api_key", "apikey", "key", "sig", "token"}
+
+// RedactURL returns u as a string with the values of credential query
+// parameters (token, the browser token of the WebSocket; apiKey, key,
+// api_key, access_token and sig, which some clients send although the hub
+// ignores them) replaced by REDACTED. Hosts that log requests should log
+// this rather than the URL: tokens in query strings otherwise end up in
+// access logs.
+func RedactURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	if u.RawQuery == "" {
+		return u.String()
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// Unparsable: keep the path only.
+		out := *u
+		out.RawQuery = "REDACTED"
+		return out.String()
+	}
+	for name, vs := range q {
+		if slices.Contains(redactedParams, strings.ToLower(name)) {
+			for i := range vs {
+				vs[i] = "REDACTED"
+			}
+		}
+	}
+	out := *u
+	out.RawQuery = q.Encode()
+	return out.String()
 }
 
 func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
@@ -490,8 +541,9 @@ func (h *Hub) recordError(source string, err error) {
 }
 
 // serve runs one connection: welcome and state, then the read loop on this
-// goroutine, the writer and the pinger on their own.
-func (h *Hub) serve(c *client) {
+// goroutine, the writer and the pinger on their own. It returns why the
+// connection ended.
+func (h *Hub) serve(c *client) string {
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	stopping := h.state.Load() != hubStarted
@@ -522,6 +574,7 @@ func (h *Hub) serve(c *client) {
 	h.stats.disconnections.Add(1)
 	h.metrics.connections.Dec()
 	h.metrics.disconnections.WithLabelValues(reason).Inc()
+	return reason
 }
 
 // topicDelta updates subscriber counts; call with h.mu held.
