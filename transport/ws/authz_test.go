@@ -40,6 +40,24 @@ func messageIDs(fs []frame) []string {
 	return out
 }
 
+// eventsUntil reads frames until the event of message id and returns the
+// message IDs of the events read, that one included. The hub offers events
+// to each connection in the order of the bus, so every event published
+// before id that the connection may see has arrived by then.
+func (c *client) eventsUntil(t *testing.T, id string) []string {
+	t.Helper()
+	var out []string
+	for {
+		f := c.read(t)
+		if ids := messageIDs([]frame{f}); len(ids) > 0 {
+			out = append(out, ids[0])
+			if ids[0] == id {
+				return out
+			}
+		}
+	}
+}
+
 // TestPerMessageAuthorization: after a successful handshake, a subscription
 // naming another tenant's session, or a session outside the key's list, is
 // refused exactly like an unknown session and changes nothing; subscriptions
@@ -81,9 +99,11 @@ func TestPerMessageAuthorization(t *testing.T) {
 	emitText(t, b.core, "t2", "other", "M-t2")
 	emitText(t, b.core, "s3", "default", "M-s3")
 	emitText(t, b.core, "s1", "default", "M-s1")
-	require.Equal(t, []string{"M-s1"}, messageIDs(s.barrier(t)), "the scoped key sees its session only")
-	require.Equal(t, []string{"M-s3", "M-s1"}, messageIDs(a.barrier(t)), "key A sees its tenant only")
-	require.Equal(t, []string{"M-t2"}, messageIDs(other.barrier(t)), "key B sees its tenant only")
+	emitText(t, b.core, "s1", "default", "END-default")
+	emitText(t, b.core, "t2", "other", "END-other")
+	require.Equal(t, []string{"M-s1", "END-default"}, s.eventsUntil(t, "END-default"), "the scoped key sees its session only")
+	require.Equal(t, []string{"M-s3", "M-s1", "END-default"}, a.eventsUntil(t, "END-default"), "key A sees its tenant only")
+	require.Equal(t, []string{"M-t2", "END-other"}, other.eventsUntil(t, "END-other"), "key B sees its tenant only")
 
 	// Resume from the start of the log: the same filters apply.
 	r := b.dial(t, scoped)
@@ -91,7 +111,7 @@ func TestPerMessageAuthorization(t *testing.T) {
 	r.handshake(t)
 	r.send(t, map[string]any{"type": "subscribe", "topics": []string{"message.sent"}, "after": 0})
 	r.until(t, ws.TypeSubscribed, nil)
-	require.Equal(t, []string{"M-s1"}, messageIDs(r.barrier(t)))
+	require.Equal(t, []string{"M-s1", "END-default"}, messageIDs(r.barrier(t)))
 }
 
 // stepClock advances by step at every reading: the rate limiter reads it once
@@ -231,4 +251,27 @@ func TestHandshakeMemoryBounded(t *testing.T) {
 	t.Logf("heap after %d failed handshakes with distinct keys and addresses: %+d bytes (%.1f bytes each)", n, growth, float64(growth)/n)
 	require.Less(t, growth, int64(1<<20))
 	require.Zero(t, b.hub.Stats("").Connections.Current)
+}
+
+// TestSessionFilterCleared: on subscribe, an empty sessions list clears the
+// connection's session filter; an absent one keeps it.
+func TestSessionFilterCleared(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	_, err := b.core.CreateSession(context.Background(), &waqtor.CreateSessionParams{ID: "s3"})
+	require.NoError(t, err)
+	c := b.dial(t, b.keyA)
+	defer c.close()
+	c.handshake(t)
+	c.send(t, &ws.ClientFrame{Type: ws.TypeSubscribe, Topics: []string{"message.sent"}, Sessions: []string{"s1"}})
+	require.Equal(t, []any{"s1"}, c.until(t, ws.TypeSubscribed, nil)["sessions"])
+	c.send(t, &ws.ClientFrame{Type: ws.TypeSubscribe, Topics: []string{"message.sent"}})
+	require.Equal(t, []any{"s1"}, c.until(t, ws.TypeSubscribed, nil)["sessions"], "absent: kept")
+	emitText(t, b.core, "s3", "default", "M-s3")
+	emitText(t, b.core, "s1", "default", "M-s1")
+	require.Equal(t, []string{"M-s1"}, c.eventsUntil(t, "M-s1"))
+	c.send(t, &ws.ClientFrame{Type: ws.TypeSubscribe, Topics: []string{"message.sent"}, Sessions: []string{}})
+	require.Nil(t, c.until(t, ws.TypeSubscribed, nil)["sessions"], "empty: cleared")
+	emitText(t, b.core, "s3", "default", "M-s3b")
+	require.Equal(t, []string{"M-s3b"}, c.eventsUntil(t, "M-s3b"))
 }
