@@ -111,7 +111,11 @@ func TestFragmentedOverLimit(t *testing.T) {
 // parallel: it measures the process's allocations.
 func TestDeflateBomb(t *testing.T) {
 	const limit = 256 << 10
-	b := setup(t, func(o *ws.HubOpts) { o.MaxFrameBytes = limit; o.CompressionThreshold = 1 << 20; o.Logger = discardLogger() })
+	b := setup(t, func(o *ws.HubOpts) {
+		o.MaxFrameBytes = limit
+		o.CompressionThreshold = 1 << 20
+		o.Logger = discardLogger()
+	})
 	bomb := deflateBomb(t, 100<<20)
 	require.Less(t, len(bomb), 110<<10)
 	require.Equal(t, int64(100<<20), inflatedSize(t, bomb))

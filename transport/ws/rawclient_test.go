@@ -194,7 +194,7 @@ func inflatedSize(t *testing.T, payload []byte) int64 {
 }
 
 // deflateMessage compresses a message as permessage-deflate sends it.
-func deflateMessage(t *testing.T, msg []byte) []byte {
+func deflateMessage(t testing.TB, msg []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := flate.NewWriter(&buf, flate.BestSpeed)
