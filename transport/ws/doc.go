@@ -34,11 +34,23 @@
 // A connection authenticates on the upgrade request with an API key
 // (X-API-Key or Authorization: Bearer) or, for browsers, a single-use token
 // from the REST route of [Hub.TokenRoutes] (?token=). It sees only its
-// principal's tenant and sessions and needs the "read" scope. Browser (token)
-// connections must come from an allowed Origin; API-key connections may send
-// no Origin. Client frames are capped in size (1009 beyond), string length and
-// rate (a token bucket; 1008 after repeated violations). Each connection has a
-// send queue bounded in bytes: a client that falls behind is closed with 1008
-// and never slows the others. The server pings every PingInterval and drops a
-// peer that misses its pong. Stop closes every client with 1001.
+// principal's tenant and sessions and needs the "read" scope; a
+// subscription naming a session outside them is refused like an unknown one.
+// Every credential failure gets the same 401. Browser (token) connections
+// must come from an allowed Origin; API-key connections may send no Origin.
+// The hub logs connections and refusals at debug level with the URL passed
+// through [RedactURL]; hosts that log requests should do the same, or tokens
+// end up in access logs.
+//
+// Client frames are capped in size (1009 beyond): the cap applies after
+// permessage-deflate and across fragments, and inflating stops at the cap, so
+// a frame's memory stays under twice MaxFrameBytes whatever the client sends.
+// String fields are capped in length, and frames in rate (a token bucket per
+// connection; rate_limit_exceeded, then 1008 after repeated violations). Each
+// connection has a send queue bounded in bytes: a client that falls behind is
+// closed with 1008 and never slows the others. The server pings every
+// PingInterval and cuts a peer whose pong does not come within PongTimeout (a
+// dead link included). Authentication happens on the upgrade request only, so
+// a socket that never completes one is the http.Server's to close: set its
+// ReadHeaderTimeout. Stop closes every client with 1001.
 package ws

@@ -38,12 +38,14 @@ const (
 // ClientFrame is a frame a client sends. Only the fields of its type may be
 // set: subscribe and unsubscribe take topics (event kinds such as
 // "message.sent", "message.*" or "*") and optionally sessions (a filter: only
-// events of these sessions); subscribe also takes after, the last event ID
-// (event-log sequence) the client saw, to be sent every later event from the
-// log before live ones.
+// events of these sessions; on subscribe, a present list replaces the
+// connection's filter, and an empty one clears it); subscribe also takes
+// after, the last event ID (event-log sequence) the client saw, to be sent
+// every later event from the log before live ones. An absent sessions (nil)
+// and an empty one ([]) differ, and both survive encoding.
 type ClientFrame struct {
 	After    *int64   `json:"after,omitempty"`
-	Sessions []string `json:"sessions,omitempty"`
+	Sessions []string `json:"sessions,omitzero"`
 	Topics   []string `json:"topics,omitempty"`
 	Type     string   `json:"type"`
 }
@@ -88,6 +90,9 @@ func frameErr(field, format string, args ...any) *FrameError {
 // no unknown fields, only the fields of its type, each string at most
 // maxString characters, topics known event kinds or wildcards.
 func DecodeClientFrame(data []byte, maxString int) (*ClientFrame, error) {
+	if err := checkKeys(data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f ClientFrame
@@ -147,6 +152,47 @@ func DecodeClientFrame(data []byte, maxString int) (*ClientFrame, error) {
 		return nil, frameErr("type", "%q is not one of subscribe, unsubscribe, ping, get_state", f.Type)
 	}
 	return &f, nil
+}
+
+// maxEchoedName bounds the unknown member names an error frame repeats.
+const maxEchoedName = 64
+
+// clientFrameKeys are the member names of ClientFrame, exactly.
+var clientFrameKeys = []string{"after", "sessions", "topics", "type"}
+
+// checkKeys makes the frame's member names exact: encoding/json matches
+// them without regard to case and keeps the last of duplicates, so
+// {"TYPE":"ping"} or {"type":"ping","type":"subscribe"} would otherwise pass,
+// and a proxy or filter reading the frame could see something other than
+// what the hub acts on.
+func checkKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return frameErr("", "frame is not a JSON object")
+	}
+	var seen []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return frameErr("", "frame is not a JSON object")
+		}
+		name, _ := tok.(string)
+		switch {
+		case !slices.Contains(clientFrameKeys, name):
+			if err := checkString("", name, maxEchoedName); err != nil {
+				return frameErr("", "frame has an unknown field")
+			}
+			return frameErr(name, "is not a known field")
+		case slices.Contains(seen, name):
+			return frameErr(name, "appears more than once")
+		}
+		seen = append(seen, name)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return frameErr("", "frame is not a JSON object")
+		}
+	}
+	return nil
 }
 
 func checkString(field, s string, max int) error {

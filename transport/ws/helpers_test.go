@@ -38,7 +38,7 @@ func fastSandbox() *sandbox.Config {
 
 // setup starts a Core on the sandbox with session "s1" of tenant "default"
 // paired, keys for tenants "default" (keyA) and "other" (keyB), and the hub at /ws.
-func setup(t *testing.T, mutate func(*ws.HubOpts)) *testBundle {
+func setup(t testing.TB, mutate func(*ws.HubOpts)) *testBundle {
 	t.Helper()
 	b := &testBundle{net: sandbox.NewTestNetwork(t, fastSandbox()), dsn: dbtest.DSN(t, dbtest.SQLite)}
 	b.startCore(t)
@@ -60,7 +60,7 @@ func setup(t *testing.T, mutate func(*ws.HubOpts)) *testBundle {
 	return b
 }
 
-func (b *testBundle) startCore(t *testing.T) {
+func (b *testBundle) startCore(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: b.dsn, Engine: b.net.Factory(), Logger: slogtest.New(t)})
@@ -72,7 +72,7 @@ func (b *testBundle) startCore(t *testing.T) {
 	require.NoError(t, err)
 }
 
-func (b *testBundle) startHub(t *testing.T, mutate func(*ws.HubOpts)) {
+func (b *testBundle) startHub(t testing.TB, mutate func(*ws.HubOpts)) {
 	t.Helper()
 	o := &ws.HubOpts{Keys: b.keys, Logger: slogtest.New(t), PingInterval: time.Hour}
 	if mutate != nil {

@@ -116,12 +116,22 @@ type HubOpts struct {
 	SendQueueBytes int
 	// ServerName is sent in the welcome frame. Defaults to "waqtor".
 	ServerName string
+	// Test holds knobs for tests.
+	Test TestConfig
 	// Tokens accepts short-lived browser tokens (query parameter "token"),
 	// issued by the REST route of TokenRoutes. Defaults to none.
 	Tokens *auth.Tokens
 	// WriteTimeout bounds each write to a client. Defaults to
 	// WriteTimeoutDefault (5 s).
 	WriteTimeout time.Duration
+}
+
+// TestConfig holds settings meant for tests only.
+type TestConfig struct {
+	// Now replaces the clock of the per-connection rate limiter, so that a
+	// test can compress time. It is called on the connection's reader
+	// goroutine, once per client frame. Defaults to time.Now.
+	Now func() time.Time
 }
 
 // WithDefaults returns a copy of o with every unset field set to its default.
@@ -144,6 +154,9 @@ func (o *HubOpts) WithDefaults() *HubOpts {
 	if out.Logger == nil {
 		out.Logger = slog.Default()
 	}
+	if out.Test.Now == nil {
+		out.Test.Now = time.Now
+	}
 	return &out
 }
 
@@ -156,7 +169,9 @@ func (o *HubOpts) validate() error {
 			return fmt.Errorf("ws: AllowedOrigins: bad pattern %q: %w", p, err)
 		}
 	}
-	if o.MaxFrameBytes < 0 || o.CompressionThreshold < 0 || o.SendQueueBytes < 0 || o.PingInterval < 0 || o.PongTimeout < 0 {
+	if o.MaxFrameBytes < 0 || o.CompressionThreshold < 0 || o.SendQueueBytes < 0 || o.PingInterval < 0 || o.PongTimeout < 0 ||
+		o.MaxConnections < 0 || o.MaxStringLength < 0 || o.RateLimitBurst < 0 || o.RateLimitRefill < 0 || o.RateLimitViolations < 0 ||
+		o.ResumeMax < 0 || o.WriteTimeout < 0 {
 		return errors.New("ws: sizes and durations must not be negative")
 	}
 	return nil
@@ -339,29 +354,31 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := remoteIP(r)
 	if len(h.opts.AllowedIPs) > 0 && !h.ipAllowed(ip) {
 		h.security(httpmetrics.SecurityBadIP)
-		http.Error(w, "address not allowed", http.StatusForbidden)
+		h.refuse(w, r, ip, http.StatusForbidden, "address not allowed", nil)
 		return
 	}
 	p, viaToken, err := h.authenticate(r)
 	if err != nil {
 		if !errors.Is(err, auth.ErrUnauthenticated) {
 			h.recordError("auth", err)
-			http.Error(w, "authentication failed", http.StatusInternalServerError)
+			h.refuse(w, r, ip, http.StatusInternalServerError, "authentication failed", err)
 			return
 		}
+		// One answer for every failure (unknown key, bad token signature,
+		// expired or replayed token): the cause goes to the log only.
 		h.security(httpmetrics.SecurityUnauthorized)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
-		http.Error(w, "missing or invalid credentials", http.StatusUnauthorized)
+		h.refuse(w, r, ip, http.StatusUnauthorized, "missing or invalid credentials", err)
 		return
 	}
 	if !p.Allows(auth.ScopeRead) {
 		h.security(httpmetrics.SecurityForbidden)
-		http.Error(w, `this key lacks the "read" scope`, http.StatusForbidden)
+		h.refuse(w, r, ip, http.StatusForbidden, `this key lacks the "read" scope`, nil)
 		return
 	}
 	if !h.originAllowed(r, viaToken) {
 		h.security(httpmetrics.SecurityBadOrigin)
-		http.Error(w, "origin not allowed", http.StatusForbidden)
+		h.refuse(w, r, ip, http.StatusForbidden, "origin not allowed", nil)
 		return
 	}
 	h.mu.Lock()
@@ -387,12 +404,62 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	acc.OnPongReceived = func(context.Context, []byte) { c.lastPong.Store(time.Now().UnixNano()) }
 	conn, err := websocket.Accept(w, r, acc)
 	if err != nil {
+		c.cancel() // its context hangs off the hub's until cancelled
 		h.recordError("accept", err)
 		return
 	}
 	c.conn = conn
 	conn.SetReadLimit(h.opts.MaxFrameBytes)
-	h.serve(c)
+	h.logger.DebugContext(r.Context(), "WebSocket connected", slog.String("remote", ip), slog.String("url", RedactURL(r.URL)),
+		slog.String("tenant", p.Tenant), slog.String("key_id", p.KeyID), slog.Bool("token", viaToken))
+	reason := h.serve(c)
+	h.logger.DebugContext(r.Context(), "WebSocket closed", slog.String("remote", ip), slog.String("reason", reason),
+		slog.Duration("duration", time.Since(c.connectedAt)))
+}
+
+// refuse answers a refused upgrade and logs why (the URL redacted).
+func (h *Hub) refuse(w http.ResponseWriter, r *http.Request, ip string, status int, msg string, cause error) {
+	attrs := []any{slog.Int("status", status), slog.String("message", msg), slog.String("remote", ip), slog.String("url", RedactURL(r.URL))}
+	if cause != nil {
+		attrs = append(attrs, slog.Any("error", cause))
+	}
+	h.logger.DebugContext(r.Context(), "WebSocket refused", attrs...)
+	http.Error(w, msg, status)
+}
+
+// redactedParams are query parameters that carry credentials.
+var redactedParams = []string{"access_token", "api_key", "apikey", "key", "sig", "token"}
+
+// RedactURL returns u as a string with the values of credential query
+// parameters (token, the browser token of the WebSocket; apiKey, key,
+// api_key, access_token and sig, which some clients send although the hub
+// ignores them) replaced by REDACTED. Hosts that log requests should log
+// this rather than the URL: tokens in query strings otherwise end up in
+// access logs.
+func RedactURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	if u.RawQuery == "" {
+		return u.String()
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// Unparsable: keep the path only.
+		out := *u
+		out.RawQuery = "REDACTED"
+		return out.String()
+	}
+	for name, vs := range q {
+		if slices.Contains(redactedParams, strings.ToLower(name)) {
+			for i := range vs {
+				vs[i] = "REDACTED"
+			}
+		}
+	}
+	out := *u
+	out.RawQuery = q.Encode()
+	return out.String()
 }
 
 func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
@@ -474,8 +541,9 @@ func (h *Hub) recordError(source string, err error) {
 }
 
 // serve runs one connection: welcome and state, then the read loop on this
-// goroutine, the writer and the pinger on their own.
-func (h *Hub) serve(c *client) {
+// goroutine, the writer and the pinger on their own. It returns why the
+// connection ended.
+func (h *Hub) serve(c *client) string {
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	stopping := h.state.Load() != hubStarted
@@ -506,6 +574,7 @@ func (h *Hub) serve(c *client) {
 	h.stats.disconnections.Add(1)
 	h.metrics.connections.Dec()
 	h.metrics.disconnections.WithLabelValues(reason).Inc()
+	return reason
 }
 
 // topicDelta updates subscriber counts; call with h.mu held.
@@ -546,8 +615,7 @@ type client struct {
 	closed       bool
 
 	// rate limit (reader goroutine only)
-	tokens     float64
-	lastRefill time.Time
+	bucket     tokenBucket
 	violations int
 }
 
@@ -577,7 +645,7 @@ func newClient(h *Hub, p *auth.Principal, ip string) *client {
 	now := time.Now()
 	c := &client{hub: h, p: p, ip: ip, connectedAt: now, ctx: ctx, cancel: cancel, quit: make(chan struct{}), wake: make(chan struct{}, 1),
 		drained: make(chan struct{}, 1), topics: map[string]bool{}, kinds: map[waqtor.EventKind]bool{},
-		tokens: float64(h.opts.RateLimitBurst), lastRefill: now}
+		bucket: newTokenBucket(h.opts.Test.Now())}
 	c.lastPong.Store(now.UnixNano())
 	return c
 }
@@ -782,10 +850,10 @@ func (c *client) readLoop() string {
 	for {
 		// Not c.ctx: cancelling a read's context kills the connection without
 		// a close frame; the read ends when the connection closes.
-		typ, data, err := c.conn.Read(context.WithoutCancel(c.ctx))
+		typ, data, release, err := readMessage(context.WithoutCancel(c.ctx), c.conn, c.hub.opts.MaxFrameBytes)
 		if err != nil {
 			switch {
-			case strings.Contains(err.Error(), "read limited"):
+			case errors.Is(err, websocket.ErrMessageTooBig), errors.Is(err, errReadLimit):
 				c.hub.security(httpmetrics.SecurityOversized)
 				return reasonOversized
 			case c.dead.Load():
@@ -797,42 +865,32 @@ func (c *client) readLoop() string {
 		}
 		c.hub.stats.received.Add(1)
 		c.hub.metrics.received.Inc()
-		if !c.allow() {
+		if ok, wait := c.bucket.allow(c.hub.opts.Test.Now(), c.hub.opts.RateLimitBurst, c.hub.opts.RateLimitRefill); !ok {
+			release()
 			c.violations++
 			c.hub.security(httpmetrics.SecurityRateLimited)
 			if c.violations >= c.hub.opts.RateLimitViolations {
 				c.close(websocket.StatusPolicyViolation, "rate limit exceeded repeatedly")
 				return reasonRateLimit
 			}
-			retry := int(math.Ceil(c.hub.opts.RateLimitRefill.Seconds()))
+			retry := int(math.Ceil(wait.Seconds()))
 			c.send(&RateLimitFrame{Message: fmt.Sprintf("too many frames: at most %d at once, then one per %s", c.hub.opts.RateLimitBurst,
 				c.hub.opts.RateLimitRefill), RetryAfter: max(retry, 1), Type: TypeRateLimitExceeded})
 			continue
 		}
 		if typ != websocket.MessageText {
+			release()
 			c.sendError(frameErr("", "frames must be JSON text"))
 			continue
 		}
-		f, err := DecodeClientFrame(data, c.hub.opts.MaxStringLength)
+		f, err := DecodeClientFrame(data, c.hub.opts.MaxStringLength) // copies what it keeps
+		release()
 		if err != nil {
 			c.sendError(err)
 			continue
 		}
 		c.handle(f)
 	}
-}
-
-// allow takes a token from the client's bucket.
-func (c *client) allow() bool {
-	now := time.Now()
-	refill := c.hub.opts.RateLimitRefill
-	c.tokens = math.Min(float64(c.hub.opts.RateLimitBurst), c.tokens+float64(now.Sub(c.lastRefill))/float64(refill))
-	c.lastRefill = now
-	if c.tokens < 1 {
-		return false
-	}
-	c.tokens--
-	return true
 }
 
 func (c *client) sendError(err error) {

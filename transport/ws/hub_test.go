@@ -1,16 +1,21 @@
 package ws_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
@@ -221,6 +226,8 @@ func TestFrameErrors(t *testing.T) {
 		"ping fields":   `{"type":"ping","topics":["*"]}`,
 		"bad after":     `{"type":"unsubscribe","topics":["*"],"after":1}`,
 		"binary-ish":    "\x00\x01",
+		"key case":      `{"TYPE":"ping"}`,
+		"duplicate key": `{"type":"ping","type":"subscribe","topics":["*"]}`,
 	} {
 		c.send(t, in)
 		f := c.read(t)
@@ -398,17 +405,87 @@ func TestMonitorAndTokenRoutes(t *testing.T) {
 
 func FuzzDecodeClientFrame(f *testing.F) {
 	for _, s := range []string{`{"type":"ping"}`, `{"type":"subscribe","topics":["*"],"after":3}`, `{"type":"subscribe","topics":["message.*"],"sessions":["s1"]}`,
-		`{"type":"x"}`, `[]`, `{"type":"get_state","after":-1}`, "\xff"} {
+		`{"type":"x"}`, `[]`, `{"type":"get_state","after":-1}`, "\xff", `{"type":"unsubscribe","topics":["session.status"]} `,
+		`{"type":"subscribe","topics":["message.sent"],"sessions":["a","b"],"after":0}`, `{"type":"ping"}{"type":"ping"}`,
+		`{"type":"subscribe","topics":["` + "\u00e9" + `"]}`, `{"type":"subscribe","topics":null}`, `{"TYPE":"ping"}`} {
 		f.Add([]byte(s))
 	}
+	const maxString = 20
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fr, err := ws.DecodeClientFrame(data, 1000)
-		if err == nil && fr == nil {
+		fr, err := ws.DecodeClientFrame(data, maxString)
+		if err != nil {
+			var fe *ws.FrameError
+			if !errors.As(err, &fe) || fe.Message == "" {
+				t.Fatalf("error %v is not a FrameError with a message", err)
+			}
+			for _, e := range fe.Errors {
+				if e.Field == "" || e.Reason == "" {
+					t.Fatalf("field error without field or reason: %+v", fe)
+				}
+			}
+			return
+		}
+		if fr == nil {
 			t.Fatal("nil frame without error")
 		}
-		var fe *ws.FrameError
-		if err != nil && !errors.As(err, &fe) {
-			t.Fatalf("error %v is not a FrameError", err)
+		// An accepted frame is one JSON object with exact, distinct member
+		// names, and one the protocol allows.
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Fatalf("accepted %q, not an object", data)
+		}
+		var names []string
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Fatalf("accepted %q: %v", data, err)
+			}
+			name := tok.(string)
+			if !slices.Contains([]string{"after", "sessions", "topics", "type"}, name) || slices.Contains(names, name) {
+				t.Fatalf("accepted member %q in %q", name, data)
+			}
+			names = append(names, name)
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				t.Fatalf("accepted %q: %v", data, err)
+			}
+		}
+		switch fr.Type {
+		case ws.TypeSubscribe, ws.TypeUnsubscribe:
+			if len(fr.Topics) == 0 || len(fr.Topics) > ws.MaxTopics || len(fr.Sessions) > ws.MaxTopics {
+				t.Fatalf("accepted %d topics, %d sessions", len(fr.Topics), len(fr.Sessions))
+			}
+			for _, tp := range fr.Topics {
+				if !ws.ValidTopic(tp) || utf8.RuneCountInString(tp) > maxString {
+					t.Fatalf("accepted topic %q", tp)
+				}
+			}
+			for _, s := range fr.Sessions {
+				if waqtor.ValidateSessionID(s) != nil {
+					t.Fatalf("accepted session %q", s)
+				}
+			}
+			if fr.After != nil && (fr.Type != ws.TypeSubscribe || *fr.After < 0) {
+				t.Fatalf("accepted after %d on %s", *fr.After, fr.Type)
+			}
+		case ws.TypePing, ws.TypeGetState:
+			if fr.Topics != nil || fr.Sessions != nil || fr.After != nil {
+				t.Fatalf("accepted fields on %s", fr.Type)
+			}
+		default:
+			t.Fatalf("accepted type %q", fr.Type)
+		}
+		// It survives a round trip unchanged.
+		again, err := json.Marshal(fr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr2, err := ws.DecodeClientFrame(again, maxString)
+		if err != nil {
+			t.Fatalf("re-encoded frame %s refused: %v", again, err)
+		}
+		if !reflect.DeepEqual(fr, fr2) {
+			t.Fatalf("round trip changed %+v into %+v", fr, fr2)
 		}
 	})
 }
