@@ -38,16 +38,35 @@ func (s *Store) AppendEvents(ctx context.Context, tx *sql.Tx, events []*Event) e
 	first := last - int64(len(events)) + 1
 	for i, e := range events {
 		e.Seq = first + int64(i)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO waqtor_event_log (seq, id, tenant_id, session_id, kind, ts, data)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.Seq, e.ID, e.TenantID, e.SessionID, e.Kind, Micros(e.Time), e.Data); err != nil {
+	}
+	// One statement per appendChunk rows: a burst of events costs a few round
+	// trips, not one per event.
+	const cols = 7
+	for i := 0; i < len(events); i += appendChunk {
+		part := events[i:min(i+appendChunk, len(events))]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO waqtor_event_log (seq, id, tenant_id, session_id, kind, ts, data) VALUES `)
+		s.Dialect.Values(&sb, len(part), cols, 0)
+		args := make([]any, 0, cols*len(part))
+		for _, e := range part {
+			args = append(args, e.Seq, e.ID, e.TenantID, e.SessionID, e.Kind, Micros(e.Time), e.Data)
+		}
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: event %q", ErrDuplicate, e.ID)
+				if len(part) == 1 {
+					return fmt.Errorf("%w: event %q", ErrDuplicate, part[0].ID)
+				}
+				return fmt.Errorf("%w: an event ID among %q…%q is already in the log", ErrDuplicate, part[0].ID,
+					part[len(part)-1].ID)
 			}
 			return fmt.Errorf("store: append event: %w", err)
 		}
 	}
 	return nil
 }
+
+// appendChunk is how many events one INSERT of AppendEvents carries.
+const appendChunk = 100
 
 // ReadEventsParams selects log rows for ReadEvents.
 type ReadEventsParams struct {
