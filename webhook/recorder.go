@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -72,7 +71,14 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 					s.metrics.observe(r)
 				}
 				r.w.done(r.job.id)
-				touched[r.w] = true
+				// The worker looks for due deliveries again when this outcome
+				// changes what it can claim: a FIFO endpoint's next delivery, a
+				// retry's due time, a released claim. A success elsewhere
+				// changes nothing, and waking for it would cost a claim
+				// transaction per recorded batch.
+				if r.aborted || !r.o.success || r.conf.fifo() {
+					touched[r.w] = true
+				}
 			}
 			for w := range touched {
 				w.wake()
@@ -149,14 +155,21 @@ func (s *Service) recordTx(ctx context.Context, tx *sql.Tx, batch []*result, hea
 		sb.WriteString(`UPDATE waqtor_webhook_deliveries SET state = v.column2, attempts = attempts + 1, tries = v.column3,
 			next_at = v.column4, lease_until = 0, last_status = v.column5, last_error = v.column6, updated_at = v.column7
 			FROM (VALUES `)
+		types := [...]string{"TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "BIGINT", "BIGINT"}
 		for k, o := range part {
 			if k > 0 {
 				sb.WriteString(", ")
 			}
-			n := 8 * k
-			fmt.Fprintf(&sb, "(CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT), "+
-				"CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT))",
-				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+			sb.WriteByte('(')
+			for c, typ := range types {
+				if c > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("CAST(")
+				s.db.dialect.Placeholder(&sb, 8*k+c+1)
+				sb.WriteString(" AS " + typ + ")")
+			}
+			sb.WriteByte(')')
 			args = append(args, o.r.job.id, string(o.state), o.tries, micros(o.nextAt), o.r.o.status, o.r.errMsg,
 				micros(o.finished), o.r.job.lease)
 		}
@@ -195,19 +208,8 @@ func (s *Service) recordTx(ctx context.Context, tx *sql.Tx, batch []*result, hea
 		args := make([]any, 0, 13*len(part))
 		sb.WriteString(`INSERT INTO waqtor_webhook_attempts (delivery_id, n, endpoint_id, tenant_id, due_at, started_at,
 			latency_us, status_code, error, response_body, response_truncated, webhook_timestamp, next_at) VALUES `)
-		for k, o := range part {
-			if k > 0 {
-				sb.WriteString(", ")
-			}
-			n := 13 * k
-			sb.WriteString("(")
-			for c := 1; c <= 13; c++ {
-				if c > 1 {
-					sb.WriteString(", ")
-				}
-				fmt.Fprintf(&sb, "$%d", n+c)
-			}
-			sb.WriteString(")")
+		s.db.dialect.Values(&sb, len(part), 13, 0)
+		for _, o := range part {
 			r, j := o.r, o.r.job
 			args = append(args, j.id, j.attempts+1, j.endpoint, j.tenant, micros(j.dueAt), micros(r.started),
 				r.latency.Microseconds(), r.o.status, r.errMsg, r.body, boolInt(r.truncated), r.wts, micros(o.nextAt))

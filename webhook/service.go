@@ -313,8 +313,11 @@ func (s *Service) syncEndpoints(ctx context.Context) error {
 	}
 	for _, r := range rows {
 		seen[r.ep.ID] = true
-		conf := s.newConf(ctx, r, now)
 		w := s.workers[r.ep.ID]
+		if w != nil && w.conf.Load().current(r, now) {
+			continue // unchanged: skip decrypting the secrets again
+		}
+		conf := s.newConf(ctx, r, now)
 		if w != nil && w.conf.Load().fifo() != conf.fifo() {
 			w.stop() // concurrency changes: start afresh
 			w = nil
