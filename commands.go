@@ -602,14 +602,15 @@ func (c *Core) storeInbound(ctx context.Context, s *session, ms ...*InboundMessa
 		rows[i] = row
 	}
 	err := c.commit(ctx, func(tx *sql.Tx, em *emitter) error {
+		q := c.store.Q(tx)
 		inserted := []bool{true}
 		if len(rows) == 1 {
-			if err := store.InsertMessage(ctx, tx, rows[0]); err != nil {
+			if err := store.InsertMessage(ctx, q, rows[0]); err != nil {
 				return err
 			}
 		} else {
 			var err error
-			if inserted, err = store.InsertMessages(ctx, tx, c.store.Dialect, rows); err != nil {
+			if inserted, err = store.InsertMessages(ctx, q, c.store.Dialect, rows); err != nil {
 				return err
 			}
 		}

@@ -90,7 +90,7 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
 		clear(woken)
 		release()
-		eps, err := s.db.activeEndpoints(ctx, tx)
+		eps, err := s.db.activeEndpoints(ctx, s.db.st.Q(tx))
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 		if inserted, err = s.db.insertDeliveries(ctx, tx, ds, leases, now); err != nil {
 			return err
 		}
-		return store.SetCursor(ctx, tx, s.cfg.CursorName, evs[len(evs)-1].Meta().Seq, now)
+		return store.SetCursor(ctx, s.db.st.Q(tx), s.cfg.CursorName, evs[len(evs)-1].Meta().Seq, now)
 	})
 	if err != nil {
 		release()

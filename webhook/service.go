@@ -88,6 +88,9 @@ func New(ctx context.Context, core *waqtor.Core, cfg *Config) (*Service, error) 
 	if err := st.MigrateComponent(ctx, "webhook", migrations()); err != nil {
 		return nil, dbErr(err)
 	}
+	if err := st.Prepare(ctx, hotQueries(st.Dialect)...); err != nil {
+		return nil, dbErr(err)
+	}
 	tr := policy.Transport()
 	tr.MaxIdleConns = 1024
 	tr.MaxIdleConnsPerHost = max(cfg.Concurrency, 2)
@@ -300,7 +303,7 @@ func (s *Service) runSyncer(ctx context.Context) {
 func (s *Service) syncEndpoints(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	rows, err := s.db.activeEndpoints(ctx, s.db.sql)
+	rows, err := s.db.activeEndpoints(ctx, s.db.st.Q(nil))
 	if err != nil {
 		return err
 	}
