@@ -574,38 +574,58 @@ func decodeMessageCursor(s string) (time.Time, string, error) {
 	return store.FromMicros(us), id, nil
 }
 
-// storeInbound persists an inbound message and its event in one transaction. A
-// message already stored (a redelivery) is not an error and emits nothing.
-func (c *Core) storeInbound(ctx context.Context, s *session, m *InboundMessage) error {
-	if m == nil || m.ID == "" || m.Chat.JID == "" || m.Content == nil {
-		return fmt.Errorf("%w: inbound message lacks ID, chat or content", ErrInvalidMessage)
-	}
-	data, err := MarshalContent(m.Content)
-	if err != nil {
-		return err
-	}
+// storeInbound persists inbound messages and their events in one transaction,
+// all or none. A message already stored (a redelivery) is not an error and
+// emits nothing.
+func (c *Core) storeInbound(ctx context.Context, s *session, ms ...*InboundMessage) error {
 	now := c.now().UTC()
-	ts := m.Time.UTC()
-	if m.Time.IsZero() {
-		ts = now
-	}
-	row := &store.Message{SessionID: s.id, Chat: m.Chat.JID, ChatLID: m.Chat.LID, ID: m.ID, TenantID: s.tenant,
-		Direction: store.DirectionIn, Sender: m.Sender.JID, SenderLID: m.Sender.LID, PushName: m.PushName,
-		Type: string(m.Content.ContentType()), Content: string(data), Status: string(StatusReceived),
-		Time: ts, CreatedAt: now, UpdatedAt: now}
-	if m.FromMe {
-		row.Direction, row.Status = store.DirectionOut, string(StatusSent)
-	}
-	err = c.commit(ctx, func(tx *sql.Tx, em *emitter) error {
-		if err := store.InsertMessage(ctx, tx, row); err != nil {
-			return err
+	rows := make([]*store.Message, len(ms))
+	for i, m := range ms {
+		if m == nil || m.ID == "" || m.Chat.JID == "" || m.Content == nil {
+			return fmt.Errorf("%w: inbound message lacks ID, chat or content", ErrInvalidMessage)
 		}
-		msg, err := messageFromRow(row)
+		data, err := MarshalContent(m.Content)
 		if err != nil {
 			return err
 		}
-		msg.Chat, msg.Sender, msg.IsGroup = m.Chat, m.Sender, m.IsGroup || msg.IsGroup
-		em.emit(s.id, s.tenant, &MessageReceived{Message: *msg})
+		ts := m.Time.UTC()
+		if m.Time.IsZero() {
+			ts = now
+		}
+		row := &store.Message{SessionID: s.id, Chat: m.Chat.JID, ChatLID: m.Chat.LID, ID: m.ID, TenantID: s.tenant,
+			Direction: store.DirectionIn, Sender: m.Sender.JID, SenderLID: m.Sender.LID, PushName: m.PushName,
+			Type: string(m.Content.ContentType()), Content: string(data), Status: string(StatusReceived),
+			Time: ts, CreatedAt: now, UpdatedAt: now}
+		if m.FromMe {
+			row.Direction, row.Status = store.DirectionOut, string(StatusSent)
+		}
+		rows[i] = row
+	}
+	err := c.commit(ctx, func(tx *sql.Tx, em *emitter) error {
+		q := c.store.Q(tx)
+		inserted := []bool{true}
+		if len(rows) == 1 {
+			if err := store.InsertMessage(ctx, q, rows[0]); err != nil {
+				return err
+			}
+		} else {
+			var err error
+			if inserted, err = store.InsertMessages(ctx, q, c.store.Dialect, rows); err != nil {
+				return err
+			}
+		}
+		for i, row := range rows {
+			if !inserted[i] {
+				continue // a redelivery
+			}
+			msg, err := messageFromRow(row)
+			if err != nil {
+				return err
+			}
+			m := ms[i]
+			msg.Chat, msg.Sender, msg.IsGroup = m.Chat, m.Sender, m.IsGroup || msg.IsGroup
+			em.emit(s.id, s.tenant, &MessageReceived{Message: *msg})
+		}
 		return nil
 	})
 	if errors.Is(err, store.ErrDuplicate) {

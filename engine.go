@@ -118,6 +118,20 @@ type ConnHandler interface {
 	HandleStatus(ctx context.Context, st *ConnStatus)
 }
 
+// MessageBatchHandler is an optional capability of a [ConnHandler] (the Core's
+// has it). An engine that holds several inbound messages of one session at once,
+// unacknowledged (a burst, or an offline backlog), may hand them over in one
+// HandleMessages call instead of one HandleMessage each: the Core then persists
+// them, and appends their events, in one transaction, which on a database that
+// syncs every commit to disk is many times faster than a commit per message.
+type MessageBatchHandler interface {
+	// HandleMessages persists inbound messages of the session, in order, all or
+	// none: on error none is stored and the engine must not acknowledge any of
+	// them (it may hand them over again, together or one at a time). Messages
+	// already stored are skipped without error, as with HandleMessage.
+	HandleMessages(ctx context.Context, ms []*InboundMessage) error
+}
+
 // ConnStatus is a connection state change reported by an engine.
 type ConnStatus struct {
 	// BanExpires is when a temporary ban lifts (StateBanned).

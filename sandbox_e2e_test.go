@@ -2,6 +2,7 @@ package waqtor_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -124,5 +125,62 @@ func TestSandboxEndToEnd(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "+15550100000", s.Info.Phone)
 		waitState(t, core2, "shop", waqtor.StateBanned)
+	})
+}
+
+// TestSandboxBurstOneTransaction: messages that queue while a session is
+// offline arrive as a burst, which the Core stores in one transaction: every
+// message once, in order, with gap-free sequence numbers, and redeliveries of
+// stored messages (same IDs) emit nothing.
+func TestSandboxBurstOneTransaction(t *testing.T) {
+	t.Parallel()
+	kinds(t, func(t *testing.T, kind dbtest.Kind) {
+		ctx := context.Background()
+		network := sandbox.NewTestNetwork(t, &sandbox.Config{AutoPair: true})
+		core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: dbtest.DSN(t, kind), Engine: network.Factory(),
+			Logger: slogtest.New(t)})
+		require.NoError(t, err)
+		require.NoError(t, core.Start(ctx))
+		t.Cleanup(func() { require.NoError(t, core.Stop(context.Background())) })
+		_, err = core.CreateSession(ctx, &waqtor.CreateSessionParams{ID: "shop"})
+		require.NoError(t, err)
+		s := waitState(t, core, "shop", waqtor.StateReady)
+		start, err := core.LastSeq(ctx)
+		require.NoError(t, err)
+
+		require.NoError(t, core.Disconnect(ctx, "shop"))
+		customer := network.Phone("+201001234567")
+		send := func(from, to int) []string {
+			var ids []string
+			for i := from; i < to; i++ {
+				id, err := customer.Send(ctx, s.Info.JID, &waqtor.Text{Body: fmt.Sprint("m", i)},
+					&sandbox.SendOpts{ID: fmt.Sprintf("3EB0BURST%04d", i)})
+				require.NoError(t, err)
+				ids = append(ids, id)
+			}
+			return ids
+		}
+		ids := send(0, 300)
+		// Redeliveries of 0..99 behind the new ones, in the same burst.
+		send(0, 100)
+		require.NoError(t, core.Connect(ctx, "shop"))
+		var got []waqtor.Event
+		require.Eventually(t, func() bool {
+			got, err = core.ReadLog(ctx, &waqtor.LogReadParams{After: start, Limit: 1000,
+				Kinds: []waqtor.EventKind{waqtor.KindMessageReceived}})
+			require.NoError(t, err)
+			info, _ := network.Session("shop")
+			return len(got) >= len(ids) && info.Pending == 0
+		}, 10*time.Second, 5*time.Millisecond)
+		require.Len(t, got, len(ids), "each message once")
+		for i, e := range got {
+			require.Equal(t, ids[i], e.(*waqtor.MessageReceived).Message.ID)
+			if i > 0 {
+				require.Equal(t, got[i-1].Meta().Seq+1, e.Meta().Seq)
+			}
+		}
+		m, err := core.Message(ctx, "shop", ids[299])
+		require.NoError(t, err)
+		require.Equal(t, &waqtor.Text{Body: "m299"}, m.Content)
 	})
 }

@@ -620,6 +620,15 @@ func (h *connHandler) HandleMessage(ctx context.Context, m *InboundMessage) erro
 	return h.c.storeInbound(ctx, h.s, m)
 }
 
+var _ MessageBatchHandler = (*connHandler)(nil)
+
+// HandleMessages implements [MessageBatchHandler].
+func (h *connHandler) HandleMessages(ctx context.Context, ms []*InboundMessage) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerTimeout)
+	defer cancel()
+	return h.c.storeInbound(ctx, h.s, ms...)
+}
+
 func (h *connHandler) HandleReceipt(ctx context.Context, r *Receipt) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerTimeout)
 	defer cancel()

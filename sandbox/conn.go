@@ -107,16 +107,24 @@ func (c *conn) dispatch() bool {
 		n.mu.Unlock()
 		return false
 	}
-	it := d.stream[0]
-	it.attempts++
-	d.inflight = it
+	batch := c.takeLocked(d)
 	n.mu.Unlock()
 
 	var err error
-	if it.msg != nil {
+	it := batch[0]
+	switch {
+	case len(batch) > 1:
+		ms := make([]*waqtor.InboundMessage, len(batch))
+		for i, b := range batch {
+			m := *b.msg
+			ms[i] = &m
+		}
+		bh := c.h.(waqtor.MessageBatchHandler)
+		err = c.call(func() error { return bh.HandleMessages(c.ctx, ms) })
+	case it.msg != nil:
 		m := *it.msg
 		err = c.call(func() error { return c.h.HandleMessage(c.ctx, &m) })
-	} else {
+	default:
 		r := *it.receipt
 		r.IDs = slices.Clone(r.IDs)
 		err = c.call(func() error { return c.h.HandleReceipt(c.ctx, &r) })
@@ -125,12 +133,10 @@ func (c *conn) dispatch() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	d.inflight = nil
-	d.kickLocked() // a Conn that took over may be waiting for this item
+	d.kickLocked() // a Conn that took over may be waiting for these items
 	if err == nil {
 		// Acknowledged. The stream may have been cleared (a logout) meanwhile.
-		if i := slices.Index(d.stream, it); i >= 0 {
-			d.stream = slices.Delete(d.stream, i, i+1)
-		}
+		d.stream = slices.DeleteFunc(d.stream, func(s *item) bool { return slices.Contains(batch, s) })
 		return true
 	}
 	kind := "receipt"
@@ -138,7 +144,7 @@ func (c *conn) dispatch() bool {
 		kind = "message"
 	}
 	n.debug("Sandbox handler refused a "+kind+"; redelivering later", slog.String("session", d.id),
-		slog.Int("attempts", it.attempts), slog.Any("error", err))
+		slog.Int("items", len(batch)), slog.Int("attempts", it.attempts), slog.Any("error", err))
 	if c.closed || !slices.Contains(d.stream, it) {
 		return true
 	}
@@ -149,6 +155,30 @@ func (c *conn) dispatch() bool {
 		d.kickLocked()
 	})
 	return true
+}
+
+// maxBatch caps how many messages one HandleMessages call carries.
+const maxBatch = 256
+
+// takeLocked marks the next items of d's stream in flight and returns them:
+// the head alone, or, when the handler takes batches, the head and the
+// messages right behind it (up to maxBatch). An item that was refused before
+// goes alone, so a failing message is retried on its own, as without batches.
+func (c *conn) takeLocked(d *device) []*item {
+	batch := d.stream[:1]
+	if _, ok := c.h.(waqtor.MessageBatchHandler); ok && d.stream[0].msg != nil && d.stream[0].attempts == 0 {
+		k := 1
+		for k < len(d.stream) && k < maxBatch && d.stream[k].msg != nil && d.stream[k].attempts == 0 {
+			k++
+		}
+		batch = d.stream[:k]
+	}
+	batch = slices.Clone(batch)
+	for _, it := range batch {
+		it.attempts++
+	}
+	d.inflight = batch
+	return batch
 }
 
 // call runs a handler method, turning a panic into an error.

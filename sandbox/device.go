@@ -33,7 +33,7 @@ type device struct {
 	conn        *conn     // the open Conn, or nil
 	failCount   int
 	failErr     error
-	inflight    *item // the stream item a handler is processing
+	inflight    []*item // the stream items a handler is processing
 	life        *timer
 	pairCode    string
 	pairPhone   string

@@ -38,7 +38,10 @@
 // Messages for a session that is not connected queue, in order, until it is.
 // A message whose HandleMessage returns an error is not acknowledged and is
 // delivered again after Config.RedeliverDelay, before later messages: each
-// session's stream of messages and receipts is strictly ordered.
+// session's stream of messages and receipts is strictly ordered. When several
+// messages are waiting and the handler implements [waqtor.MessageBatchHandler]
+// (the Core's does), they go in one HandleMessages call, as an engine hands
+// over a burst; a refused batch is delivered again one message at a time.
 //
 // # Receipts
 //

@@ -133,6 +133,9 @@ func (r *recorder) wait(t testing.TB, what string, cond func() bool) {
 		}
 		select {
 		case <-ch:
+		case <-time.After(5 * time.Millisecond):
+			// cond may read state outside the log (Network.Session), which
+			// changes after the handler returns: look again.
 		case <-deadline.C:
 			r.mu.Lock()
 			defer r.mu.Unlock()

@@ -20,10 +20,10 @@ func BenchmarkBreakerOverhead(b *testing.B) {
 	benchKinds(b, func(b *testing.B, kind dbtest.Kind) {
 		for _, mode := range []string{"off", "on", "off_again", "on_again"} {
 			b.Run(mode, func(b *testing.B) {
-				n := benchEvents()
+				const n = 2000
 				for range b.N {
 					tb := setup(b, kind, func(c *webhook.Config) {
-						c.Logger = discard()
+						benchConfig(c)
 						c.Breaker.Disabled = strings.HasPrefix(mode, "off")
 					})
 					lr := newLatencyReceiver(b, n)

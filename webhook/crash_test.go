@@ -88,9 +88,9 @@ func runCrashChild() error {
 	}
 	fmt.Println("ready")
 	if mode == "drain" {
-		// Normally ~10 s (leases of killed lives run out); a timeout on a
-		// loaded machine makes a delivery wait 60 s (T8).
-		deadline := time.Now().Add(150 * time.Second)
+		// Longer than the 60 s a timed-out attempt waits before its retry: on
+		// a loaded machine an attempt of the drain can exceed its 1 s timeout.
+		deadline := time.Now().Add(3 * time.Minute)
 		for time.Now().Before(deadline) {
 			if done, err := drained(ctx, core); err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/internal/corelink"
+	"github.com/waqtor/waqtor/internal/store"
 )
 
 // DeliveryState is where a delivery stands.
@@ -285,31 +286,31 @@ func (s *Service) Test(ctx context.Context, tenant, endpointID string) (*Deliver
 	return d, nil
 }
 
+// insertDeliveriesSQL inserts rows deliveries.
+func insertDeliveriesSQL(d store.Dialect, rows int) string {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO waqtor_webhook_deliveries (id, endpoint_id, tenant_id, event_id, event_seq, kind,
+			session_id, payload, next_at, created_at, lease_until, updated_at, state) VALUES `)
+	d.Values(&sb, rows, 13, 0)
+	sb.WriteString(" ON CONFLICT (endpoint_id, event_id) DO NOTHING RETURNING id")
+	return sb.String()
+}
+
 // insertDeliveries inserts pending deliveries, skipping any (endpoint, event)
 // pair that already has one, and returns the IDs it inserted. leases holds
 // the lease of deliveries claimed as they are created (absent: unclaimed).
 func (d *db) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*Delivery, leases map[string]int64, now time.Time) (map[string]bool, error) {
-	const cols = 11
-	const chunk = 50
+	const cols = 13
 	inserted := make(map[string]bool, len(ds))
-	for i := 0; i < len(ds); i += chunk {
-		part := ds[i:min(i+chunk, len(ds))]
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO waqtor_webhook_deliveries (id, endpoint_id, tenant_id, event_id, event_seq, kind,
-			session_id, payload, next_at, created_at, lease_until, state, updated_at) VALUES `)
+	q := d.st.Q(tx)
+	for i := 0; i < len(ds); i += recordChunk {
+		part := ds[i:min(i+recordChunk, len(ds))]
 		args := make([]any, 0, len(part)*cols)
-		for j, dl := range part {
-			if j > 0 {
-				sb.WriteString(", ")
-			}
-			n := j * cols
-			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d)",
-				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+10)
+		for _, dl := range part {
 			args = append(args, dl.ID, dl.EndpointID, dl.Tenant, dl.EventID, dl.EventSeq, string(dl.Kind), dl.Session,
-				string(dl.Payload), micros(dl.NextAttemptAt), micros(now), leases[dl.ID])
+				string(dl.Payload), micros(dl.NextAttemptAt), micros(now), leases[dl.ID], micros(now), string(StatePending))
 		}
-		sb.WriteString(" ON CONFLICT (endpoint_id, event_id) DO NOTHING RETURNING id")
-		rows, err := tx.QueryContext(ctx, sb.String(), args...)
+		rows, err := q.QueryContext(ctx, insertDeliveriesSQL(d.dialect, len(part)), args...)
 		if err != nil {
 			return nil, dbErr(err)
 		}

@@ -86,10 +86,11 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 	}
 	s.mu.Unlock()
 	var inserted map[string]bool
+	backlog := map[*endpointWorker]bool{} // left unclaimed in the database
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
 		clear(woken)
 		release()
-		eps, err := s.db.activeEndpoints(ctx, tx)
+		eps, err := s.db.activeEndpoints(ctx, s.db.st.Q(tx))
 		if err != nil {
 			return err
 		}
@@ -102,6 +103,7 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 		}
 		var ds []*Delivery
 		leases := map[string]int64{}
+		clear(backlog)
 		for _, e := range evs {
 			m := e.Meta()
 			var payload []byte
@@ -123,8 +125,11 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 					continue
 				}
 				conf := w.conf.Load()
-				if conf.fifo() || !conf.ep.UpdatedAt.Equal(r.ep.UpdatedAt) || !w.br.closed() || w.reserve(1) == 0 {
+				if conf.fifo() || !conf.ep.UpdatedAt.Equal(r.ep.UpdatedAt) || !w.br.closed() || w.backlog.Load() || w.reserve(1) == 0 {
 					woken[r.ep.ID] = true // its worker claims it
+					if !conf.fifo() {
+						backlog[w] = true
+					}
 					continue
 				}
 				lease := s.lease(now, conf)
@@ -137,13 +142,16 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 		if inserted, err = s.db.insertDeliveries(ctx, tx, ds, leases, now); err != nil {
 			return err
 		}
-		return store.SetCursor(ctx, tx, s.cfg.CursorName, evs[len(evs)-1].Meta().Seq, now)
+		return store.SetCursor(ctx, s.db.st.Q(tx), s.cfg.CursorName, evs[len(evs)-1].Meta().Seq, now)
 	})
 	if err != nil {
 		release()
 		return nil, err
 	}
 	s.metrics.fannedOut(len(inserted))
+	for w := range backlog {
+		w.backlog.Store(true)
+	}
 	for _, p := range pre {
 		if !inserted[p.j.id] { // already there: a batch read again after a crash
 			p.w.unreserve(1)

@@ -3,13 +3,13 @@ package webhook
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/internal/corelink"
+	"github.com/waqtor/waqtor/internal/store"
 )
 
 // recorderBatch caps how many results one transaction records.
@@ -74,7 +74,14 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 					s.metrics.observe(r)
 				}
 				r.w.done(r.job.id)
-				touched[r.w] = true
+				// The worker looks for due deliveries again when this outcome
+				// changes what it can claim: a FIFO endpoint's next delivery, a
+				// retry's due time, a released claim. A success elsewhere
+				// changes nothing, and waking for it would cost a claim
+				// transaction per recorded batch.
+				if r.aborted || !r.o.success || r.conf.fifo() {
+					touched[r.w] = true
+				}
 			}
 			for w := range touched {
 				w.wake()
@@ -102,8 +109,54 @@ func (s *Service) recordBatch(batch []*result, health map[string]*endpointHealth
 	}
 }
 
-// recordChunk is how many rows one recording statement carries.
+// recordChunk is how many rows one recording statement (or insert of
+// deliveries) carries.
 const recordChunk = 50
+
+// recordSQL records the outcomes of rows attempts in their deliveries, where
+// the claim still holds, and returns the IDs of those.
+func recordSQL(d store.Dialect, rows int) string {
+	var sb strings.Builder
+	sb.WriteString(`UPDATE waqtor_webhook_deliveries SET state = v.column2, attempts = attempts + 1, tries = v.column3,
+			next_at = v.column4, lease_until = 0, last_status = v.column5, last_error = v.column6, updated_at = v.column7
+			FROM (VALUES `)
+	types := [...]string{"TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "BIGINT", "BIGINT"}
+	for k := range rows {
+		if k > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for c, typ := range types {
+			if c > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("CAST(")
+			d.Placeholder(&sb, 8*k+c+1)
+			sb.WriteString(" AS " + typ + ")")
+		}
+		sb.WriteByte(')')
+	}
+	sb.WriteString(`) AS v WHERE waqtor_webhook_deliveries.id = v.column1
+			AND waqtor_webhook_deliveries.lease_until = v.column8 RETURNING waqtor_webhook_deliveries.id`)
+	return sb.String()
+}
+
+// attemptsSQL inserts rows attempts.
+func attemptsSQL(d store.Dialect, rows int) string {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO waqtor_webhook_attempts (delivery_id, n, endpoint_id, tenant_id, due_at, started_at,
+			latency_us, status_code, error, response_body, response_truncated, webhook_timestamp, next_at) VALUES `)
+	d.Values(&sb, rows, 13, 0)
+	sb.WriteString(" ON CONFLICT (delivery_id, n) DO NOTHING")
+	return sb.String()
+}
+
+// hotQueries are the statements every delivery runs, prepared by New: single
+// rows and full chunks.
+func hotQueries(d store.Dialect) []string {
+	return []string{activeEndpointsSQL, insertDeliveriesSQL(d, 1), insertDeliveriesSQL(d, recordChunk),
+		recordSQL(d, 1), recordSQL(d, recordChunk), attemptsSQL(d, 1), attemptsSQL(d, recordChunk)}
+}
 
 // outcomeRow is a result's effect on its delivery.
 type outcomeRow struct {
@@ -143,28 +196,16 @@ func (s *Service) recordTx(ctx context.Context, tx *sql.Tx, batch []*result, hea
 		}
 		rows = append(rows, o)
 	}
+	q := s.db.st.Q(tx)
 	recorded := map[string]bool{}
 	for i := 0; i < len(rows); i += recordChunk {
 		part := rows[i:min(i+recordChunk, len(rows))]
-		var sb strings.Builder
 		args := make([]any, 0, 8*len(part))
-		sb.WriteString(`UPDATE waqtor_webhook_deliveries SET state = v.column2, attempts = attempts + 1, tries = v.column3,
-			next_at = v.column4, lease_until = 0, last_status = v.column5, last_error = v.column6, updated_at = v.column7
-			FROM (VALUES `)
-		for k, o := range part {
-			if k > 0 {
-				sb.WriteString(", ")
-			}
-			n := 8 * k
-			fmt.Fprintf(&sb, "(CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT), "+
-				"CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT))",
-				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		for _, o := range part {
 			args = append(args, o.r.job.id, string(o.state), o.tries, micros(o.nextAt), o.r.o.status, o.r.errMsg,
 				micros(o.finished), o.r.job.lease)
 		}
-		sb.WriteString(`) AS v WHERE waqtor_webhook_deliveries.id = v.column1
-			AND waqtor_webhook_deliveries.lease_until = v.column8 RETURNING waqtor_webhook_deliveries.id`)
-		res, err := tx.QueryContext(ctx, sb.String(), args...)
+		res, err := q.QueryContext(ctx, recordSQL(s.db.dialect, len(part)), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -193,29 +234,13 @@ func (s *Service) recordTx(ctx context.Context, tx *sql.Tx, batch []*result, hea
 	}
 	for i := 0; i < len(kept); i += recordChunk {
 		part := kept[i:min(i+recordChunk, len(kept))]
-		var sb strings.Builder
 		args := make([]any, 0, 13*len(part))
-		sb.WriteString(`INSERT INTO waqtor_webhook_attempts (delivery_id, n, endpoint_id, tenant_id, due_at, started_at,
-			latency_us, status_code, error, response_body, response_truncated, webhook_timestamp, next_at) VALUES `)
-		for k, o := range part {
-			if k > 0 {
-				sb.WriteString(", ")
-			}
-			n := 13 * k
-			sb.WriteString("(")
-			for c := 1; c <= 13; c++ {
-				if c > 1 {
-					sb.WriteString(", ")
-				}
-				fmt.Fprintf(&sb, "$%d", n+c)
-			}
-			sb.WriteString(")")
+		for _, o := range part {
 			r, j := o.r, o.r.job
 			args = append(args, j.id, j.attempts+1, j.endpoint, j.tenant, micros(j.dueAt), micros(r.started),
 				r.latency.Microseconds(), r.o.status, r.errMsg, r.body, boolInt(r.truncated), r.wts, micros(o.nextAt))
 		}
-		sb.WriteString(" ON CONFLICT (delivery_id, n) DO NOTHING")
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+		if _, err := q.ExecContext(ctx, attemptsSQL(s.db.dialect, len(part)), args...); err != nil {
 			return nil, err
 		}
 	}

@@ -90,6 +90,9 @@ func New(ctx context.Context, core *waqtor.Core, cfg *Config) (*Service, error) 
 	if err := st.MigrateComponent(ctx, "webhook", migrations()); err != nil {
 		return nil, dbErr(err)
 	}
+	if err := st.Prepare(ctx, hotQueries(st.Dialect)...); err != nil {
+		return nil, dbErr(err)
+	}
 	m := newMetrics()
 	tr := policy.Transport()
 	tr.MaxIdleConns = 1024
@@ -304,7 +307,7 @@ func (s *Service) runSyncer(ctx context.Context) {
 func (s *Service) syncEndpoints(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	rows, err := s.db.activeEndpoints(ctx, s.db.sql)
+	rows, err := s.db.activeEndpoints(ctx, s.db.st.Q(nil))
 	if err != nil {
 		return err
 	}
@@ -317,8 +320,11 @@ func (s *Service) syncEndpoints(ctx context.Context) error {
 	}
 	for _, r := range rows {
 		seen[r.ep.ID] = true
-		conf := s.newConf(ctx, r, now)
 		w := s.workers[r.ep.ID]
+		if w != nil && w.conf.Load().current(r, now) {
+			continue // unchanged: skip decrypting the secrets again
+		}
+		conf := s.newConf(ctx, r, now)
 		if w != nil && w.conf.Load().fifo() != conf.fifo() {
 			w.stop() // concurrency changes: start afresh
 			w = nil

@@ -145,9 +145,11 @@ func (d *db) listEndpoints(ctx context.Context, tenant string) ([]*Endpoint, err
 	return out, rows.Err()
 }
 
+const activeEndpointsSQL = `SELECT ` + endpointCols + ` FROM waqtor_webhook_endpoints WHERE enabled = 1`
+
 // activeEndpoints returns every enabled endpoint, of all tenants.
 func (d *db) activeEndpoints(ctx context.Context, q querier) ([]*endpointRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+endpointCols+` FROM waqtor_webhook_endpoints WHERE enabled = 1`)
+	rows, err := q.QueryContext(ctx, activeEndpointsSQL)
 	if err != nil {
 		return nil, dbErr(err)
 	}

@@ -39,6 +39,14 @@ func (c *endpointConf) sameAs(o *endpointConf) bool {
 		(c.both == nil) == (o.both == nil)
 }
 
+// current reports whether c was built from r as it stands at now, so that
+// newConf would build the same.
+func (c *endpointConf) current(r *endpointRow, now time.Time) bool {
+	wantBoth := r.oldSecret != "" && now.Before(r.oldSecretUntil)
+	return c.ep.UpdatedAt.Equal(r.ep.UpdatedAt) && c.rawKey == r.secret+"|"+r.oldSecret &&
+		c.oldUntil.Equal(r.oldSecretUntil) && c.fromSeq == r.fromSeq && (c.both != nil) == wantBoth
+}
+
 func (c *endpointConf) signerAt(t time.Time) (*signer, error) {
 	if c.signErr != nil {
 		return nil, c.signErr
@@ -96,6 +104,13 @@ type endpointWorker struct {
 	q        []*job
 	qcap     int
 	reserved int
+
+	// backlog is set while due deliveries of the endpoint wait unclaimed in
+	// the database (the queue was full). The dispatcher then leaves new ones
+	// to the worker too, so that they are sent after the older ones, and the
+	// worker claims in large batches (when half its queue is free) rather than
+	// a transaction per freed place.
+	backlog atomic.Bool
 }
 
 // queueFactor sizes an endpoint's queue of claimed deliveries: this many
@@ -109,10 +124,17 @@ func (s *Service) lease(now time.Time, conf *endpointConf) int64 {
 }
 
 // reserve reserves up to n places in the queue and returns how many it got.
-func (w *endpointWorker) reserve(n int) int {
+func (w *endpointWorker) reserve(n int) int { return w.reserveMin(1, n) }
+
+// reserveMin reserves up to n places in the queue if at least least are free,
+// and returns how many it got.
+func (w *endpointWorker) reserveMin(least, n int) int {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
 	k := max(min(n, w.qcap-len(w.q)-w.reserved), 0)
+	if k < least {
+		return 0
+	}
 	w.reserved += k
 	return k
 }
@@ -293,7 +315,7 @@ func (w *endpointWorker) run(ctx context.Context) {
 					waitFreed = true
 				}
 			}
-		} else if room := w.reserve(breakerLimit(w.qcap, limit)); room == 0 {
+		} else if room := w.reserveClaim(breakerLimit(w.qcap, limit)); room == 0 {
 			waitFreed = true
 		} else {
 			jobs, nextDue, err := w.claim(ctx, conf, room)
@@ -306,6 +328,7 @@ func (w *endpointWorker) run(ctx context.Context) {
 				continue
 			}
 			backoff, next = 0, nextDue
+			w.backlog.Store(len(jobs) == room)
 			w.enqueue(room, jobs)
 			if len(jobs) == room {
 				continue // there may be more due
@@ -334,6 +357,20 @@ func (w *endpointWorker) run(ctx context.Context) {
 			dueTimer.Stop()
 		}
 	}
+}
+
+// reserveClaim reserves queue places for a claim of at most n deliveries,
+// and at least claimMin of them (or n, if smaller).
+func (w *endpointWorker) reserveClaim(n int) int { return w.reserveMin(min(w.claimMin(), n), n) }
+
+// claimMin is how many free places in its queue the worker waits for before
+// it claims: half the queue while there is a backlog, else one.
+
+func (w *endpointWorker) claimMin() int {
+	if w.backlog.Load() {
+		return max(w.qcap/2, 1)
+	}
+	return 1
 }
 
 func (w *endpointWorker) claimFailed(ctx context.Context, backoff time.Duration, err error) time.Duration {

@@ -30,23 +30,64 @@ func (s *Store) AppendEvents(ctx context.Context, tx *sql.Tx, events []*Event) e
 	if len(events) == 0 {
 		return nil
 	}
+	q := s.Q(tx)
 	var last int64
-	if err := tx.QueryRowContext(ctx, `UPDATE waqtor_log_counter SET seq = seq + $1 WHERE id = 1 RETURNING seq`,
-		len(events)).Scan(&last); err != nil {
+	if err := q.QueryRowContext(ctx, counterSQL, len(events)).Scan(&last); err != nil {
 		return fmt.Errorf("store: next sequence: %w", err)
 	}
 	first := last - int64(len(events)) + 1
 	for i, e := range events {
 		e.Seq = first + int64(i)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO waqtor_event_log (seq, id, tenant_id, session_id, kind, ts, data)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.Seq, e.ID, e.TenantID, e.SessionID, e.Kind, Micros(e.Time), e.Data); err != nil {
+	}
+	// One statement per appendChunk rows: a burst of events costs a few round
+	// trips, not one per event.
+	const cols = 7
+	for i := 0; i < len(events); i += appendChunk {
+		part := events[i:min(i+appendChunk, len(events))]
+		args := make([]any, 0, cols*len(part))
+		for _, e := range part {
+			args = append(args, e.Seq, e.ID, e.TenantID, e.SessionID, e.Kind, Micros(e.Time), e.Data)
+		}
+		if _, err := q.ExecContext(ctx, appendSQL(s.Dialect, len(part)), args...); err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: event %q", ErrDuplicate, e.ID)
+				if len(part) == 1 {
+					return fmt.Errorf("%w: event %q", ErrDuplicate, part[0].ID)
+				}
+				return fmt.Errorf("%w: an event ID among %q…%q is already in the log", ErrDuplicate, part[0].ID,
+					part[len(part)-1].ID)
 			}
 			return fmt.Errorf("store: append event: %w", err)
 		}
 	}
 	return nil
+}
+
+// appendChunk is how many events one INSERT of AppendEvents carries.
+const appendChunk = 100
+
+const counterSQL = `UPDATE waqtor_log_counter SET seq = seq + $1 WHERE id = 1 RETURNING seq`
+
+// appendSQL is AppendEvents' INSERT of rows events.
+func appendSQL(d Dialect, rows int) string {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO waqtor_event_log (seq, id, tenant_id, session_id, kind, ts, data) VALUES `)
+	d.Values(&sb, rows, 7, 0)
+	return sb.String()
+}
+
+// readAllSQL is ReadEvents' query without filters: a cursor's.
+const readAllSQL = `SELECT seq, id, tenant_id, session_id, kind, ts, data FROM waqtor_event_log WHERE seq > $1 ORDER BY seq LIMIT $2`
+
+const setCursorSQL = `INSERT INTO waqtor_cursors (name, seq, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
+		WHERE waqtor_cursors.seq < excluded.seq`
+
+// hotQueries are the statements of the paths every event takes (an inbound
+// message stored, its event appended, the log read through a cursor), which
+// Open prepares: single rows and full chunks.
+func hotQueries(d Dialect) []string {
+	return []string{counterSQL, appendSQL(d, 1), appendSQL(d, appendChunk), readAllSQL, setCursorSQL,
+		insertMessageSQL, insertMessagesSQL(d, 1), insertMessagesSQL(d, insertMessagesChunk)}
 }
 
 // ReadEventsParams selects log rows for ReadEvents.
@@ -86,7 +127,11 @@ func (s *Store) ReadEvents(ctx context.Context, p ReadEventsParams) ([]*Event, e
 	}
 	args = append(args, p.Limit)
 	fmt.Fprintf(&sb, " ORDER BY seq LIMIT $%d", len(args))
-	rows, err := s.DB.QueryContext(ctx, sb.String(), args...)
+	query := sb.String()
+	if len(args) == 2 {
+		query = readAllSQL // the same text, prepared
+	}
+	rows, err := s.Q(nil).QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: read events: %w", err)
 	}
@@ -130,9 +175,7 @@ func GetCursor(ctx context.Context, q Querier, name string) (int64, error) {
 // smaller seq than the stored one is ignored, so a late commit from a stale worker
 // cannot rewind it.
 func SetCursor(ctx context.Context, q Querier, name string, seq int64, now time.Time) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO waqtor_cursors (name, seq, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
-		WHERE waqtor_cursors.seq < excluded.seq`, name, seq, Micros(now))
+	_, err := q.ExecContext(ctx, setCursorSQL, name, seq, Micros(now))
 	if err != nil {
 		return fmt.Errorf("store: set cursor: %w", err)
 	}

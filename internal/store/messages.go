@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -59,8 +60,7 @@ func InsertMessage(ctx context.Context, q Querier, m *Message) error {
 	if m.IdempotencyKey != "" {
 		idem = m.IdempotencyKey
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO waqtor_messages (`+messageColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+	_, err := q.ExecContext(ctx, insertMessageSQL,
 		m.SessionID, m.Chat, m.ID, m.TenantID, m.Direction, m.ChatLID, m.Sender, m.SenderLID, m.PushName, m.Type, m.Content,
 		m.Status, m.Error, idem, m.Attempts, Micros(m.Time), Micros(m.CreatedAt), Micros(m.UpdatedAt))
 	if isUniqueViolation(err) {
@@ -70,6 +70,69 @@ func InsertMessage(ctx context.Context, q Querier, m *Message) error {
 		return fmt.Errorf("store: insert message: %w", err)
 	}
 	return nil
+}
+
+const insertMessageSQL = `INSERT INTO waqtor_messages (` + messageColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+
+// insertMessagesChunk is how many messages one INSERT of InsertMessages carries.
+const insertMessagesChunk = 50
+
+func insertMessagesSQL(d Dialect, rows int) string {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO waqtor_messages (` + messageColumns + `) VALUES `)
+	d.Values(&sb, rows, 18, 0)
+	sb.WriteString(` ON CONFLICT DO NOTHING RETURNING session_id, chat, id`)
+	return sb.String()
+}
+
+// InsertMessages inserts messages with a few multi-row statements, skipping
+// those that already exist (same session, chat and ID, or same session and
+// idempotency key), and reports for each whether it was inserted. Of two equal
+// messages in ms, only the first can be.
+func InsertMessages(ctx context.Context, q Querier, d Dialect, ms []*Message) ([]bool, error) {
+	const cols = 18
+	const chunk = insertMessagesChunk
+	type key struct{ session, chat, id string }
+	inserted := make([]bool, len(ms))
+	for i := 0; i < len(ms); i += chunk {
+		part := ms[i:min(i+chunk, len(ms))]
+		args := make([]any, 0, cols*len(part))
+		first := make(map[key]int, len(part))
+		for k, m := range part {
+			var idem any
+			if m.IdempotencyKey != "" {
+				idem = m.IdempotencyKey
+			}
+			args = append(args, m.SessionID, m.Chat, m.ID, m.TenantID, m.Direction, m.ChatLID, m.Sender, m.SenderLID,
+				m.PushName, m.Type, m.Content, m.Status, m.Error, idem, m.Attempts, Micros(m.Time), Micros(m.CreatedAt),
+				Micros(m.UpdatedAt))
+			if _, ok := first[key{m.SessionID, m.Chat, m.ID}]; !ok {
+				first[key{m.SessionID, m.Chat, m.ID}] = i + k
+			}
+		}
+		rows, err := q.QueryContext(ctx, insertMessagesSQL(d, len(part)), args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: insert messages: %w", err)
+		}
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.session, &k.chat, &k.id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: insert messages: %w", err)
+			}
+			if at, ok := first[k]; ok {
+				inserted[at] = true
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store: insert messages: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: insert messages: %w", err)
+		}
+	}
+	return inserted, nil
 }
 
 // GetMessage returns the message with this ID in a session (any chat), or ErrNotFound.

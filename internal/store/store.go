@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -63,6 +64,7 @@ type Store struct {
 
 	logger *slog.Logger
 	now    func() time.Time
+	stmts  sync.Map // query -> *sql.Stmt, see Prepare
 }
 
 // Config configures Open.
@@ -162,6 +164,10 @@ func Open(ctx context.Context, dsn string, cfg *Config) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if err := s.Prepare(ctx, hotQueries(s.Dialect)...); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -181,7 +187,10 @@ func sqliteFilePath(dsn string) string {
 }
 
 // Close closes the pool.
-func (s *Store) Close() error { return s.DB.Close() }
+func (s *Store) Close() error {
+	s.closeStmts()
+	return s.DB.Close()
+}
 
 // Now returns the store's clock reading.
 func (s *Store) Now() time.Time { return s.now() }

@@ -252,6 +252,85 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 		require.Equal(t, int64(writers*each), last)
 	})
 
+	t.Run("InsertMessagesSkipsDuplicates", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		msg := func(id, key string) *store.Message {
+			return &store.Message{SessionID: "s1", Chat: "c@s.whatsapp.net", ID: id, TenantID: "default",
+				Direction: store.DirectionIn, Type: "text", Content: `{"body":"` + id + `"}`, Status: "received",
+				IdempotencyKey: key, Time: t0, CreatedAt: t0, UpdatedAt: t0}
+		}
+		require.NoError(t, store.InsertMessage(ctx, s.DB, msg("OLD", "k1")))
+		// More than one statement's worth, with an existing message, a repeat
+		// inside the batch and a taken idempotency key.
+		var batch []*store.Message
+		for i := range 120 {
+			batch = append(batch, msg(fmt.Sprintf("B%03d", i), ""))
+		}
+		batch[10] = msg("OLD", "")
+		batch[70] = msg("B005", "")
+		batch[90] = msg("KEY", "k1")
+		var got []bool
+		require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			got, err = store.InsertMessages(ctx, tx, s.Dialect, batch)
+			return err
+		}))
+		require.Len(t, got, len(batch))
+		for i, ok := range got {
+			require.Equal(t, i != 10 && i != 70 && i != 90, ok, "message %d (%s)", i, batch[i].ID)
+		}
+		m, err := store.GetMessage(ctx, s.DB, "s1", "B119")
+		require.NoError(t, err)
+		require.Equal(t, batch[119], m)
+		old, err := store.GetMessage(ctx, s.DB, "s1", "OLD")
+		require.NoError(t, err)
+		require.Equal(t, "k1", old.IdempotencyKey, "the existing row is left as it was")
+		_, err = store.GetMessage(ctx, s.DB, "s1", "KEY")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		all, err := store.ListChatMessages(ctx, s.DB, store.ListChatMessagesParams{Session: "s1", Chat: "c@s.whatsapp.net", Limit: 500})
+		require.NoError(t, err)
+		require.Len(t, all, 1+120-3)
+	})
+
+	t.Run("AppendManyEventsInOneTx", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		first := []*store.Event{{ID: "first", Kind: "k", Data: `{}`, Time: t0}}
+		require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error { return s.AppendEvents(ctx, tx, first) }))
+		var burst []*store.Event
+		for i := range 250 { // several statements
+			burst = append(burst, &store.Event{ID: fmt.Sprintf("b%d", i), Kind: "k", SessionID: "s1", TenantID: "default",
+				Data: fmt.Sprintf(`{"n":%d}`, i), Time: t0.Add(time.Duration(i) * time.Millisecond)})
+		}
+		require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error { return s.AppendEvents(ctx, tx, burst) }))
+		got, err := s.ReadEvents(ctx, store.ReadEventsParams{Limit: 1000})
+		require.NoError(t, err)
+		require.Len(t, got, 251)
+		for i, e := range got {
+			require.Equal(t, int64(i+1), e.Seq)
+			if i > 0 {
+				require.Equal(t, burst[i-1].ID, e.ID)
+				require.Equal(t, burst[i-1].Data, e.Data)
+				require.Equal(t, burst[i-1].Time, e.Time)
+			}
+		}
+		// A duplicate anywhere in a burst rolls the whole burst back, leaving
+		// no gap.
+		again := []*store.Event{{ID: "new1", Kind: "k", Data: `{}`}, {ID: "b200", Kind: "k", Data: `{}`}}
+		err = s.InTx(ctx, func(tx *sql.Tx) error { return s.AppendEvents(ctx, tx, again) })
+		require.ErrorIs(t, err, store.ErrDuplicate)
+		last, err := s.LastSeq(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(251), last)
+		require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error {
+			return s.AppendEvents(ctx, tx, []*store.Event{{ID: "new2", Kind: "k", Data: `{}`}})
+		}))
+		got, err = s.ReadEvents(ctx, store.ReadEventsParams{After: 251, Limit: 10})
+		require.NoError(t, err)
+		require.Equal(t, []int64{252}, seqs(got))
+	})
+
 	t.Run("TxRollsBackOnError", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
