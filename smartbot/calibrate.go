@@ -76,18 +76,21 @@ func clamp01(x float64) float64 {
 
 // calibrate fits the confidence model without any query data, by
 // simulating the situation it must recognize: a message whose rule does not
-// exist. For a sample of examples it scores the rules as if the example
-// were an incoming message, leaving the example itself out
-// (leave-one-out), in several random rule sets that each lack a holdoutRate
-// share of the other rules:
+// exist. Each round is a rule set that lacks a holdoutRate share of the
+// rules; it scores examples as if they were incoming messages, leaving the
+// example itself out of the nearest-example and centroid scores
+// (leave-one-out), with linear-scorer logits from a model that saw neither
+// the example nor the removed rules (see [index.fitLinearAndRounds]):
 //
-//   - with the example's own rule present, the sample is positive when that
-//     rule comes out on top and negative otherwise;
-//   - with the own rule removed too, the sample is out of scope: negative.
+//   - an example of a present rule is positive when its rule comes out on
+//     top and negative otherwise (answering it wrongly is no better than
+//     falling back);
+//   - an example of a removed rule is out of scope: negative.
 //
-// samples lists the candidate examples; logit, when not nil, is the linear
-// scorer's logit of rule r for example e, from a model that did not see e
-// (cross-fitting); voc gives the word statistics.
+// Rounds marked simulate (large rule sets, one cross-fitted model) instead
+// score each sample in holdoutRounds random rule sets, with and without its
+// own rule. The model's bias is then shifted so that fallbackQuantile of
+// the positives fall below SuggestThresholdDefault.
 func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int, rounds []calibRound) calibration {
 	counts := make([]int, nRules)
 	sums := make([][]float32, nRules)
