@@ -10,33 +10,53 @@ import (
 // bounds index build time on large rule sets.
 const calibrationSamples = 400
 
-// calibration maps a semantic score and its margin over the runner-up to a
-// confidence with a logistic model fitted on the rules' own examples.
+// calibration maps the features of a semantic candidate to a confidence
+// with a logistic model fitted on the rules' own examples.
 type calibration struct {
-	// w are the weights of (similarity, similarity margin, rule
-	// probability, rule logit, bias): confidence = σ(w·x).
+	// w are the weights of the calibFeatures, then the bias:
+	// confidence = σ(w·x + bias).
 	w      [numCalibFeatures + 1]float64
 	fitted bool
 }
 
 // fallbackQuantile is the share of correctly matched calibration samples
 // that fall below SuggestThresholdDefault.
-const fallbackQuantile = 0.10
+const fallbackQuantile = 0.05
+
+// holdoutRate is the share of the other rules removed in each simulated
+// rule set during calibration, and holdoutRounds the number of random rule
+// sets per calibration example.
+const (
+	holdoutRate   = 0.2
+	holdoutRounds = 4
+)
 
 func logOdds(p float64) float64 { return math.Log(p / (1 - p)) }
 
 // numCalibFeatures is the number of inputs of the confidence model.
-const numCalibFeatures = 4
+const numCalibFeatures = 1
 
-// confidence maps a candidate's similarity score, its margin over the best
-// other rule's similarity, and its probability under the linear scorer
-// and logit (1 and 0 when there is none) to a confidence in [0, 1].
-func (c calibration) confidence(sim, margin, prob, logit float32) float64 {
+// calibFeatures are the inputs of the confidence model for one candidate
+// rule of one message: the rule's probability under the linear scorer (1
+// without one).
+//
+// Other signals were measured on held-out intents of public English and
+// Arabic intent data and left out because they did not separate
+// out-of-scope messages better and shifted between the rules' examples
+// (where calibration happens) and real messages: nearest-example and
+// centroid similarity, its margin, the logit and the log-sum-exp of the
+// logits (energy), the share of unknown words, the share of the message's
+// words used by the rule, and agreement between the nearest-example and
+// linear scorers. Real messages carry names, places and titles the
+// examples never saw, which moves the word-based signals the wrong way.
+type calibFeatures [numCalibFeatures]float64
+
+// confidence maps a candidate's features to a confidence in [0, 1].
+func (c calibration) confidence(x calibFeatures) float64 {
 	if !c.fitted {
-		// Uncalibrated fallback: cosine-like scores map linearly.
-		return clamp01(float64(sim))
+		// Uncalibrated fallback: the probability itself.
+		return clamp01(x[0])
 	}
-	x := [numCalibFeatures]float64{float64(sim), float64(margin), float64(prob), float64(logit)}
 	z := c.w[numCalibFeatures]
 	for i, v := range x {
 		z += c.w[i] * v
@@ -54,19 +74,24 @@ func clamp01(x float64) float64 {
 	return x
 }
 
-// calibrate fits the confidence model without any query data. For a sample
-// of examples it scores every rule as if the example were an incoming
-// message, leaving the example itself out (leave-one-out):
+// calibrate fits the confidence model without any query data, by
+// simulating the situation it must recognize: a message whose rule does not
+// exist. Each round is a rule set that lacks a holdoutRate share of the
+// rules; it scores examples as if they were incoming messages, leaving the
+// example itself out of the nearest-example and centroid scores
+// (leave-one-out), with linear-scorer logits from a model that saw neither
+// the example nor the removed rules (see [index.fitLinearAndRounds]):
 //
-//   - positives are examples whose own rule comes out on top;
-//   - negatives are examples whose top rule is wrong, and the same examples
-//     scored with their whole rule left out, which is what an out-of-scope
-//     message looks like (leave-one-rule-out).
+//   - an example of a present rule is positive when its rule comes out on
+//     top and negative otherwise (answering it wrongly is no better than
+//     falling back);
+//   - an example of a removed rule is out of scope: negative.
 //
-// samples lists the candidate examples; logit, when not nil, is the linear
-// scorer's logit of rule r for example e, from a model that did not see e
-// (cross-fitting).
-func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int, samples []int, logit func(e, r int) float32) calibration {
+// Rounds marked simulate (large rule sets, one cross-fitted model) instead
+// score each sample in holdoutRounds random rule sets, with and without its
+// own rule. The model's bias is then shifted so that fallbackQuantile of
+// the positives fall below SuggestThresholdDefault.
+func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int, rounds []calibRound) calibration {
 	counts := make([]int, nRules)
 	sums := make([][]float32, nRules)
 	for i, v := range vecs {
@@ -85,94 +110,121 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 			withTwo++
 		}
 	}
-	if withTwo < 2 {
+	if withTwo < 3 {
 		return calibration{}
 	}
-	order := make([]int, 0, len(samples))
-	for _, i := range samples {
-		if counts[exRule[i]] >= 2 {
-			order = append(order, i)
-		}
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-	if len(order) > calibrationSamples {
-		order = order[:calibrationSamples]
-	}
-	var xs [][numCalibFeatures]float64
+	var xs []calibFeatures
 	var ys, ws []float64
 	best := make([]float32, nRules)
 	second := make([]float32, nRules)
-	scores := make([]float32, nRules)
 	loo := make([]float32, len(vecs[0]))
+	full := make([]float32, nRules) // similarity of every rule, own rule left out
+	sims := make([]float32, nRules)
 	p := make([]float32, nRules)
 	lg := make([]float32, nRules)
-	oosP := make([]float32, nRules)
-	sims := make([]float32, nRules)
-	oosScores := make([]float32, nRules)
-	for _, e := range order {
-		q, own := vecs[e], exRule[e]
-		for r := range best {
-			best[r], second[r] = -1, -1
-		}
-		for i, v := range vecs {
-			if i == e {
-				continue
+	kept := make([]bool, nRules)
+	logits := make(map[int]float32)
+	sc := semScratch{scores: make([]float32, nRules)}
+	for _, rd := range rounds {
+		logit := rd.logit
+		for _, e := range rd.samples {
+			q, own := vecs[e], exRule[e]
+			if counts[own] < 2 && (rd.simulate || rd.kept[own]) {
+				continue // no leave-one-out for a rule with one example
 			}
-			s := dot(q, v)
-			r := exRule[i]
-			if s > best[r] {
-				best[r], second[r] = s, best[r]
-			} else if s > second[r] {
-				second[r] = s
+			for r := range best {
+				best[r], second[r] = -1, -1
 			}
-		}
-		for r := range scores {
-			if centroids[r] == nil {
-				sims[r] = float32(math.Inf(-1))
-				continue
-			}
-			cs := dot(q, centroids[r])
-			if r == own {
-				for j := range loo {
-					loo[j] = sums[r][j] - q[j]
+			for i, v := range vecs {
+				if i == e {
+					continue
 				}
-				normalizeInPlace(loo)
-				cs = dot(q, loo)
+				s := dot(q, v)
+				r := exRule[i]
+				if s > best[r] {
+					best[r], second[r] = s, best[r]
+				} else if s > second[r] {
+					second[r] = s
+				}
 			}
-			b, s2 := best[r], second[r]
-			if s2 < 0 {
-				s2 = b
+			for r := range full {
+				if centroids[r] == nil {
+					full[r] = float32(math.Inf(-1))
+					continue
+				}
+				cs := dot(q, centroids[r])
+				if r == own {
+					for j := range loo {
+						loo[j] = sums[r][j] - q[j]
+					}
+					normalizeInPlace(loo)
+					cs = dot(q, loo)
+				}
+				b, s2 := best[r], second[r]
+				if s2 < 0 {
+					s2 = b
+				}
+				full[r] = combine(b, s2, cs)
 			}
-			sims[r] = combine(b, s2, cs)
-		}
-		if logit != nil {
-			candidateProbs(func(r int) float32 { return logit(e, r) }, sims, p, lg)
-		}
-		for r := range scores {
-			scores[r] = sims[r]
-			oosScores[r] = sims[r]
+			clear(logits)
+			var lf func(r int) float32
 			if logit != nil {
-				scores[r] += linearWeight * p[r]
-				// Without the example's own rule the softmax renormalizes.
-				oosP[r] = p[r] / max(1-p[own], 1e-6)
-				oosScores[r] += linearWeight * oosP[r]
-			} else {
-				p[r], oosP[r], lg[r] = 1, 1, 0
+				lf = func(r int) float32 {
+					v, ok := logits[r]
+					if !ok {
+						v = logit(e, r)
+						logits[r] = v
+					}
+					return v
+				}
+			}
+			addSample := func(inScope bool) {
+				for r := range sims {
+					sims[r] = float32(math.Inf(-1))
+					if kept[r] {
+						sims[r] = full[r]
+					}
+				}
+				top, x := sc.topFeatures(sims, p, lg, lf)
+				if top < 0 {
+					return
+				}
+				xs = append(xs, x)
+				ws = append(ws, 1)
+				if inScope && top == own {
+					ys = append(ys, 1)
+				} else {
+					ys = append(ys, 0)
+				}
+			}
+			if !rd.simulate {
+				copy(kept, rd.kept)
+				for r := range kept {
+					kept[r] = kept[r] && full[r] > float32(math.Inf(-1))
+				}
+				addSample(kept[own])
+				continue
+			}
+			for range holdoutRounds {
+				nKept := 0
+				for r := range kept {
+					kept[r] = full[r] > float32(math.Inf(-1)) && (r == own || rng.Float64() >= holdoutRate)
+					if kept[r] && r != own {
+						nKept++
+					}
+				}
+				if nKept < 2 {
+					continue
+				}
+				addSample(true)
+				kept[own] = false
+				addSample(false)
 			}
 		}
-		top, _, _ := top2(scores, -1)
-		xs = append(xs, [numCalibFeatures]float64{float64(sims[top]), float64(sims[top] - maxExcept(sims, top, -1)), float64(p[top]), float64(lg[top])})
-		if top == own {
-			ys = append(ys, 1)
-		} else {
-			ys = append(ys, 0)
-		}
-		ws = append(ws, 1)
-		otop, _, _ := top2(oosScores, own)
-		xs = append(xs, [numCalibFeatures]float64{float64(sims[otop]), float64(sims[otop] - maxExcept(sims, otop, own)), float64(oosP[otop]), float64(lg[otop])})
-		ys = append(ys, 0)
-		ws = append(ws, 1)
+	}
+	if len(xs) < 20 {
+		return calibration{}
 	}
 	c := calibration{w: fitLogistic(xs, ys, ws), fitted: true}
 	// Anchor the scale: shift the bias so that the fallbackQuantile of the
@@ -180,7 +232,7 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 	var pos []float64
 	for i, x := range xs {
 		if ys[i] == 1 {
-			pos = append(pos, c.confidence(float32(x[0]), float32(x[1]), float32(x[2]), float32(x[3])))
+			pos = append(pos, c.confidence(x))
 		}
 	}
 	if len(pos) >= 10 {
@@ -189,6 +241,53 @@ func calibrate(vecs [][]float32, exRule []int, centroids [][]float32, nRules int
 		c.w[numCalibFeatures] += logOdds(SuggestThresholdDefault) - logOdds(t)
 	}
 	return c
+}
+
+// calibRound is one simulated rule set for [calibrate]: the examples to
+// score, the linear scorer's logits for them from a model that did not see
+// them, and which rules exist. With simulate, each sample is scored in
+// holdoutRounds random rule sets instead, with and without its own rule.
+type calibRound struct {
+	kept     []bool
+	logit    func(e, r int) float32
+	samples  []int
+	simulate bool
+}
+
+// semScratch holds buffers for scoring one message.
+type semScratch struct {
+	scores []float32
+}
+
+// topFeatures ranks the rules of one message and returns the best one with
+// its features. sims holds every
+// rule's similarity (-Inf for rules that cannot match); p and lg receive
+// the linear scorer's probabilities and logits when logit is not nil.
+func (sc *semScratch) topFeatures(sims, p, lg []float32, logit func(r int) float32) (int, calibFeatures) {
+	if logit != nil {
+		candidateProbs(logit, sims, p, lg)
+	} else {
+		for r := range p {
+			p[r], lg[r] = 1, 0
+		}
+	}
+	for r, s := range sims {
+		sc.scores[r] = s
+		if logit != nil {
+			sc.scores[r] += linearWeight * p[r]
+		}
+	}
+	top, _, _ := top2(sc.scores, -1)
+	if top < 0 || math.IsInf(float64(sims[top]), -1) {
+		return -1, calibFeatures{}
+	}
+	return top, candidateFeatures(top, p)
+}
+
+// candidateFeatures returns the features of rule r given the rule
+// probabilities p.
+func candidateFeatures(r int, p []float32) calibFeatures {
+	return calibFeatures{float64(p[r])}
 }
 
 // top2 returns the best index and the two best scores, skipping index skip.
@@ -227,7 +326,7 @@ func maxExcept(xs []float32, a, b int) float32 {
 
 // fitLogistic fits y ~ σ(w·x + bias) by Newton's method with a small ridge
 // penalty, so that it is stable on separable data.
-func fitLogistic(xs [][numCalibFeatures]float64, ys, ws []float64) [numCalibFeatures + 1]float64 {
+func fitLogistic(xs []calibFeatures, ys, ws []float64) [numCalibFeatures + 1]float64 {
 	const n = numCalibFeatures + 1
 	var w [n]float64
 	const ridge = 1e-2

@@ -99,6 +99,10 @@ func buildIndex(ctx context.Context, rules []Rule, cfg *MatcherConfig) (*index, 
 	if len(examples) == 0 {
 		return idx, nil
 	}
+	norms := make([]string, len(examples))
+	for i, ex := range examples {
+		norms[i] = Normalize(ex)
+	}
 	vecs, err := idx.embedExamples(ctx, examples, labels, cfg)
 	if err != nil {
 		return nil, err
@@ -131,73 +135,137 @@ func buildIndex(ctx context.Context, rules []Rule, cfg *MatcherConfig) (*index, 
 			normalizeInPlace(c)
 		}
 	}
-	samples := make([]int, len(vecs))
-	for i := range samples {
-		samples[i] = i
-	}
-	var logit func(e, r int) float32
+	var rounds []calibRound
 	if idx.buildLinear() {
-		xs := make([]sparseVec, len(vecs))
-		for i, v := range vecs {
-			xs[i] = idx.sparseInput(Normalize(examples[i]), v)
-		}
-		cands := linearCandidateSets(vecs, idx.exRule, idx.centroids)
-		epochs := epochsFor(len(xs))
-		// Cross-fitting for calibration: a model that has not seen the
-		// calibration samples scores them. On small sets it is a second
-		// model trained on the other half of each rule's examples; on large
-		// ones it is trained on all but a few hundred samples and then
-		// finished on everything (warm start), which saves a second fit.
-		var fitIdx []int
-		samples = samples[:0]
-		if len(xs) <= 2000 {
-			seen := make([]int, len(idx.rules))
-			for i, r := range idx.exRule {
-				if seen[r]%2 == 0 {
-					fitIdx = append(fitIdx, i)
-				} else {
-					samples = append(samples, i)
-				}
-				seen[r]++
-			}
-		} else {
-			perm := rand.New(rand.NewPCG(3, 5)).Perm(len(xs))
-			held := make([]bool, len(xs))
-			for _, i := range perm[:calibrationSamples] {
-				held[i] = true
-				samples = append(samples, i)
-			}
-			for i := range xs {
-				if !held[i] {
-					fitIdx = append(fitIdx, i)
-				}
-			}
-		}
-		trainSet := func(ids []int) ([]sparseVec, []int, [][]int) {
-			var x []sparseVec
-			var l []int
-			var c [][]int
-			for _, i := range ids {
-				x, l, c = append(x, xs[i]), append(l, idx.exRule[i]), append(c, cands[i])
-			}
-			return x, l, c
-		}
-		subX, subL, subC := trainSet(fitIdx)
-		heldOut := fitLinear(subX, subL, len(idx.rules), subC, epochs, nil, 0)
-		all := make([]int, len(xs))
+		rounds = idx.fitLinearAndRounds(vecs, norms)
+	} else {
+		all := make([]int, len(vecs))
 		for i := range all {
 			all[i] = i
 		}
-		allX, allL, allC := trainSet(all)
-		if len(xs) <= 2000 {
-			idx.linear = fitLinear(allX, allL, len(idx.rules), allC, epochs, nil, 0)
-		} else {
-			idx.linear = fitLinear(allX, allL, len(idx.rules), allC, 1, heldOut, epochs)
-		}
-		logit = func(e, r int) float32 { return heldOut.score(xs[e], r) }
+		rounds = []calibRound{{samples: all, simulate: true}}
 	}
-	idx.calib = calibrate(vecs, idx.exRule, idx.centroids, len(idx.rules), samples, logit)
+	idx.calib = calibrate(vecs, idx.exRule, idx.centroids, len(idx.rules), rounds)
 	return idx, nil
+}
+
+// crossFitMaxExamples is the largest rule set calibrated with refitted
+// models (crossFitRounds linear fits on simulated rule sets); larger sets
+// use one held-out fit and simulate missing rules by renormalizing.
+const (
+	crossFitMaxExamples = 5000
+	crossFitFolds       = 5
+	crossFitSamples     = 2000 // target number of calibration samples
+	crossFitRoundsMax   = 16
+)
+
+// fitLinearAndRounds fits the linear rule scorer on all examples and
+// prepares the calibration rounds, whose models have not seen the samples
+// they score (cross-fitting).
+//
+// On small and medium sets each round removes a holdoutRate share of the
+// rules and one fold of the other rules' examples, and fits a model on the
+// rest: the fold's examples are in-scope samples and the removed rules'
+// examples are out-of-scope ones, scored by a model that never saw them,
+// exactly as a message of an intent without a rule would be. On large sets
+// one model is trained on all but a few hundred samples and then finished
+// on everything (warm start), which saves fits; calibration then simulates
+// missing rules by renormalizing that model's probabilities.
+func (idx *index) fitLinearAndRounds(vecs [][]float32, norms []string) []calibRound {
+	nRules := len(idx.rules)
+	xs := make([]sparseVec, len(vecs))
+	for i, v := range vecs {
+		xs[i] = idx.sparseInput(norms[i], v)
+	}
+	cands := linearCandidateSets(vecs, idx.exRule, idx.centroids)
+	epochs := epochsFor(len(xs))
+	trainSet := func(ids []int) ([]sparseVec, []int, [][]int) {
+		x := make([]sparseVec, 0, len(ids))
+		l := make([]int, 0, len(ids))
+		c := make([][]int, 0, len(ids))
+		for _, i := range ids {
+			x, l, c = append(x, xs[i]), append(l, idx.exRule[i]), append(c, cands[i])
+		}
+		return x, l, c
+	}
+	all := make([]int, len(xs))
+	for i := range all {
+		all[i] = i
+	}
+	allX, allL, allC := trainSet(all)
+	if len(xs) > crossFitMaxExamples {
+		rng := rand.New(rand.NewPCG(3, 5))
+		perm := rng.Perm(len(xs))
+		held := make([]bool, len(xs))
+		var samples, fitIdx []int
+		for _, i := range perm[:calibrationSamples] {
+			held[i] = true
+			samples = append(samples, i)
+		}
+		for i := range xs {
+			if !held[i] {
+				fitIdx = append(fitIdx, i)
+			}
+		}
+		subX, subL, subC := trainSet(fitIdx)
+		heldOut := fitLinear(subX, subL, nRules, subC, epochs, nil, 0)
+		idx.linear = fitLinear(allX, allL, nRules, allC, 1, heldOut, epochs)
+		return []calibRound{{samples: samples, simulate: true, logit: func(e, r int) float32 { return heldOut.score(xs[e], r) }}}
+	}
+	idx.linear = fitLinear(allX, allL, nRules, allC, epochs, nil, 0)
+	// Position of each example within its rule, for the folds.
+	pos := make([]int, len(xs))
+	seen := make([]int, nRules)
+	for i, r := range idx.exRule {
+		pos[i] = seen[r]
+		seen[r]++
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	nDrop := max(1, int(math.Round(holdoutRate*float64(nRules))))
+	if nRules < 3 {
+		nDrop = 0
+	}
+	// Each round scores about a fifth of the kept rules' examples and all
+	// of the removed rules' ones: enough rounds for crossFitSamples samples.
+	nRounds := min(max(crossFitFolds, (crossFitSamples*5+2*len(xs)-1)/(2*len(xs))), crossFitRoundsMax)
+	perSide := calibrationSamples / crossFitFolds
+	rounds := make([]calibRound, 0, nRounds)
+	for round := range nRounds {
+		kept := make([]bool, nRules)
+		for i := range kept {
+			kept[i] = true
+		}
+		for _, r := range rng.Perm(nRules)[:nDrop] {
+			kept[r] = false
+		}
+		var fitIdx, in, out []int
+		for i, r := range idx.exRule {
+			switch {
+			case !kept[r]:
+				out = append(out, i)
+			case pos[i]%crossFitFolds == round%crossFitFolds && seen[r] >= 2:
+				in = append(in, i)
+			default:
+				fitIdx = append(fitIdx, i)
+			}
+		}
+		rng.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+		rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+		in, out = in[:min(len(in), perSide)], out[:min(len(out), perSide)]
+		subX, subL, subC := trainSet(fitIdx)
+		for i, c := range subC {
+			// The removed rules do not exist for this model, not even as
+			// negatives in the softmax.
+			subC[i] = slices.DeleteFunc(slices.Clone(c), func(r int) bool { return !kept[r] })
+		}
+		m := fitLinear(subX, subL, nRules, subC, epochs, nil, 0)
+		rounds = append(rounds, calibRound{
+			kept:    kept,
+			samples: append(in, out...),
+			logit:   func(e, r int) float32 { return m.score(xs[e], r) },
+		})
+	}
+	return rounds
 }
 
 // embedExamples computes unit vectors for the examples, with the built-in
@@ -385,89 +453,57 @@ func (idx *index) semantic(ctx context.Context, norm string, lang LanguageInfo) 
 			sc.second[ri] = r.Similarity
 		}
 	}
-	type scored struct {
-		ri               int
-		sim, prob, logit float32
-		score            float32
-	}
-	all := make([]scored, 0, len(idx.rules))
 	sims := make([]float32, len(idx.rules))
+	found := false
 	for ri, c := range idx.centroids {
 		if c == nil || !idx.allowed(ri, lang) {
 			sims[ri] = float32(math.Inf(-1))
 			continue
 		}
 		sims[ri] = combine(sc.best[ri], sc.second[ri], dot(q, c))
+		found = true
 	}
-	var probs, logits []float32
-	if idx.linear != nil {
-		probs, logits = make([]float32, len(idx.rules)), make([]float32, len(idx.rules))
-		x := idx.sparseInput(norm, q)
-		candidateProbs(func(r int) float32 { return idx.linear.score(x, r) }, sims, probs, logits)
-	}
-	for ri, sim := range sims {
-		if math.IsInf(float64(sim), -1) {
-			continue
-		}
-		s := scored{ri: ri, sim: sim, prob: 1}
-		s.score = s.sim
-		if probs != nil {
-			s.prob, s.logit = probs[ri], logits[ri]
-			s.score += linearWeight * s.prob
-		}
-		all = append(all, s)
-	}
-	if len(all) == 0 {
+	if !found {
 		return nil, nil
 	}
-	// Best similarity and runner-up, for the margins.
-	bestSim, bestAt, secondSim := float32(math.Inf(-1)), -1, float32(math.Inf(-1))
-	for i, s := range all {
-		if s.sim > bestSim {
-			bestSim, bestAt, secondSim = s.sim, i, bestSim
-		} else if s.sim > secondSim {
-			secondSim = s.sim
+	probs, logits := make([]float32, len(idx.rules)), make([]float32, len(idx.rules))
+	var logit func(r int) float32
+	if idx.linear != nil {
+		x := idx.sparseInput(norm, q)
+		logit = func(r int) float32 { return idx.linear.score(x, r) }
+	}
+	scr := semScratch{scores: make([]float32, len(idx.rules))}
+	scr.topFeatures(sims, probs, logits, logit)
+	order := make([]int, 0, len(idx.rules))
+	for ri, sim := range sims {
+		if !math.IsInf(float64(sim), -1) {
+			order = append(order, ri)
 		}
 	}
-	if math.IsInf(float64(secondSim), -1) {
-		secondSim = 0
-	}
-	margins := make([]float32, len(all))
-	for i, s := range all {
-		if i == bestAt {
-			margins[i] = s.sim - secondSim
-		} else {
-			margins[i] = s.sim - bestSim
-		}
-	}
-	order := make([]int, len(all))
-	for i := range order {
-		order[i] = i
-	}
+	scores := scr.scores
 	slices.SortStableFunc(order, func(a, b int) int {
-		x, y := all[a], all[b]
-		if x.score != y.score {
-			if x.score > y.score {
+		if scores[a] != scores[b] {
+			if scores[a] > scores[b] {
 				return -1
 			}
 			return 1
 		}
-		return idx.rules[y.ri].Priority - idx.rules[x.ri].Priority
+		return idx.rules[b].Priority - idx.rules[a].Priority
 	})
-	k := min(len(all), 16)
+	k := min(len(order), 16)
 	out := make([]Candidate, k)
 	for i := range k {
-		s := all[order[i]]
+		ri := order[i]
 		ev := ""
-		if e := sc.bestEx[s.ri]; e >= 0 {
+		if e := sc.bestEx[ri]; e >= 0 {
 			ev = idx.exText[e]
 		}
 		out[i] = Candidate{
-			Confidence: idx.calib.confidence(s.sim, margins[order[i]], s.prob, s.logit),
+			Confidence: idx.calib.confidence(candidateFeatures(ri, probs)),
 			Evidence:   ev,
-			Rule:       &idx.rules[s.ri],
-			RuleID:     idx.rules[s.ri].ID,
-			Score:      float64(s.score),
+			Rule:       &idx.rules[ri],
+			RuleID:     idx.rules[ri].ID,
+			Score:      float64(scores[ri]),
 			Stage:      StageSemantic,
 		}
 	}
