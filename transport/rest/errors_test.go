@@ -52,7 +52,7 @@ func TestBadInput(t *testing.T) {
 		"oversized media":      {b.keyA, "POST", "/sessions/default/messages/send-media", `{"chat": "+15550002222", "kind": "image", "data": "` + strings.Repeat("A", 8000) + `"}`, nil, 413, rest.TypeBodyTooLarge, ""},
 		"wrong content type":   {b.keyA, "POST", send, `chat=x`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, rest.TypeUnsupportedMediaType, ""},
 		"missing field":        {b.keyA, "POST", send, `{"chat": "+15550002222"}`, nil, 422, rest.TypeValidation, "text"},
-		"bad phone":            {b.keyA, "POST", send, `{"chat": "0123", "text": "x"}`, nil, 422, rest.TypeValidation, "phone"},
+		"bad phone":            {b.keyA, "POST", send, `{"chat": "0123", "text": "x"}`, nil, 422, rest.TypeValidation, "chat"},
 		"bad poll":             {b.keyA, "POST", "/sessions/default/messages/send-poll", `{"chat": "+15550002222", "question": "q", "options": ["a"]}`, nil, 422, rest.TypeValidation, "options"},
 		"no latitude":          {b.keyA, "POST", "/sessions/default/messages/send-location", `{"chat": "+15550002222", "longitude": 1}`, nil, 422, rest.TypeValidation, "latitude"},
 		"bad latitude":         {b.keyA, "POST", "/sessions/default/messages/send-location", `{"chat": "+15550002222", "latitude": 91, "longitude": 1}`, nil, 422, rest.TypeValidation, "latitude"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/transport/rest"
+	"github.com/waqtor/waqtor/transport/rest/api"
 )
 
 // FuzzDecodeJSON feeds arbitrary bodies to every built-in request type: no
@@ -28,6 +29,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		func() any { return &rest.MarkReadRequest{} }, func() any { return &rest.TypingRequest{} },
 		func() any { return &rest.CheckNumbersRequest{} }, func() any { return &rest.CreateKeyRequest{} },
 		func() any { return &rest.CreateSessionRequest{} }, func() any { return &rest.PairPhoneRequest{} },
+		func() any { return &rest.SendButtonsRequest{} }, func() any { return &rest.SendListRequest{} },
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, newV := range targets {
@@ -39,10 +41,11 @@ func FuzzDecodeJSON(f *testing.F) {
 			}
 			p := rest.ProblemFor(err)
 			var fe *waqtor.FieldError
+			var afe *api.FieldError
 			if p.Status < 400 || p.Status >= 500 {
 				t.Fatalf("body %q: error %v maps to %d", body, err, p.Status)
 			}
-			if p.Status == 422 && !errors.As(err, &fe) && !errors.Is(err, waqtor.ErrInvalidPhone) && !errors.Is(err, waqtor.ErrInvalidSessionID) {
+			if p.Status == 422 && !errors.As(err, &fe) && !errors.As(err, &afe) && !errors.Is(err, waqtor.ErrInvalidPhone) && !errors.Is(err, waqtor.ErrInvalidSessionID) {
 				t.Fatalf("body %q: a validation error without a field: %v", body, err)
 			}
 		}

@@ -117,6 +117,8 @@ func TestTour(t *testing.T) {
 	ok(b.do(t, key, "POST", base+"/send-location", map[string]any{"chat": alicePhone, "latitude": 30.0, "longitude": 31.2, "name": "Cairo"}), 200)
 	ok(b.do(t, key, "POST", base+"/send-contact", map[string]any{"chat": alicePhone, "name": "Bob", "phone": "+15550004444"}), 200)
 	ok(b.do(t, key, "POST", base+"/send-poll", map[string]any{"chat": alicePhone, "question": "Q?", "options": []string{"a", "b"}}), 200)
+	ok(b.do(t, key, "POST", base+"/send-button", validButtons()), 200)
+	ok(b.do(t, key, "POST", base+"/send-list", validList()), 200)
 	ok(b.do(t, key, "POST", base+"/react", map[string]any{"chat": alicePhone, "message_id": sent.ID, "emoji": "👍"}), 200)
 	ok(b.do(t, key, "POST", base+"/edit", map[string]any{"chat": alicePhone, "message_id": sent.ID, "text": "hello!"}), 200)
 	ok(b.do(t, key, "POST", base+"/revoke", map[string]any{"chat": alicePhone, "message_id": sent.ID}), 200)
@@ -164,6 +166,8 @@ func TestTour(t *testing.T) {
 	// The seed's flat routes act on "default".
 	ok(b.do(t, key, "POST", "/messages/send-text", map[string]any{"chat": alicePhone, "text": "flat"}), 200)
 	ok(b.do(t, key, "POST", "/messages/send-media", map[string]any{"chat": alicePhone, "kind": "image", "data": pngBytes}), 200)
+	ok(b.do(t, key, "POST", "/messages/send-button", validButtons()), 200)
+	ok(b.do(t, key, "POST", "/messages/send-list", validList()), 200)
 	ok(b.do(t, key, "GET", "/session/state", nil), 200)
 	ok(b.do(t, key, "POST", "/session/restart", nil), 200)
 	ok(b.do(t, key, "POST", "/session/logout", nil), 200)
