@@ -22,6 +22,9 @@ func resttestRun(t *testing.T, b *testBundle, objects map[string]string, noScope
 		NoScopeKey:  noScope,
 		Objects:     objects,
 		Snapshot:    b.snapshotTenant,
+		// The handler's rate limit is off (TestTenantMatrix): more samples.
+		TimingSamples: 9,
+		TimingClient:  b.srv.Client(), // the validating client caches per path
 		Bodies: map[string]any{
 			"sendText":     map[string]any{"chat": alicePhone, "text": "intrusion"},
 			"seedSendText": map[string]any{"chat": alicePhone, "text": "intrusion"},
@@ -46,7 +49,7 @@ func TestTimingOracleDetected(t *testing.T) {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }),
 	}}}
 	b := setup(t, setupOpts{mutate: func(o *rest.HandlerOpts) { o.Groups = []rest.RouteGroup{probes} }})
-	cfg := &resttest.MatrixConfig{BaseURL: b.srv.URL + "/api", Client: b.client, IntruderKey: b.keyB,
+	cfg := &resttest.MatrixConfig{BaseURL: b.srv.URL + "/api", Client: b.client, TimingClient: b.srv.Client(), IntruderKey: b.keyB,
 		Objects: map[string]string{"probe": "p1"}, Snapshot: func(*testing.T) string { return "" }}
 	op := resttest.Operation{Method: "GET", Path: "/probes/{probe}", OperationID: "getProbe", Owner: "probe"}
 	victim, random := resttest.ResponseTimes(t, cfg, op, 7)
