@@ -6,12 +6,18 @@
 // restarts.
 //
 //	c, _ := client.New(&client.Config{BaseURL: "http://localhost:8080/api", APIKey: key})
-//	m, err := c.SendText(ctx, "default", &rest.SendTextRequest{Chat: "+15550002222", Text: "hi"}, nil)
+//	m, err := c.SendText(ctx, "default", &api.SendTextRequest{Chat: "+15550002222", Text: "hi"}, nil)
 //	s, _ := c.Events(ctx, &client.StreamOpts{Topics: []string{"message.*"}})
 //	for { e, err := s.Next(ctx); ... }
 //
 // Errors from the server are *Error values carrying the problem details; use
 // errors.As, or IsNotFound and friends.
+//
+// The request and response types are package api's, which imports only the
+// standard library: a client binary links neither the server (chi, the REST
+// handler, the WebSocket hub) nor any database driver. Message content and
+// event payloads are raw JSON; decode them with waqtor.UnmarshalContent and
+// waqtor.Envelope when you link the waqtor package anyway.
 //
 // A Client is safe for concurrent use.
 package client
@@ -31,9 +37,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/waqtor/waqtor"
-	"github.com/waqtor/waqtor/auth"
-	"github.com/waqtor/waqtor/transport/rest"
+	"github.com/waqtor/waqtor/transport/rest/api"
 )
 
 // Config configures New.
@@ -83,20 +87,21 @@ func New(cfg *Config) (*Client, error) {
 
 // Error is a problem the server answered with.
 type Error struct {
-	rest.Problem
+	api.Problem
 	// RetryAfter is the server's Retry-After on 429 and 503, if any.
 	RetryAfter time.Duration
 }
 
+// Error implements error.
 func (e *Error) Error() string {
 	return fmt.Sprintf("waqtor server: %d %s", e.Status, e.Problem.Error())
 }
 
 // IsNotFound reports whether err is a 404 problem.
-func IsNotFound(err error) bool { return hasType(err, rest.TypeNotFound) }
+func IsNotFound(err error) bool { return hasType(err, api.TypeNotFound) }
 
 // IsRateLimited reports whether err is a 429 problem.
-func IsRateLimited(err error) bool { return hasType(err, rest.TypeRateLimited) }
+func IsRateLimited(err error) bool { return hasType(err, api.TypeRateLimited) }
 
 func hasType(err error, typ string) bool {
 	var e *Error
@@ -133,7 +138,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, hdr h
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
-	req.Header.Set(auth.HeaderAPIKey, c.key)
+	req.Header.Set(api.HeaderAPIKey, c.key)
 	res, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("client: %s %s: %w", method, path, err)
@@ -143,7 +148,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, hdr h
 		e := &Error{}
 		data, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 		if json.Unmarshal(data, &e.Problem) != nil || e.Status == 0 {
-			e.Problem = rest.Problem{Status: res.StatusCode, Title: http.StatusText(res.StatusCode), Detail: string(data)}
+			e.Problem = api.Problem{Status: res.StatusCode, Title: http.StatusText(res.StatusCode), Detail: string(data)}
 		}
 		if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil {
 			e.RetryAfter = time.Duration(s) * time.Second
@@ -169,7 +174,7 @@ func sendHeader(o *SendOpts) http.Header {
 	if o == nil || o.IdempotencyKey == "" {
 		return nil
 	}
-	return http.Header{rest.HeaderIdempotencyKey: {o.IdempotencyKey}}
+	return http.Header{api.HeaderIdempotencyKey: {o.IdempotencyKey}}
 }
 
 func sessionPath(id string, rest ...string) string {
@@ -177,20 +182,20 @@ func sessionPath(id string, rest ...string) string {
 }
 
 // Sessions lists the sessions the key may see.
-func (c *Client) Sessions(ctx context.Context) ([]*waqtor.Session, error) {
-	var out rest.SessionList
+func (c *Client) Sessions(ctx context.Context) ([]*api.Session, error) {
+	var out api.SessionList
 	return out.Sessions, c.do(ctx, "GET", "/sessions", nil, &out, nil)
 }
 
 // CreateSession creates a session ("" for a generated ID).
-func (c *Client) CreateSession(ctx context.Context, id string) (*waqtor.Session, error) {
-	var out waqtor.Session
-	return &out, c.do(ctx, "POST", "/sessions", &rest.CreateSessionRequest{ID: id}, &out, nil)
+func (c *Client) CreateSession(ctx context.Context, id string) (*api.Session, error) {
+	var out api.Session
+	return &out, c.do(ctx, "POST", "/sessions", &api.CreateSessionRequest{ID: id}, &out, nil)
 }
 
 // Session returns one session.
-func (c *Client) Session(ctx context.Context, id string) (*waqtor.Session, error) {
-	var out waqtor.Session
+func (c *Client) Session(ctx context.Context, id string) (*api.Session, error) {
+	var out api.Session
 	return &out, c.do(ctx, "GET", sessionPath(id), nil, &out, nil)
 }
 
@@ -200,14 +205,14 @@ func (c *Client) DeleteSession(ctx context.Context, id string) error {
 }
 
 // SessionState returns a session's state.
-func (c *Client) SessionState(ctx context.Context, id string) (*rest.SessionState, error) {
-	var out rest.SessionState
+func (c *Client) SessionState(ctx context.Context, id string) (*api.SessionState, error) {
+	var out api.SessionState
 	return &out, c.do(ctx, "GET", sessionPath(id, "/state"), nil, &out, nil)
 }
 
 // QR returns the session's current QR code.
-func (c *Client) QR(ctx context.Context, id string) (*waqtor.QRCode, error) {
-	var out waqtor.QRCode
+func (c *Client) QR(ctx context.Context, id string) (*api.QRCode, error) {
+	var out api.QRCode
 	return &out, c.do(ctx, "GET", sessionPath(id, "/qr"), nil, &out, nil)
 }
 
@@ -224,8 +229,8 @@ func (c *Client) QRPNG(ctx context.Context, id string, size int) ([]byte, error)
 
 // PairPhone starts pairing by phone number and returns the code to type.
 func (c *Client) PairPhone(ctx context.Context, id, phone string) (string, error) {
-	var out rest.PairPhoneResponse
-	return out.Code, c.do(ctx, "POST", sessionPath(id, "/pair-phone"), &rest.PairPhoneRequest{Phone: phone}, &out, nil)
+	var out api.PairPhoneResponse
+	return out.Code, c.do(ctx, "POST", sessionPath(id, "/pair-phone"), &api.PairPhoneRequest{Phone: phone}, &out, nil)
 }
 
 // Control actions of a session.
@@ -237,13 +242,13 @@ const (
 )
 
 // Control connects, disconnects, restarts or logs out a session.
-func (c *Client) Control(ctx context.Context, id, action string) (*waqtor.Session, error) {
-	var out waqtor.Session
+func (c *Client) Control(ctx context.Context, id, action string) (*api.Session, error) {
+	var out api.Session
 	return &out, c.do(ctx, "POST", sessionPath(id, "/", action), nil, &out, nil)
 }
 
-func (c *Client) send(ctx context.Context, session, op string, in any, o *SendOpts) (*waqtor.Message, error) {
-	var out waqtor.Message
+func (c *Client) send(ctx context.Context, session, op string, in any, o *SendOpts) (*api.Message, error) {
+	var out api.Message
 	if err := c.do(ctx, "POST", sessionPath(session, "/messages/", op), in, &out, sendHeader(o)); err != nil {
 		return nil, err
 	}
@@ -251,12 +256,12 @@ func (c *Client) send(ctx context.Context, session, op string, in any, o *SendOp
 }
 
 // SendText sends a text message.
-func (c *Client) SendText(ctx context.Context, session string, r *rest.SendTextRequest, o *SendOpts) (*waqtor.Message, error) {
+func (c *Client) SendText(ctx context.Context, session string, r *api.SendTextRequest, o *SendOpts) (*api.Message, error) {
 	return c.send(ctx, session, "send-text", r, o)
 }
 
 // SendMedia sends media given as bytes (Data) or a URL, in JSON.
-func (c *Client) SendMedia(ctx context.Context, session string, r *rest.SendMediaRequest, o *SendOpts) (*waqtor.Message, error) {
+func (c *Client) SendMedia(ctx context.Context, session string, r *api.SendMediaRequest, o *SendOpts) (*api.Message, error) {
 	return c.send(ctx, session, "send-media", r, o)
 }
 
@@ -266,7 +271,7 @@ type multipartBody struct {
 }
 
 // SendMediaFile uploads media as multipart/form-data (no base64 overhead).
-func (c *Client) SendMediaFile(ctx context.Context, session string, r *rest.SendMediaRequest, file io.Reader, o *SendOpts) (*waqtor.Message, error) {
+func (c *Client) SendMediaFile(ctx context.Context, session string, r *api.SendMediaRequest, file io.Reader, o *SendOpts) (*api.Message, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for k, v := range map[string]string{"caption": r.Caption, "chat": r.Chat, "file_name": r.FileName, "kind": r.Kind, "mime": r.MIME} {
@@ -291,42 +296,52 @@ func (c *Client) SendMediaFile(ctx context.Context, session string, r *rest.Send
 }
 
 // SendLocation sends a location.
-func (c *Client) SendLocation(ctx context.Context, session string, r *rest.SendLocationRequest, o *SendOpts) (*waqtor.Message, error) {
+func (c *Client) SendLocation(ctx context.Context, session string, r *api.SendLocationRequest, o *SendOpts) (*api.Message, error) {
 	return c.send(ctx, session, "send-location", r, o)
 }
 
 // SendContact sends a contact card.
-func (c *Client) SendContact(ctx context.Context, session string, r *rest.SendContactRequest, o *SendOpts) (*waqtor.Message, error) {
+func (c *Client) SendContact(ctx context.Context, session string, r *api.SendContactRequest, o *SendOpts) (*api.Message, error) {
 	return c.send(ctx, session, "send-contact", r, o)
 }
 
 // SendPoll sends a poll.
-func (c *Client) SendPoll(ctx context.Context, session string, r *rest.SendPollRequest, o *SendOpts) (*waqtor.Message, error) {
+func (c *Client) SendPoll(ctx context.Context, session string, r *api.SendPollRequest, o *SendOpts) (*api.Message, error) {
 	return c.send(ctx, session, "send-poll", r, o)
 }
 
+// SendButtons sends a message with reply buttons (POST .../send-button).
+func (c *Client) SendButtons(ctx context.Context, session string, r *api.SendButtonsRequest, o *SendOpts) (*api.Message, error) {
+	return c.send(ctx, session, "send-button", r, o)
+}
+
+// SendList sends a list menu (POST .../send-list).
+func (c *Client) SendList(ctx context.Context, session string, r *api.SendListRequest, o *SendOpts) (*api.Message, error) {
+	return c.send(ctx, session, "send-list", r, o)
+}
+
 // React reacts to a message.
-func (c *Client) React(ctx context.Context, session string, r *rest.ReactRequest, o *SendOpts) (*waqtor.Message, error) {
+func (c *Client) React(ctx context.Context, session string, r *api.ReactRequest, o *SendOpts) (*api.Message, error) {
 	return c.send(ctx, session, "react", r, o)
 }
 
 // Edit edits a message's text.
-func (c *Client) Edit(ctx context.Context, session string, r *rest.EditRequest, o *SendOpts) (*waqtor.Message, error) {
+func (c *Client) Edit(ctx context.Context, session string, r *api.EditRequest, o *SendOpts) (*api.Message, error) {
 	return c.send(ctx, session, "edit", r, o)
 }
 
 // Revoke deletes a message for everyone.
-func (c *Client) Revoke(ctx context.Context, session string, r *rest.RevokeRequest, o *SendOpts) (*waqtor.Message, error) {
+func (c *Client) Revoke(ctx context.Context, session string, r *api.RevokeRequest, o *SendOpts) (*api.Message, error) {
 	return c.send(ctx, session, "revoke", r, o)
 }
 
 // MarkRead sends read receipts.
-func (c *Client) MarkRead(ctx context.Context, session string, r *rest.MarkReadRequest) error {
+func (c *Client) MarkRead(ctx context.Context, session string, r *api.MarkReadRequest) error {
 	return c.do(ctx, "POST", sessionPath(session, "/messages/mark-read"), r, nil, nil)
 }
 
 // Typing shows or clears a typing indicator.
-func (c *Client) Typing(ctx context.Context, session string, r *rest.TypingRequest) error {
+func (c *Client) Typing(ctx context.Context, session string, r *api.TypingRequest) error {
 	return c.do(ctx, "POST", sessionPath(session, "/messages/typing"), r, nil, nil)
 }
 
@@ -341,7 +356,7 @@ type MessagesParams struct {
 }
 
 // Messages lists a chat's messages, newest first.
-func (c *Client) Messages(ctx context.Context, session string, p *MessagesParams) (*rest.MessageList, error) {
+func (c *Client) Messages(ctx context.Context, session string, p *MessagesParams) (*api.MessageList, error) {
 	q := url.Values{"chat": {p.Chat}}
 	if p.Before != "" {
 		q.Set("before", p.Before)
@@ -349,13 +364,13 @@ func (c *Client) Messages(ctx context.Context, session string, p *MessagesParams
 	if p.Limit > 0 {
 		q.Set("limit", strconv.Itoa(p.Limit))
 	}
-	var out rest.MessageList
+	var out api.MessageList
 	return &out, c.do(ctx, "GET", sessionPath(session, "/messages?", q.Encode()), nil, &out, nil)
 }
 
 // Message returns a message and its state.
-func (c *Client) Message(ctx context.Context, session, id string) (*waqtor.Message, error) {
-	var out waqtor.Message
+func (c *Client) Message(ctx context.Context, session, id string) (*api.Message, error) {
+	var out api.Message
 	return &out, c.do(ctx, "GET", sessionPath(session, "/messages/", url.PathEscape(id)), nil, &out, nil)
 }
 
@@ -366,20 +381,20 @@ func (c *Client) DownloadMedia(ctx context.Context, session, id string) ([]byte,
 }
 
 // CheckNumbers reports which numbers are on WhatsApp.
-func (c *Client) CheckNumbers(ctx context.Context, session string, phones []string) ([]waqtor.NumberCheck, error) {
-	var out rest.CheckNumbersResponse
-	return out.Results, c.do(ctx, "POST", sessionPath(session, "/contacts/check"), &rest.CheckNumbersRequest{Phones: phones}, &out, nil)
+func (c *Client) CheckNumbers(ctx context.Context, session string, phones []string) ([]api.NumberCheck, error) {
+	var out api.CheckNumbersResponse
+	return out.Results, c.do(ctx, "POST", sessionPath(session, "/contacts/check"), &api.CheckNumbersRequest{Phones: phones}, &out, nil)
 }
 
 // CreateKey creates an API key; the result holds its secret.
-func (c *Client) CreateKey(ctx context.Context, r *rest.CreateKeyRequest) (*rest.CreatedKey, error) {
-	var out rest.CreatedKey
+func (c *Client) CreateKey(ctx context.Context, r *api.CreateKeyRequest) (*api.CreatedKey, error) {
+	var out api.CreatedKey
 	return &out, c.do(ctx, "POST", "/keys", r, &out, nil)
 }
 
 // Keys lists the tenant's keys.
-func (c *Client) Keys(ctx context.Context) ([]*auth.Key, error) {
-	var out rest.KeyList
+func (c *Client) Keys(ctx context.Context) ([]*api.Key, error) {
+	var out api.KeyList
 	return out.Keys, c.do(ctx, "GET", "/keys", nil, &out, nil)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/waqtor/waqtor/internal/slogtest"
 	"github.com/waqtor/waqtor/sandbox"
 	"github.com/waqtor/waqtor/transport/rest"
+	"github.com/waqtor/waqtor/transport/rest/api"
 	"github.com/waqtor/waqtor/transport/ws"
 )
 
@@ -46,11 +47,11 @@ func setup(t *testing.T) *bundle {
 	require.NoError(t, err)
 	_, key, err := b.keys.Create(ctx, &auth.KeyCreateParams{Scopes: []auth.Scope{auth.ScopeAdmin}, Tenant: "default"})
 	require.NoError(t, err)
-	api, err := rest.NewHandler(core, &rest.HandlerOpts{Keys: b.keys})
+	apiH, err := rest.NewHandler(core, &rest.HandlerOpts{Keys: b.keys})
 	require.NoError(t, err)
 	b.startHub(t)
 	mux := http.NewServeMux()
-	mux.Handle("/api/", http.StripPrefix("/api", api))
+	mux.Handle("/api/", http.StripPrefix("/api", apiH))
 	mux.Handle("/ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { b.hub.Load().ServeHTTP(w, r) }))
 	b.srv = httptest.NewServer(mux)
 	t.Cleanup(b.srv.Close)
@@ -60,7 +61,7 @@ func setup(t *testing.T) *bundle {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		s, err := b.c.Session(ctx, "default")
-		return err == nil && s.State == waqtor.StateReady
+		return err == nil && s.State == api.StateReady
 	}, 5*time.Second, 5*time.Millisecond)
 	return b
 }
@@ -78,14 +79,16 @@ func TestClientREST(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	m, err := b.c.SendText(ctx, "default", &rest.SendTextRequest{Chat: "+15550002222", Text: "hi"}, &client.SendOpts{IdempotencyKey: "k"})
+	m, err := b.c.SendText(ctx, "default", &api.SendTextRequest{Chat: "+15550002222", Text: "hi"}, &client.SendOpts{IdempotencyKey: "k"})
 	require.NoError(t, err)
-	again, err := b.c.SendText(ctx, "default", &rest.SendTextRequest{Chat: "+15550002222", Text: "hi"}, &client.SendOpts{IdempotencyKey: "k"})
+	again, err := b.c.SendText(ctx, "default", &api.SendTextRequest{Chat: "+15550002222", Text: "hi"}, &client.SendOpts{IdempotencyKey: "k"})
 	require.NoError(t, err)
 	require.Equal(t, m.ID, again.ID)
 	got, err := b.c.Message(ctx, "default", m.ID)
 	require.NoError(t, err)
-	require.Equal(t, "hi", got.Content.(*waqtor.Text).Body)
+	content, err := waqtor.UnmarshalContent(got.Content)
+	require.NoError(t, err)
+	require.Equal(t, "hi", content.(*waqtor.Text).Body)
 	page, err := b.c.Messages(ctx, "default", &client.MessagesParams{Chat: "+15550002222"})
 	require.NoError(t, err)
 	require.Len(t, page.Messages, 1)
@@ -94,11 +97,26 @@ func TestClientREST(t *testing.T) {
 	require.Len(t, sessions, 1)
 	_, err = b.c.Session(ctx, "nope")
 	require.True(t, client.IsNotFound(err), "%v", err)
-	_, err = b.c.SendText(ctx, "default", &rest.SendTextRequest{Chat: "+15550002222"}, nil)
+	_, err = b.c.SendText(ctx, "default", &api.SendTextRequest{Chat: "+15550002222"}, nil)
 	var e *client.Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, "text", e.Errors[0].Field)
-	k, err := b.c.CreateKey(ctx, &rest.CreateKeyRequest{Scopes: []auth.Scope{auth.ScopeRead}})
+	btn, err := b.c.SendButtons(ctx, "default", &api.SendButtonsRequest{Chat: "+15550002222", Body: "Pick",
+		Buttons: []api.Button{{ID: "y", Text: "Yes"}, {ID: "n", Text: "No"}}}, &client.SendOpts{IdempotencyKey: "b"})
+	require.NoError(t, err)
+	require.Equal(t, "buttons", btn.ContentType())
+	again, err = b.c.SendButtons(ctx, "default", &api.SendButtonsRequest{Chat: "+15550002222", Body: "Pick",
+		Buttons: []api.Button{{ID: "y", Text: "Yes"}, {ID: "n", Text: "No"}}}, &client.SendOpts{IdempotencyKey: "b"})
+	require.NoError(t, err)
+	require.Equal(t, btn.ID, again.ID)
+	list, err := b.c.SendList(ctx, "default", &api.SendListRequest{Chat: "+15550002222", Body: "Menu", ButtonText: "Open",
+		Sections: []api.ListSection{{Rows: []api.ListRow{{ID: "a", Title: "A"}}}}}, nil)
+	require.NoError(t, err)
+	require.Equal(t, "list", list.ContentType())
+	_, err = b.c.SendList(ctx, "default", &api.SendListRequest{Chat: "+15550002222", Body: "Menu", ButtonText: "Open"}, nil)
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, "sections", e.Errors[0].Field)
+	k, err := b.c.CreateKey(ctx, &api.CreateKeyRequest{Scopes: []string{string(auth.ScopeRead)}})
 	require.NoError(t, err)
 	require.NoError(t, b.c.RevokeKey(ctx, k.ID))
 }
@@ -123,7 +141,11 @@ func TestStreamResumesAcrossReconnect(t *testing.T) {
 		defer cancel()
 		e, err := s.Next(nctx)
 		require.NoError(t, err)
-		return e.(*waqtor.MessageSent).Message.ID
+		require.Equal(t, "message.sent", e.Topic)
+		env := waqtor.Envelope{Data: e.Data, ID: e.EventID, Seq: e.ID, Session: e.Session, Tenant: e.Tenant, Time: e.Timestamp, Type: waqtor.EventKind(e.Topic)}
+		typed, err := env.Event()
+		require.NoError(t, err)
+		return typed.(*waqtor.MessageSent).Message.ID
 	}
 	first := text("one")
 	require.Equal(t, first, next())

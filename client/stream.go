@@ -13,10 +13,24 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/waqtor/waqtor"
-	"github.com/waqtor/waqtor/auth"
-	"github.com/waqtor/waqtor/transport/ws"
+	"github.com/waqtor/waqtor/transport/rest/api"
 )
+
+// Frame types of the WebSocket protocol the stream speaks (transport/ws).
+const (
+	frameError      = "error"
+	frameEvent      = "event"
+	frameSubscribe  = "subscribe"
+	frameSubscribed = "subscribed"
+)
+
+// subscribeFrame is the client's subscribe frame.
+type subscribeFrame struct {
+	After    *int64   `json:"after,omitempty"`
+	Sessions []string `json:"sessions,omitempty"`
+	Topics   []string `json:"topics,omitempty"`
+	Type     string   `json:"type"`
+}
 
 // Defaults of StreamOpts: the seed's reconnect policy.
 const (
@@ -57,7 +71,7 @@ type StreamOpts struct {
 type Stream struct {
 	c      *Client
 	opts   StreamOpts
-	events chan waqtor.Event
+	events chan *api.Event
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -79,7 +93,7 @@ func (c *Client) Events(ctx context.Context, opts *StreamOpts) (*Stream, error) 
 	o.BackoffJitter = cmp.Or(o.BackoffJitter, BackoffJitterDefault)
 	o.Buffer = cmp.Or(o.Buffer, 256)
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Stream{c: c, opts: o, events: make(chan waqtor.Event, o.Buffer), cancel: cancel, done: make(chan struct{}), last: o.After}
+	s := &Stream{c: c, opts: o, events: make(chan *api.Event, o.Buffer), cancel: cancel, done: make(chan struct{}), last: o.After}
 	conn, err := s.connect(ctx)
 	if err != nil {
 		cancel()
@@ -90,8 +104,11 @@ func (c *Client) Events(ctx context.Context, opts *StreamOpts) (*Stream, error) 
 }
 
 // Next returns the next event, waiting for it; after the stream ends it
-// returns the reason (ErrStreamClosed after Close or a normal close).
-func (s *Stream) Next(ctx context.Context) (waqtor.Event, error) {
+// returns the reason (ErrStreamClosed after Close or a normal close). The
+// event's Data is the payload of its Topic; with the waqtor package linked,
+// waqtor.Envelope{Type: e.Topic, Data: e.Data, ...}.Event() gives the typed
+// event.
+func (s *Stream) Next(ctx context.Context) (*api.Event, error) {
 	select {
 	case e, ok := <-s.events:
 		if !ok {
@@ -140,7 +157,7 @@ func (s *Stream) connect(ctx context.Context) (*websocket.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conn, _, err := websocket.Dial(dctx, s.c.wsURL, &websocket.DialOptions{HTTPClient: s.c.http,
-		HTTPHeader: http.Header{auth.HeaderAPIKey: {s.c.key}}})
+		HTTPHeader: http.Header{api.HeaderAPIKey: {s.c.key}}})
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", s.c.wsURL, err)
 	}
@@ -148,7 +165,7 @@ func (s *Stream) connect(ctx context.Context) (*websocket.Conn, error) {
 	s.mu.Lock()
 	after := s.last
 	s.mu.Unlock()
-	sub := ws.ClientFrame{Type: ws.TypeSubscribe, Topics: s.opts.Topics, Sessions: s.opts.Sessions}
+	sub := subscribeFrame{Type: frameSubscribe, Topics: s.opts.Topics, Sessions: s.opts.Sessions}
 	if after > 0 {
 		sub.After = &after
 	}
@@ -169,9 +186,9 @@ func (s *Stream) connect(ctx context.Context) (*websocket.Conn, error) {
 		}
 		_ = json.Unmarshal(data, &head)
 		switch head.Type {
-		case ws.TypeSubscribed:
+		case frameSubscribed:
 			return conn, nil
-		case ws.TypeError:
+		case frameError:
 			_ = conn.Close(websocket.StatusNormalClosure, "")
 			return nil, fmt.Errorf("client: subscribe refused: %s", head.Message)
 		}
@@ -225,8 +242,8 @@ func (s *Stream) read(ctx context.Context, conn *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		var f ws.EventFrame
-		if json.Unmarshal(data, &f) != nil || f.Type != ws.TypeEvent {
+		f := &api.Event{}
+		if json.Unmarshal(data, f) != nil || f.Type != frameEvent || f.Topic == "" {
 			continue
 		}
 		s.mu.Lock()
@@ -235,13 +252,8 @@ func (s *Stream) read(ctx context.Context, conn *websocket.Conn) error {
 		if dup {
 			continue
 		}
-		env := waqtor.Envelope{Data: f.Data, ID: f.EventID, Seq: f.ID, Session: f.Session, Tenant: f.Tenant, Time: f.Timestamp, Type: f.Topic}
-		e, err := env.Event()
-		if err != nil {
-			continue // an event kind this build does not know
-		}
 		select {
-		case s.events <- e:
+		case s.events <- f:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

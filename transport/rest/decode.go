@@ -89,8 +89,12 @@ func jsonProblem(err error) *Problem {
 		return NewProblem(http.StatusBadRequest, TypeBadRequest, field+": "+reason, FieldProblem{Field: field, Reason: reason})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		field := name
+		if field == "" {
+			field = `""` // a member with an empty name: still name it
+		}
 		return NewProblem(http.StatusBadRequest, TypeBadRequest, fmt.Sprintf("unknown field %q", name),
-			FieldProblem{Field: name, Reason: "is not a known field"})
+			FieldProblem{Field: field, Reason: "is not a known field"})
 	}
 	var fe *waqtor.FieldError
 	if errors.As(err, &fe) {

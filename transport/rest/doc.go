@@ -42,6 +42,12 @@
 // waqtor and auth errors to RFC 9457 problem+json with a stable type (the
 // Type constants).
 //
+// # Wire types
+//
+// The request and response bodies of the built-in routes are package api's
+// (the names here are aliases), so that a client can share them without
+// linking this package, chi or a database driver: see package client.
+//
 // # Errors
 //
 // Every error is application/problem+json with a "type" from the Type

@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"context"
+	"hash/crc32"
 	"net/http"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func TestBadInput(t *testing.T) {
 		"oversized media":      {b.keyA, "POST", "/sessions/default/messages/send-media", `{"chat": "+15550002222", "kind": "image", "data": "` + strings.Repeat("A", 8000) + `"}`, nil, 413, rest.TypeBodyTooLarge, ""},
 		"wrong content type":   {b.keyA, "POST", send, `chat=x`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, rest.TypeUnsupportedMediaType, ""},
 		"missing field":        {b.keyA, "POST", send, `{"chat": "+15550002222"}`, nil, 422, rest.TypeValidation, "text"},
-		"bad phone":            {b.keyA, "POST", send, `{"chat": "0123", "text": "x"}`, nil, 422, rest.TypeValidation, "phone"},
+		"bad phone":            {b.keyA, "POST", send, `{"chat": "0123", "text": "x"}`, nil, 422, rest.TypeValidation, "chat"},
 		"bad poll":             {b.keyA, "POST", "/sessions/default/messages/send-poll", `{"chat": "+15550002222", "question": "q", "options": ["a"]}`, nil, 422, rest.TypeValidation, "options"},
 		"no latitude":          {b.keyA, "POST", "/sessions/default/messages/send-location", `{"chat": "+15550002222", "longitude": 1}`, nil, 422, rest.TypeValidation, "latitude"},
 		"bad latitude":         {b.keyA, "POST", "/sessions/default/messages/send-location", `{"chat": "+15550002222", "latitude": 91, "longitude": 1}`, nil, 422, rest.TypeValidation, "latitude"},
@@ -62,6 +63,7 @@ func TestBadInput(t *testing.T) {
 		"bad typing state":     {b.keyA, "POST", "/sessions/default/messages/typing", `{"chat": "+15550002222", "state": "dancing"}`, nil, 422, rest.TypeValidation, "state"},
 		"long idempotency key": {b.keyA, "POST", send, `{"chat": "+15550002222", "text": "x"}`, []string{"Idempotency-Key", strings.Repeat("k", 300)}, 422, rest.TypeValidation, "Idempotency-Key"},
 		"bad limit":            {b.keyA, "GET", "/sessions/default/messages?chat=%2B15550002222&limit=100000", nil, nil, 400, rest.TypeBadRequest, "limit"},
+		"page size 10^6":       {b.keyA, "GET", "/sessions/default/messages?chat=%2B15550002222&limit=1000000", nil, nil, 400, rest.TypeBadRequest, "limit"},
 		"missing chat query":   {b.keyA, "GET", "/sessions/default/messages", nil, nil, 400, rest.TypeBadRequest, "chat"},
 		"bad cursor":           {b.keyA, "GET", "/sessions/default/messages?chat=%2B15550002222&before=zzz", nil, nil, 422, rest.TypeValidation, "before"},
 		"unknown session":      {b.keyA, "POST", "/sessions/nope/messages/send-text", `{"chat": "+15550002222", "text": "x"}`, nil, 404, rest.TypeNotFound, ""},
@@ -254,4 +256,39 @@ func TestHostAuthenticateFunc(t *testing.T) {
 	require.Equal(t, 401, b.do(t, "", "GET", "/sessions/default", nil, "X-User", "mallory").status)
 	require.Equal(t, 404, b.do(t, "", "GET", "/keys", nil, "X-User", "alice").status, "no key routes without a KeyStore")
 	_ = time.Second
+}
+
+// TestKeyFailureThrottle (RELIABILITY.md T24): failed authentications that
+// present one key ID are counted across addresses; past the limit that key ID
+// is refused with 429 before verification, other keys are not affected.
+func TestKeyFailureThrottle(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{mutate: func(o *rest.HandlerOpts) { o.AuthFailureLimit = -1; o.KeyFailureLimit = 3 }})
+	withID := func(secret string) string { // a well-formed key with secret's ID and another secret
+		body := secret[4:14] + auth.NewKeySecret()[14:44]
+		v := crc32.ChecksumIEEE([]byte(body)) // the key format's checksum: CRC-32 in 6 base62 digits
+		const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		sum := make([]byte, 6)
+		for i := 5; i >= 0; i-- {
+			sum[i], v = base62[v%62], v/62
+		}
+		k := "wqt_" + body + string(sum)
+		_, err := auth.ParseKey(k)
+		require.NoError(t, err)
+		return k
+	}
+	for range 3 {
+		res := b.do(t, withID(b.keyA), "GET", "/sessions", nil)
+		require.Equal(t, 401, res.status, "%s", res.body)
+	}
+	res := b.do(t, withID(b.keyA), "GET", "/sessions", nil)
+	require.Equal(t, 429, res.status, "%s", res.body)
+	require.Equal(t, rest.TypeRateLimited, res.problem(t).Type)
+	require.NotEmpty(t, res.header.Get("Retry-After"))
+	require.Equal(t, 429, b.do(t, b.keyA, "GET", "/sessions", nil).status, "the key ID is held off for the window")
+	require.Equal(t, 200, b.do(t, b.keyB, "GET", "/sessions", nil).status, "other keys are not")
+	for range 5 { // malformed keys have no ID: only the per-address limit (off here) counts them
+		require.Equal(t, 401, b.do(t, "wqt_nonsense", "GET", "/sessions", nil).status)
+	}
+	require.Equal(t, 200, b.do(t, b.keyB, "GET", "/sessions", nil).status)
 }

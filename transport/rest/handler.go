@@ -29,6 +29,10 @@ const (
 	// AuthFailureLimitDefault is how many failed authentications one client
 	// address may make per RateLimitWindow before it is refused with 429.
 	AuthFailureLimitDefault = 30
+	// KeyFailureLimitDefault is how many failed authentications may present
+	// one key ID per RateLimitWindow, from any address, before that key ID is
+	// refused with 429.
+	KeyFailureLimitDefault = 20
 	// DefaultSessionDefault is the session the flat seed routes
 	// (POST /messages/send-text, GET /session/state, ...) act on.
 	DefaultSessionDefault = "default"
@@ -62,6 +66,15 @@ type HandlerOpts struct {
 	DefaultSession string
 	// Groups are the route groups of features (webhooks, plugins, ...).
 	Groups []RouteGroup
+	// KeyFailureLimit is how many failed authentications may present one key
+	// ID (the public part of a well-formed API key, "wqt_" and 10 characters)
+	// per RateLimitWindow, from any number of addresses. Beyond it, requests
+	// presenting that key ID are refused with 429 before the key is verified,
+	// until the window has passed: a brute force spread over many addresses
+	// gets nowhere. The price is that whoever knows a key's ID can hold that
+	// key off for a window by failing on purpose; a negative value disables
+	// the throttle. Defaults to KeyFailureLimitDefault (20).
+	KeyFailureLimit int
 	// Keys enables API keys: authentication by X-API-Key or Authorization:
 	// Bearer, and the /keys admin routes. Defaults to none.
 	Keys *auth.KeyStore
@@ -93,6 +106,7 @@ func (o *HandlerOpts) WithDefaults() *HandlerOpts {
 	out := *o
 	out.AuthFailureLimit = cmp.Or(o.AuthFailureLimit, AuthFailureLimitDefault)
 	out.DefaultSession = cmp.Or(o.DefaultSession, DefaultSessionDefault)
+	out.KeyFailureLimit = cmp.Or(o.KeyFailureLimit, KeyFailureLimitDefault)
 	out.MaxBodyBytes = cmp.Or(o.MaxBodyBytes, MaxBodyBytesDefault)
 	out.MaxMediaBodyBytes = cmp.Or(o.MaxMediaBodyBytes, MaxMediaBodyBytesDefault)
 	out.RateLimit = cmp.Or(o.RateLimit, RateLimitDefault)
@@ -131,6 +145,7 @@ type handler struct {
 
 	limiter     *httprate.RateLimiter // per principal; nil when disabled
 	failLimiter *httprate.RateLimiter // failed authentications per address; nil when disabled
+	keyLimiter  *httprate.RateLimiter // failed authentications per key ID; nil when disabled
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -188,6 +203,9 @@ func NewHandler(core *waqtor.Core, opts *HandlerOpts) (http.Handler, error) {
 	}
 	if o.AuthFailureLimit > 0 {
 		h.failLimiter = httprate.NewRateLimiter(o.AuthFailureLimit, o.RateLimitWindow)
+	}
+	if o.KeyFailureLimit > 0 {
+		h.keyLimiter = httprate.NewRateLimiter(o.KeyFailureLimit, o.RateLimitWindow)
 	}
 	h.mux = chi.NewRouter()
 	h.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -394,6 +412,18 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 			return nil, false
 		}
 	}
+	keyID := ""
+	if h.keyLimiter != nil {
+		if id, err := auth.ParseKey(auth.KeyFromRequest(r)); err == nil {
+			keyID = id
+			if _, rate, _ := h.keyLimiter.Status(keyID); rate >= float64(h.opts.KeyFailureLimit) {
+				h.security.WithLabelValues(httpmetrics.SecurityRateLimited).Inc()
+				w.Header().Set("Retry-After", strconv.Itoa(int(h.opts.RateLimitWindow.Seconds())))
+				WriteProblem(w, r, NewProblem(http.StatusTooManyRequests, TypeRateLimited, "too many failed authentications with this key"))
+				return nil, false
+			}
+		}
+	}
 	p, err := h.authn(r)
 	if err == nil {
 		if verr := p.Validate(); verr != nil {
@@ -408,6 +438,9 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 		h.security.WithLabelValues(httpmetrics.SecurityUnauthorized).Inc()
 		if h.failLimiter != nil {
 			h.failLimiter.OnLimit(headerSink{}, r, ip)
+		}
+		if keyID != "" {
+			h.keyLimiter.OnLimit(headerSink{}, r, keyID)
 		}
 		h.logger.DebugContext(r.Context(), "Unauthenticated request", slog.String("path", r.URL.Path),
 			slog.String("remote", ip), slog.Any("error", err))

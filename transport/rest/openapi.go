@@ -11,6 +11,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/transport/rest/api"
 )
 
 // Schemer is implemented by types that describe their own JSON Schema (for
@@ -45,7 +46,12 @@ var (
 	bytesType   = reflect.TypeFor[[]byte]()
 	schemerType = reflect.TypeFor[Schemer]()
 	messageType = reflect.TypeFor[waqtor.Message]()
+	wireMsgType = reflect.TypeFor[api.Message]()
 )
+
+// isMessage reports whether t is a message type whose content is described by
+// contentSchema.
+func isMessage(t reflect.Type) bool { return t == messageType || t == wireMsgType }
 
 // schemas builds component schemas from Go types.
 type schemas struct {
@@ -142,7 +148,7 @@ func (s *schemas) structSchema(t reflect.Type, multipart bool) map[string]any {
 	props := map[string]any{}
 	var required []string
 	s.addFields(t, props, &required, multipart)
-	if t == messageType {
+	if isMessage(t) {
 		// Message.MarshalJSON adds the content with its "type" field.
 		props["content"] = contentSchema
 		required = append(required, "content")
@@ -158,9 +164,9 @@ func (s *schemas) structSchema(t reflect.Type, multipart bool) map[string]any {
 // contentSchema describes waqtor.Content on the wire (MarshalContent).
 var contentSchema = map[string]any{
 	"type":        "object",
-	"description": "Message content, discriminated by type: text, image, video, audio, document, sticker, location, contact, poll, poll_vote, reaction, edit, revoke.",
+	"description": "Message content, discriminated by type: text, image, video, audio, document, sticker, location, contact, poll, poll_vote, reaction, edit, revoke, buttons, list.",
 	"properties": map[string]any{"type": map[string]any{"type": "string", "enum": []string{
-		"audio", "contact", "document", "edit", "image", "location", "poll", "poll_vote", "reaction", "revoke", "sticker", "text", "video"}}},
+		"audio", "buttons", "contact", "document", "edit", "image", "list", "location", "poll", "poll_vote", "reaction", "revoke", "sticker", "text", "video"}}},
 	"required": []string{"type"},
 }
 
@@ -188,7 +194,7 @@ func (s *schemas) addFields(t reflect.Type, props map[string]any, required *[]st
 		if name == "" {
 			name = f.Name
 		}
-		if t == messageType && f.Name == "Content" {
+		if isMessage(t) && f.Name == "Content" {
 			continue
 		}
 		sch := s.schemaOf(f.Type, multipart)

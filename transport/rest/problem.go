@@ -11,6 +11,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/transport/rest/api"
 )
 
 // ErrNotFound reports an object that does not exist or that the principal does
@@ -19,88 +20,62 @@ import (
 var ErrNotFound = errors.New("rest: not found")
 
 // ProblemTypeBase prefixes every problem type URI.
-const ProblemTypeBase = "https://waqtor.dev/problems/"
+const ProblemTypeBase = api.ProblemTypeBase
 
 // Problem types: each error has one stable type, documented in the OpenAPI
-// document and never reworded.
+// document and never reworded. They are package api's, repeated here.
 const (
 	// TypeBadRequest: malformed JSON, a value of the wrong type, an unknown
 	// field, trailing data, a bad query parameter (400).
-	TypeBadRequest = ProblemTypeBase + "bad-request"
+	TypeBadRequest = api.TypeBadRequest
 	// TypeValidation: a well-formed request whose values are invalid (422); the
 	// errors member names each offending field.
-	TypeValidation = ProblemTypeBase + "validation-failed"
+	TypeValidation = api.TypeValidation
 	// TypeUnauthorized: no credentials, or a malformed, unknown, expired or
 	// revoked key (401).
-	TypeUnauthorized = ProblemTypeBase + "unauthorized"
+	TypeUnauthorized = api.TypeUnauthorized
 	// TypeForbidden: the key lacks the route's scope (403).
-	TypeForbidden = ProblemTypeBase + "forbidden"
+	TypeForbidden = api.TypeForbidden
 	// TypeNotFound: no such route or object, or one of another tenant (404).
-	TypeNotFound = ProblemTypeBase + "not-found"
+	TypeNotFound = api.TypeNotFound
 	// TypeMethodNotAllowed: the path exists with other methods (405).
-	TypeMethodNotAllowed = ProblemTypeBase + "method-not-allowed"
+	TypeMethodNotAllowed = api.TypeMethodNotAllowed
 	// TypeConflict: the object already exists (409).
-	TypeConflict = ProblemTypeBase + "conflict"
+	TypeConflict = api.TypeConflict
 	// TypeSessionNotReady: the session is not connected and logged in, or is
 	// banned (409).
-	TypeSessionNotReady = ProblemTypeBase + "session-not-ready"
+	TypeSessionNotReady = api.TypeSessionNotReady
 	// TypeAlreadyPaired: pairing a session that is logged in (409).
-	TypeAlreadyPaired = ProblemTypeBase + "already-paired"
+	TypeAlreadyPaired = api.TypeAlreadyPaired
 	// TypeBodyTooLarge: the request body exceeds the route's limit (413).
-	TypeBodyTooLarge = ProblemTypeBase + "body-too-large"
+	TypeBodyTooLarge = api.TypeBodyTooLarge
 	// TypeMediaTooLarge: media above the Core's MaxMediaBytes (413).
-	TypeMediaTooLarge = ProblemTypeBase + "media-too-large"
+	TypeMediaTooLarge = api.TypeMediaTooLarge
 	// TypeUnsupportedMediaType: a body that is not application/json (or
 	// multipart/form-data where accepted) (415).
-	TypeUnsupportedMediaType = ProblemTypeBase + "unsupported-media-type"
+	TypeUnsupportedMediaType = api.TypeUnsupportedMediaType
 	// TypeMediaFetch: media could not be fetched from its URL (422).
-	TypeMediaFetch = ProblemTypeBase + "media-fetch-failed"
+	TypeMediaFetch = api.TypeMediaFetch
 	// TypeRateLimited: too many requests for this key or address; see
 	// Retry-After (429).
-	TypeRateLimited = ProblemTypeBase + "rate-limited"
+	TypeRateLimited = api.TypeRateLimited
 	// TypeInternal: an unexpected server error; details are logged, not shown (500).
-	TypeInternal = ProblemTypeBase + "internal"
+	TypeInternal = api.TypeInternal
 	// TypeNotImplemented: the engine does not offer this command (501).
-	TypeNotImplemented = ProblemTypeBase + "not-implemented"
+	TypeNotImplemented = api.TypeNotImplemented
 	// TypeSendFailed: WhatsApp refused the message for good (502); the message
 	// is stored as failed.
-	TypeSendFailed = ProblemTypeBase + "send-failed"
+	TypeSendFailed = api.TypeSendFailed
 	// TypeUnavailable: the Core is stopped or its database is unreachable (503).
-	TypeUnavailable = ProblemTypeBase + "unavailable"
+	TypeUnavailable = api.TypeUnavailable
 )
 
-// Problem is an RFC 9457 problem details object. Handlers may return one (or an
-// error wrapping one) to answer with it.
-type Problem struct {
-	// Detail explains this occurrence.
-	Detail string `json:"detail,omitempty"`
-	// Errors lists the offending fields of a 400 or 422.
-	Errors []FieldProblem `json:"errors,omitempty"`
-	// Instance is the request path.
-	Instance string `json:"instance,omitempty"`
-	// Status is the HTTP status code.
-	Status int `json:"status"`
-	// Title is the short, fixed summary of the type.
-	Title string `json:"title"`
-	// Type is the problem type URI (one of the Type constants).
-	Type string `json:"type"`
-}
+// Problem is an RFC 9457 problem details object (api.Problem). Handlers may
+// return one (or an error wrapping one) to answer with it.
+type Problem = api.Problem
 
-// FieldProblem names one invalid field.
-type FieldProblem struct {
-	// Field is the field's JSON name or path ("text", "options[2]",
-	// "Idempotency-Key").
-	Field string `json:"field"`
-	// Reason says what is wrong.
-	Reason string `json:"reason"`
-}
-
-func (p *Problem) Error() string {
-	if p.Detail != "" {
-		return fmt.Sprintf("%s: %s", p.Title, p.Detail)
-	}
-	return p.Title
-}
+// FieldProblem names one invalid field (api.FieldProblem).
+type FieldProblem = api.FieldProblem
 
 var titles = map[string]string{
 	TypeBadRequest:           "Bad request",
@@ -145,6 +120,11 @@ func ProblemFor(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
+	}
+	var afe *api.FieldError
+	if errors.As(err, &afe) {
+		return NewProblem(http.StatusUnprocessableEntity, TypeValidation, afe.Field+": "+afe.Reason,
+			FieldProblem{Field: afe.Field, Reason: afe.Reason})
 	}
 	var fe *waqtor.FieldError
 	if errors.As(err, &fe) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/transport/rest/api"
 )
 
 // builtinGroups returns the routes for everything the Core does.
@@ -37,16 +38,16 @@ func (h *handler) sessionRoutes() []Route {
 		{Method: "POST", Pattern: "/sessions", Scope: auth.ScopeSessionsAdmin, OperationID: "createSession",
 			Summary:     "Create a session; it connects at once and shows QR codes until paired.",
 			Description: "Keys narrowed to some sessions cannot create sessions.",
-			Request:     CreateSessionRequest{}, Response: waqtor.Session{}, Status: http.StatusCreated, Handler: HandleJSON(h.createSession)},
+			Request:     CreateSessionRequest{}, Response: api.Session{}, Status: http.StatusCreated, Handler: HandleJSON(h.createSession)},
 		{Method: "GET", Pattern: "/sessions/{session}", Scope: auth.ScopeRead, OperationID: "getSession",
-			Summary: "Get a session.", Response: waqtor.Session{}, Handler: HandleJSON(h.getSession)},
+			Summary: "Get a session.", Response: api.Session{}, Handler: HandleJSON(h.getSession)},
 		{Method: "DELETE", Pattern: "/sessions/{session}", Scope: auth.ScopeSessionsAdmin, OperationID: "deleteSession",
 			Summary: "Log a session out (when paired) and delete it with its messages.", Handler: HandleJSON(h.deleteSession)},
 		{Method: "GET", Pattern: "/sessions/{session}/state", Scope: auth.ScopeRead, OperationID: "getSessionState",
 			Summary: "Get a session's connection state and account.", Response: SessionState{}, Handler: HandleJSON(h.getState)},
 		{Method: "GET", Pattern: "/sessions/{session}/qr", Scope: auth.ScopeRead, OperationID: "getSessionQR",
 			Summary:  "Get the current login QR code as text (409 when the session is not waiting for a scan).",
-			Response: waqtor.QRCode{}, Handler: HandleJSON(h.getQR)},
+			Response: api.QRCode{}, Handler: HandleJSON(h.getQR)},
 		{Method: "GET", Pattern: "/sessions/{session}/qr.png", Scope: auth.ScopeRead, OperationID: "getSessionQRPNG",
 			Summary: "Get the current login QR code as a PNG image.", ResponseType: "image/png",
 			Query:   []Param{{Name: "size", Type: "integer", Description: "Width and height in pixels, 128 to 1024; defaults to 256."}},
@@ -55,13 +56,13 @@ func (h *handler) sessionRoutes() []Route {
 			Summary: "Start pairing by phone number and get the code to type on the phone.",
 			Request: PairPhoneRequest{}, Response: PairPhoneResponse{}, Handler: HandleJSON(h.pairPhone)},
 		{Method: "POST", Pattern: "/sessions/{session}/connect", Scope: auth.ScopeSessionsAdmin, OperationID: "connectSession",
-			Summary: "Connect a session (shows QR codes when unpaired).", Response: waqtor.Session{}, Handler: HandleJSON(h.control(controlConnect))},
+			Summary: "Connect a session (shows QR codes when unpaired).", Response: api.Session{}, Handler: HandleJSON(h.control(controlConnect))},
 		{Method: "POST", Pattern: "/sessions/{session}/disconnect", Scope: auth.ScopeSessionsAdmin, OperationID: "disconnectSession",
-			Summary: "Disconnect a session, keeping its pairing.", Response: waqtor.Session{}, Handler: HandleJSON(h.control(controlDisconnect))},
+			Summary: "Disconnect a session, keeping its pairing.", Response: api.Session{}, Handler: HandleJSON(h.control(controlDisconnect))},
 		{Method: "POST", Pattern: "/sessions/{session}/restart", Scope: auth.ScopeSessionsAdmin, OperationID: "restartSession",
-			Summary: "Restart a session's connection.", Response: waqtor.Session{}, Handler: HandleJSON(h.control(controlRestart))},
+			Summary: "Restart a session's connection.", Response: api.Session{}, Handler: HandleJSON(h.control(controlRestart))},
 		{Method: "POST", Pattern: "/sessions/{session}/logout", Scope: auth.ScopeSessionsAdmin, OperationID: "logoutSession",
-			Summary: "Unpair a session; it stays and can pair again.", Response: waqtor.Session{}, Handler: HandleJSON(h.control(controlLogout))},
+			Summary: "Unpair a session; it stays and can pair again.", Response: api.Session{}, Handler: HandleJSON(h.control(controlLogout))},
 	}
 }
 
@@ -76,25 +77,32 @@ func (h *handler) listSessions(r *http.Request, _ *NoBody) (*SessionList, error)
 	if err != nil {
 		return nil, err
 	}
-	out := &SessionList{Sessions: []*waqtor.Session{}}
+	out := &SessionList{Sessions: []*api.Session{}}
 	for _, s := range all {
 		if p.AllowsSession(s.ID) {
-			out.Sessions = append(out.Sessions, s)
+			out.Sessions = append(out.Sessions, sessionOut(s))
 		}
 	}
 	return out, nil
 }
 
-func (h *handler) createSession(r *http.Request, req *CreateSessionRequest) (*waqtor.Session, error) {
+func (h *handler) createSession(r *http.Request, req *CreateSessionRequest) (*api.Session, error) {
 	p := principal(r)
 	if len(p.Sessions) > 0 {
 		return nil, NewProblem(http.StatusForbidden, TypeForbidden, "a key narrowed to some sessions cannot create sessions")
 	}
-	return h.core.CreateSession(r.Context(), &waqtor.CreateSessionParams{ID: req.ID, Tenant: p.Tenant})
+	return sessionResult(h.core.CreateSession(r.Context(), &waqtor.CreateSessionParams{ID: req.ID, Tenant: p.Tenant}))
 }
 
-func (h *handler) getSession(r *http.Request, _ *NoBody) (*waqtor.Session, error) {
-	return h.core.Session(r.Context(), r.PathValue("session"))
+func sessionResult(s *waqtor.Session, err error) (*api.Session, error) {
+	if err != nil {
+		return nil, err
+	}
+	return sessionOut(s), nil
+}
+
+func (h *handler) getSession(r *http.Request, _ *NoBody) (*api.Session, error) {
+	return sessionResult(h.core.Session(r.Context(), r.PathValue("session")))
 }
 
 func (h *handler) deleteSession(r *http.Request, _ *NoBody) (*struct{}, error) {
@@ -109,8 +117,12 @@ func (h *handler) getState(r *http.Request, _ *NoBody) (*SessionState, error) {
 	return stateOf(s), nil
 }
 
-func (h *handler) getQR(r *http.Request, _ *NoBody) (*waqtor.QRCode, error) {
-	return h.core.QR(r.Context(), r.PathValue("session"))
+func (h *handler) getQR(r *http.Request, _ *NoBody) (*api.QRCode, error) {
+	qr, err := h.core.QR(r.Context(), r.PathValue("session"))
+	if err != nil {
+		return nil, err
+	}
+	return &api.QRCode{Code: qr.Code, Expires: qr.Expires}, nil
 }
 
 func (h *handler) getQRPNG(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +147,9 @@ func (h *handler) getQRPNG(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) pairPhone(r *http.Request, req *PairPhoneRequest) (*PairPhoneResponse, error) {
+	if _, err := waqtor.ParsePhone(req.Phone); err != nil {
+		return nil, err
+	}
 	code, err := h.core.PairPhone(r.Context(), r.PathValue("session"), req.Phone)
 	if err != nil {
 		return nil, err
@@ -151,8 +166,8 @@ const (
 	controlLogout
 )
 
-func (h *handler) control(a controlAction) func(r *http.Request, _ *NoBody) (*waqtor.Session, error) {
-	return func(r *http.Request, _ *NoBody) (*waqtor.Session, error) {
+func (h *handler) control(a controlAction) func(r *http.Request, _ *NoBody) (*api.Session, error) {
+	return func(r *http.Request, _ *NoBody) (*api.Session, error) {
 		id := r.PathValue("session")
 		var err error
 		switch a {
@@ -168,7 +183,7 @@ func (h *handler) control(a controlAction) func(r *http.Request, _ *NoBody) (*wa
 		if err != nil {
 			return nil, err
 		}
-		return h.core.Session(r.Context(), id)
+		return sessionResult(h.core.Session(r.Context(), id))
 	}
 }
 
@@ -176,7 +191,7 @@ func (h *handler) messageRoutes() []Route {
 	msgOwner := &Owner{Param: "message", LookupFunc: h.lookupMessage}
 	send := func(op, pattern, summary string, req any, fn http.Handler) Route {
 		return Route{Method: "POST", Pattern: "/sessions/{session}/messages/" + pattern, Scope: auth.ScopeMessagesSend,
-			OperationID: op, Summary: summary, Request: req, Response: waqtor.Message{}, Idempotent: true, Handler: fn}
+			OperationID: op, Summary: summary, Request: req, Response: api.Message{}, Idempotent: true, Handler: fn}
 	}
 	routes := []Route{
 		send("sendText", "send-text", "Send a text message (with an optional quote and mentions).", SendTextRequest{}, HandleJSON(h.sendText)),
@@ -184,6 +199,8 @@ func (h *handler) messageRoutes() []Route {
 		send("sendLocation", "send-location", "Send a location.", SendLocationRequest{}, HandleJSON(h.sendLocation)),
 		send("sendContact", "send-contact", "Send a contact card.", SendContactRequest{}, HandleJSON(h.sendContact)),
 		send("sendPoll", "send-poll", "Send a poll; votes arrive as message.received events.", SendPollRequest{}, HandleJSON(h.sendPoll)),
+		h.sendButtonsRoute("/sessions/{session}/messages/send-button", "sendButton"),
+		h.sendListRoute("/sessions/{session}/messages/send-list", "sendList"),
 		send("react", "react", "React to a message (an empty emoji removes the reaction).", ReactRequest{}, HandleJSON(h.react)),
 		send("editMessage", "edit", "Edit the text of a message this session sent.", EditRequest{}, HandleJSON(h.edit)),
 		send("revokeMessage", "revoke", "Delete a message for everyone.", RevokeRequest{}, HandleJSON(h.revoke)),
@@ -196,11 +213,11 @@ func (h *handler) messageRoutes() []Route {
 			Query: []Param{
 				{Name: "chat", Required: true, Description: "Phone number or JID of the chat."},
 				{Name: "before", Description: "The previous page's next cursor."},
-				{Name: "limit", Type: "integer", Description: "Page size, 1 to 500; defaults to 50."},
+				{Name: "limit", Type: "integer", Description: "Page size, 1 to 500; defaults to 50. A larger value is refused with 400 naming limit, never silently capped."},
 			},
 			Response: MessageList{}, Handler: HandleJSON(h.listMessages)},
 		{Method: "GET", Pattern: "/sessions/{session}/messages/{message}", Scope: auth.ScopeRead, OperationID: "getMessage",
-			Summary: "Get a message and its delivery state.", Owner: msgOwner, Response: waqtor.Message{}, Handler: HandleJSON(h.getMessage)},
+			Summary: "Get a message and its delivery state.", Owner: msgOwner, Response: api.Message{}, Handler: HandleJSON(h.getMessage)},
 		{Method: "GET", Pattern: "/sessions/{session}/messages/{message}/media", Scope: auth.ScopeRead, OperationID: "downloadMedia",
 			Summary: "Download the media of an inbound message.", Owner: msgOwner, ResponseType: "*/*",
 			Description: "The Content-Type is the media's own (image/jpeg, ...).", Handler: http.HandlerFunc(h.downloadMedia)},
@@ -208,12 +225,29 @@ func (h *handler) messageRoutes() []Route {
 	return routes
 }
 
+// interactiveDescription explains the modes of send-button and send-list.
+const interactiveDescription = "WhatsApp displays native buttons and lists only on some business accounts and silently drops them elsewhere, " +
+	"so `mode` chooses how the choices are sent: `native`, `text` (a numbered menu, shown everywhere) or `poll` (a single-choice poll); " +
+	"the engine's default when absent. Replies arrive as message.received events in every mode."
+
+func (h *handler) sendButtonsRoute(pattern, op string) Route {
+	return Route{Method: "POST", Pattern: pattern, Scope: auth.ScopeMessagesSend, OperationID: op,
+		Summary: "Send a message with up to 3 reply buttons.", Description: interactiveDescription,
+		Request: SendButtonsRequest{}, Response: api.Message{}, Idempotent: true, Handler: HandleJSON(h.sendButtons)}
+}
+
+func (h *handler) sendListRoute(pattern, op string) Route {
+	return Route{Method: "POST", Pattern: pattern, Scope: auth.ScopeMessagesSend, OperationID: op,
+		Summary: "Send a list menu (up to 10 rows in sections) opened by a button.", Description: interactiveDescription,
+		Request: SendListRequest{}, Response: api.Message{}, Idempotent: true, Handler: HandleJSON(h.sendList)}
+}
+
 func (h *handler) sendMediaRoute(pattern, op string) Route {
 	return Route{Method: "POST", Pattern: pattern, Scope: auth.ScopeMessagesSend, OperationID: op,
 		Summary:     "Send an image, video, audio clip, document or sticker.",
 		Description: "Send the media as a multipart/form-data upload (field `file`), or as JSON with base64 `data` or a `url` to fetch. Local file paths are never accepted.",
 		Request:     SendMediaRequest{}, Multipart: SendMediaForm{}, MaxBodyBytes: h.opts.MaxMediaBodyBytes,
-		Response: waqtor.Message{}, Idempotent: true, Handler: http.HandlerFunc(h.sendMedia)}
+		Response: api.Message{}, Idempotent: true, Handler: http.HandlerFunc(h.sendMedia)}
 }
 
 // lookupMessage finds a message within the request's (already checked) session.
@@ -237,41 +271,66 @@ func sendOpts(r *http.Request) *waqtor.SendOpts {
 
 // sendResult turns a send's outcome into the response: a failed send that
 // stored a failed message is a 502 problem.
-func sendResult(m *waqtor.Message, err error) (*waqtor.Message, error) {
+func sendResult(m *waqtor.Message, err error) (*api.Message, error) {
+	var fe *waqtor.FieldError
+	if errors.As(err, &fe) && fe.Field == "phone" && errors.Is(fe.Err, waqtor.ErrInvalidPhone) {
+		// The Core names the number it parsed; the request's field is chat.
+		return nil, &waqtor.FieldError{Err: fe.Err, Field: "chat", Reason: fe.Reason}
+	}
 	if err != nil {
 		return nil, err
 	}
-	return m, nil
+	return messageOut(m)
 }
 
-func (h *handler) sendText(r *http.Request, req *SendTextRequest) (*waqtor.Message, error) {
-	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, req.content(), sendOpts(r)))
+func (h *handler) sendText(r *http.Request, req *SendTextRequest) (*api.Message, error) {
+	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, textContent(req), sendOpts(r)))
 }
 
-func (h *handler) sendLocation(r *http.Request, req *SendLocationRequest) (*waqtor.Message, error) {
+func (h *handler) sendLocation(r *http.Request, req *SendLocationRequest) (*api.Message, error) {
 	loc := &waqtor.Location{Address: req.Address, Latitude: *req.Latitude, Longitude: *req.Longitude, Name: req.Name}
 	return sendResult(h.core.SendLocation(r.Context(), r.PathValue("session"), req.Chat, loc, sendOpts(r)))
 }
 
-func (h *handler) sendContact(r *http.Request, req *SendContactRequest) (*waqtor.Message, error) {
+func (h *handler) sendContact(r *http.Request, req *SendContactRequest) (*api.Message, error) {
 	c := &waqtor.Contact{Name: req.Name, Phone: req.Phone, VCard: req.VCard}
 	return sendResult(h.core.SendContact(r.Context(), r.PathValue("session"), req.Chat, c, sendOpts(r)))
 }
 
-func (h *handler) sendPoll(r *http.Request, req *SendPollRequest) (*waqtor.Message, error) {
+func (h *handler) sendPoll(r *http.Request, req *SendPollRequest) (*api.Message, error) {
 	p := &waqtor.Poll{MaxSelections: req.MaxSelections, Options: req.Options, Question: req.Question}
 	return sendResult(h.core.SendPoll(r.Context(), r.PathValue("session"), req.Chat, p, sendOpts(r)))
 }
 
-func (h *handler) react(r *http.Request, req *ReactRequest) (*waqtor.Message, error) {
+func (h *handler) sendButtons(r *http.Request, req *SendButtonsRequest) (*api.Message, error) {
+	b := &waqtor.Buttons{Body: req.Body, Footer: req.Footer, Mode: waqtor.InteractiveMode(req.Mode)}
+	for _, btn := range req.Buttons {
+		b.Buttons = append(b.Buttons, waqtor.Button{ID: btn.ID, Text: btn.Text})
+	}
+	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, b, sendOpts(r)))
+}
+
+func (h *handler) sendList(r *http.Request, req *SendListRequest) (*api.Message, error) {
+	l := &waqtor.List{Body: req.Body, ButtonText: req.ButtonText, Footer: req.Footer, Mode: waqtor.InteractiveMode(req.Mode), Title: req.Title}
+	for _, sec := range req.Sections {
+		ws := waqtor.ListSection{Title: sec.Title}
+		for _, row := range sec.Rows {
+			ws.Rows = append(ws.Rows, waqtor.ListRow{Description: row.Description, ID: row.ID, Title: row.Title})
+		}
+		l.Sections = append(l.Sections, ws)
+	}
+	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, l, sendOpts(r)))
+}
+
+func (h *handler) react(r *http.Request, req *ReactRequest) (*api.Message, error) {
 	return sendResult(h.core.React(r.Context(), r.PathValue("session"), req.Chat, req.MessageID, req.Emoji, sendOpts(r)))
 }
 
-func (h *handler) edit(r *http.Request, req *EditRequest) (*waqtor.Message, error) {
+func (h *handler) edit(r *http.Request, req *EditRequest) (*api.Message, error) {
 	return sendResult(h.core.Edit(r.Context(), r.PathValue("session"), req.Chat, req.MessageID, req.Text, sendOpts(r)))
 }
 
-func (h *handler) revoke(r *http.Request, req *RevokeRequest) (*waqtor.Message, error) {
+func (h *handler) revoke(r *http.Request, req *RevokeRequest) (*api.Message, error) {
 	return sendResult(h.core.Revoke(r.Context(), r.PathValue("session"), req.Chat, req.MessageID, sendOpts(r)))
 }
 
@@ -299,7 +358,7 @@ func (h *handler) sendMedia(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	m, err := sendResult(h.core.SendMedia(r.Context(), r.PathValue("session"), req.Chat, req.params(), sendOpts(r)))
+	m, err := sendResult(h.core.SendMedia(r.Context(), r.PathValue("session"), req.Chat, mediaParams(&req), sendOpts(r)))
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -405,15 +464,19 @@ func (h *handler) listMessages(r *http.Request, _ *NoBody) (*MessageList, error)
 	if err != nil {
 		return nil, err
 	}
-	out := &MessageList{Messages: res.Messages, Next: res.Next}
-	if out.Messages == nil {
-		out.Messages = []*waqtor.Message{}
+	out := &MessageList{Messages: make([]*api.Message, 0, len(res.Messages)), Next: res.Next}
+	for _, m := range res.Messages {
+		wm, err := messageOut(m)
+		if err != nil {
+			return nil, err
+		}
+		out.Messages = append(out.Messages, wm)
 	}
 	return out, nil
 }
 
-func (h *handler) getMessage(r *http.Request, _ *NoBody) (*waqtor.Message, error) {
-	return h.core.Message(r.Context(), r.PathValue("session"), r.PathValue("message"))
+func (h *handler) getMessage(r *http.Request, _ *NoBody) (*api.Message, error) {
+	return sendResult(h.core.Message(r.Context(), r.PathValue("session"), r.PathValue("message")))
 }
 
 func (h *handler) downloadMedia(w http.ResponseWriter, r *http.Request) {
@@ -450,10 +513,11 @@ func (h *handler) checkNumbers(r *http.Request, req *CheckNumbersRequest) (*Chec
 	if err != nil {
 		return nil, err
 	}
-	if res == nil {
-		res = []waqtor.NumberCheck{}
+	out := &CheckNumbersResponse{Results: make([]api.NumberCheck, len(res))}
+	for i, c := range res {
+		out.Results[i] = api.NumberCheck{JID: c.JID, LID: c.LID, OnWhatsApp: c.OnWhatsApp, Phone: c.Phone}
 	}
-	return &CheckNumbersResponse{Results: res}, nil
+	return out, nil
 }
 
 func (h *handler) keyRoutes() []Route {
@@ -466,7 +530,7 @@ func (h *handler) keyRoutes() []Route {
 			Description: "The new key's scopes must all be held by the key making the request, and its sessions must be among that key's sessions.",
 			Request:     CreateKeyRequest{}, Response: CreatedKey{}, Status: http.StatusCreated, Handler: HandleJSON(h.createKey)},
 		{Method: "GET", Pattern: "/keys/{key}", Scope: auth.ScopeKeysAdmin, OperationID: "getKey", Summary: "Get an API key (never its secret).",
-			Owner: owner, Response: auth.Key{}, Handler: HandleJSON(h.getKey)},
+			Owner: owner, Response: api.Key{}, Handler: HandleJSON(h.getKey)},
 		{Method: "DELETE", Pattern: "/keys/{key}", Scope: auth.ScopeKeysAdmin, OperationID: "revokeKey", Summary: "Revoke an API key at once.",
 			Owner: owner, Handler: HandleJSON(h.revokeKey)},
 	}
@@ -507,12 +571,12 @@ func (h *handler) listKeys(r *http.Request, _ *NoBody) (*KeyList, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &KeyList{Keys: []*auth.Key{}}
+	out := &KeyList{Keys: []*api.Key{}}
 	for _, k := range keys {
 		if len(p.Sessions) > 0 && !subset(k.Sessions, p) {
 			continue
 		}
-		out.Keys = append(out.Keys, k)
+		out.Keys = append(out.Keys, keyOut(k))
 	}
 	return out, nil
 }
@@ -531,7 +595,10 @@ func subset(sessions []string, p *auth.Principal) bool {
 
 func (h *handler) createKey(r *http.Request, req *CreateKeyRequest) (*CreatedKey, error) {
 	p := principal(r)
-	for i, s := range req.Scopes {
+	scopes := make([]auth.Scope, len(req.Scopes))
+	for i, str := range req.Scopes {
+		s := auth.Scope(str)
+		scopes[i] = s
 		if _, known := h.knownScopes[s]; !known {
 			return nil, fieldError(fmt.Sprintf("scopes[%d]", i), "unknown scope %q", s)
 		}
@@ -551,15 +618,19 @@ func (h *handler) createKey(r *http.Request, req *CreateKeyRequest) (*CreatedKey
 		}
 	}
 	k, secret, err := h.opts.Keys.Create(r.Context(), &auth.KeyCreateParams{ExpiresAt: req.ExpiresAt, Name: req.Name,
-		Scopes: req.Scopes, Sessions: sessions, Tenant: p.Tenant})
+		Scopes: scopes, Sessions: sessions, Tenant: p.Tenant})
 	if err != nil {
 		return nil, err
 	}
-	return &CreatedKey{Key: *k, Secret: secret}, nil
+	return &CreatedKey{Key: *keyOut(k), Secret: secret}, nil
 }
 
-func (h *handler) getKey(r *http.Request, _ *NoBody) (*auth.Key, error) {
-	return h.opts.Keys.Get(r.Context(), principal(r).Tenant, r.PathValue("key"))
+func (h *handler) getKey(r *http.Request, _ *NoBody) (*api.Key, error) {
+	k, err := h.opts.Keys.Get(r.Context(), principal(r).Tenant, r.PathValue("key"))
+	if err != nil {
+		return nil, err
+	}
+	return keyOut(k), nil
 }
 
 func (h *handler) revokeKey(r *http.Request, _ *NoBody) (*struct{}, error) {
@@ -571,17 +642,25 @@ func (h *handler) seedRoutes() []Route {
 	def := h.opts.DefaultSession
 	media := h.sendMediaRoute("/messages/send-media", "seedSendMedia")
 	media.fixedSession = def
+	buttons := h.sendButtonsRoute("/messages/send-button", "seedSendButton")
+	buttons.Summary = "Send a message with reply buttons from the default session."
+	buttons.fixedSession = def
+	list := h.sendListRoute("/messages/send-list", "seedSendList")
+	list.Summary = "Send a list menu from the default session."
+	list.fixedSession = def
 	routes := []Route{
 		{Method: "POST", Pattern: "/messages/send-text", Scope: auth.ScopeMessagesSend, OperationID: "seedSendText",
-			Summary: "Send a text message from the default session.", Request: SendTextRequest{}, Response: waqtor.Message{},
+			Summary: "Send a text message from the default session.", Request: SendTextRequest{}, Response: api.Message{},
 			Idempotent: true, Handler: HandleJSON(h.sendText), fixedSession: def},
 		media,
+		buttons,
+		list,
 		{Method: "GET", Pattern: "/session/state", Scope: auth.ScopeRead, OperationID: "seedSessionState",
 			Summary: "Get the default session's state.", Response: SessionState{}, Handler: HandleJSON(h.getState), fixedSession: def},
 		{Method: "POST", Pattern: "/session/logout", Scope: auth.ScopeSessionsAdmin, OperationID: "seedLogout",
-			Summary: "Log the default session out.", Response: waqtor.Session{}, Handler: HandleJSON(h.control(controlLogout)), fixedSession: def},
+			Summary: "Log the default session out.", Response: api.Session{}, Handler: HandleJSON(h.control(controlLogout)), fixedSession: def},
 		{Method: "POST", Pattern: "/session/restart", Scope: auth.ScopeSessionsAdmin, OperationID: "seedRestart",
-			Summary: "Restart the default session.", Response: waqtor.Session{}, Handler: HandleJSON(h.control(controlRestart)), fixedSession: def},
+			Summary: "Restart the default session.", Response: api.Session{}, Handler: HandleJSON(h.control(controlRestart)), fixedSession: def},
 	}
 	for i := range routes {
 		routes[i].Description = strings.TrimSpace(routes[i].Description + " Acts on the session " + strconv.Quote(def) + ".")

@@ -17,7 +17,8 @@ func TestSmokeSendText(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
 	var m waqtor.Message
 	res.json(t, &m)
-	require.Equal(t, waqtor.StatusSent, m.Status)
+	// The sandbox delivers within a millisecond: the receipt may beat the response.
+	require.Contains(t, []waqtor.MessageStatus{waqtor.StatusSent, waqtor.StatusDelivered, waqtor.StatusRead}, m.Status)
 	res = b.do(t, b.keyB, "POST", "/sessions/default/messages/send-text", map[string]any{"chat": "+15550002222", "text": "hi"})
 	require.Equal(t, http.StatusNotFound, res.status, "%s", res.body)
 	res = b.do(t, "", "GET", "/openapi.json", nil)

@@ -31,6 +31,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/waqtor/waqtor/transport/rest"
 )
@@ -59,7 +60,27 @@ type MatrixConfig struct {
 	// states, the event log position); it must not change across the matrix.
 	// Required.
 	Snapshot func(t *testing.T) string
+	// TimingClient sends the timing samples. Defaults to Client. Give one
+	// whose own work does not depend on the path: a response-validating
+	// transport that caches per path makes fresh random IDs look slow.
+	TimingClient *http.Client
+	// TimingSamples is how many requests on the victim's object, interleaved
+	// with as many on fresh random IDs, measure each owned route's response
+	// time profile (see SameProfile); a negative value skips the timing
+	// check. Every sample is a request of IntruderKey: leave room for them in
+	// the handler's per-key rate limit. Defaults to TimingSamplesDefault.
+	TimingSamples int
 }
+
+// TimingSamplesDefault is MatrixConfig.TimingSamples' default: small enough
+// that a matrix over the built-in routes stays within the handler's default
+// per-key rate limit (RateLimitDefault, 600 a minute).
+const TimingSamplesDefault = 3
+
+// TimingSlack is the smallest difference of median response times that
+// SameProfile reports: below it, a difference is scheduling noise on a loaded
+// test machine, not an oracle worth the name over a network.
+const TimingSlack = 2 * time.Millisecond
 
 // Operation is one operation of the document.
 type Operation struct {
@@ -158,6 +179,21 @@ func RunTenantMatrix(t *testing.T, cfg *MatrixConfig) {
 			if res.problem.Type != victim.problem.Type || res.problem.Title != victim.problem.Title {
 				t.Errorf("%s: an existing foreign object (%s) and a missing one (%s) answer differently", name, victim.body, res.body)
 			}
+			n := cfg.TimingSamples
+			if n == 0 {
+				n = TimingSamplesDefault
+			}
+			if n < 0 || t.Failed() {
+				return
+			}
+			v, r := ResponseTimes(t, cfg, op, n)
+			if err := SameProfile(v, r); err != nil {
+				// Measure once more, three times longer, before calling it a leak.
+				v, r = ResponseTimes(t, cfg, op, 3*n)
+				if err := SameProfile(v, r); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
 		})
 	}
 	if owned == 0 {
@@ -166,6 +202,81 @@ func RunTenantMatrix(t *testing.T, cfg *MatrixConfig) {
 	if after := cfg.Snapshot(t); after != before {
 		t.Errorf("resttest: the victim tenant changed during the matrix:\nbefore: %s\nafter:  %s", before, after)
 	}
+}
+
+// ResponseTimes calls op with cfg.IntruderKey n times on the victim's objects
+// (cfg.Objects) and n times on fresh random IDs, alternating, and returns the
+// response times of each. Every answer must be 404.
+func ResponseTimes(t *testing.T, cfg *MatrixConfig, op Operation, n int) (victim, random []time.Duration) {
+	t.Helper()
+	client := cfg.TimingClient
+	if client == nil {
+		client = cfg.Client
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	coin := make([]bool, n)
+	for i := range coin {
+		var b [1]byte
+		_, _ = rand.Read(b[:])
+		coin[i] = b[0]&1 == 1
+	}
+	params := paramRe.FindAllStringSubmatch(op.Path, -1)
+	// Each pair runs in a random order, so that whatever a request's position
+	// costs (the previous request still finishing on the server) falls on both
+	// populations alike.
+	for i := range 2 * n {
+		isRandom := i%2 == 1
+		if coin[i/2] {
+			isRandom = !isRandom
+		}
+		ids := cfg.Objects
+		if isRandom {
+			ids = map[string]string{}
+			for _, p := range params {
+				ids[p[1]] = randomID()
+			}
+		}
+		path := fill(t, op, ids)
+		start := time.Now()
+		res := call(t, client, cfg, op, cfg.IntruderKey, path)
+		d := time.Since(start)
+		requireNotFound(t, op.Method+" "+op.Path+" (timing)", res)
+		if isRandom {
+			random = append(random, d)
+		} else {
+			victim = append(victim, d)
+		}
+	}
+	return victim, random
+}
+
+// SameProfile reports an error when the median response times of a and b
+// differ by more than TimingSlack and by more than the smaller median
+// (a generous bound: a test on a shared machine must not flake, and an
+// ownership check that does extra work for existing objects, such as a
+// second query or a sleep, still shows).
+func SameProfile(a, b []time.Duration) error {
+	ma, mb := median(a), median(b)
+	diff := ma - mb
+	if diff < 0 {
+		diff = -diff
+	}
+	if diff > TimingSlack && diff > min(ma, mb) {
+		return fmt.Errorf("another tenant's object answers in %v (median of %d), a missing one in %v (median of %d): an existence oracle",
+			ma, len(a), mb, len(b))
+	}
+	return nil
+}
+
+func median(x []time.Duration) time.Duration {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
 }
 
 func requireNotFound(t *testing.T, what string, res *result) {
