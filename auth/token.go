@@ -44,8 +44,9 @@ type Tokens struct {
 	ttl    time.Duration
 	now    func() time.Time
 
-	mu   sync.Mutex
-	used map[string]time.Time // nonce → expiry, for replay protection
+	mu        sync.Mutex
+	used      map[string]time.Time // nonce → expiry, for replay protection
+	nextPrune time.Time            // when used is next swept for expired nonces
 }
 
 // NewTokens returns a token issuer.
@@ -127,10 +128,16 @@ func (t *Tokens) Verify(token string) (*Principal, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for n, e := range t.used {
-		if !now.Before(e) {
-			delete(t.used, n)
+	if !now.Before(t.nextPrune) {
+		// Sweep at most once per tenth of the lifetime, not on every call:
+		// an expired nonce kept a little longer is harmless (its token is
+		// refused as expired before the nonce is looked at).
+		for n, e := range t.used {
+			if !now.Before(e) {
+				delete(t.used, n)
+			}
 		}
+		t.nextPrune = now.Add(t.ttl / 10)
 	}
 	if _, seen := t.used[c.Nonce]; seen {
 		return nil, fmt.Errorf("%w: token already used", ErrUnauthenticated)
