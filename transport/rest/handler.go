@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/auththrottle"
 	"github.com/waqtor/waqtor/internal/httpmetrics"
 )
 
@@ -143,9 +143,8 @@ type handler struct {
 	groups      []RouteGroup
 	knownScopes map[auth.Scope]string
 
-	limiter     *httprate.RateLimiter // per principal; nil when disabled
-	failLimiter *httprate.RateLimiter // failed authentications per address; nil when disabled
-	keyLimiter  *httprate.RateLimiter // failed authentications per key ID; nil when disabled
+	limiter  *httprate.RateLimiter  // per principal; nil when disabled
+	throttle *auththrottle.Throttle // failed authentications per address and key ID; nil when disabled
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -201,12 +200,7 @@ func NewHandler(core *waqtor.Core, opts *HandlerOpts) (http.Handler, error) {
 	if o.RateLimit > 0 {
 		h.limiter = httprate.NewRateLimiter(o.RateLimit, o.RateLimitWindow)
 	}
-	if o.AuthFailureLimit > 0 {
-		h.failLimiter = httprate.NewRateLimiter(o.AuthFailureLimit, o.RateLimitWindow)
-	}
-	if o.KeyFailureLimit > 0 {
-		h.keyLimiter = httprate.NewRateLimiter(o.KeyFailureLimit, o.RateLimitWindow)
-	}
+	h.throttle = auththrottle.New(o.AuthFailureLimit, o.KeyFailureLimit, o.RateLimitWindow)
 	h.mux = chi.NewRouter()
 	h.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, NewProblem(http.StatusNotFound, TypeNotFound, "no route for "+r.Method+" "+r.URL.Path))
@@ -387,42 +381,13 @@ func (h *handler) wrap(rt *Route) http.Handler {
 	})
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return httprate.CanonicalizeIP(host)
-}
-
-// headerSink swallows the rate limiter's headers for the failure counter.
-type headerSink http.Header
-
-func (s headerSink) Header() http.Header       { return http.Header(s) }
-func (headerSink) Write(b []byte) (int, error) { return len(b), nil }
-func (headerSink) WriteHeader(int)             {}
-
 func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
-	ip := clientIP(r)
-	if h.failLimiter != nil {
-		if _, rate, _ := h.failLimiter.Status(ip); rate >= float64(h.opts.AuthFailureLimit) {
-			h.security.WithLabelValues(httpmetrics.SecurityRateLimited).Inc()
-			w.Header().Set("Retry-After", strconv.Itoa(int(h.opts.RateLimitWindow.Seconds())))
-			WriteProblem(w, r, NewProblem(http.StatusTooManyRequests, TypeRateLimited, "too many failed authentications from this address"))
-			return nil, false
-		}
-	}
-	keyID := ""
-	if h.keyLimiter != nil {
-		if id, err := auth.ParseKey(auth.KeyFromRequest(r)); err == nil {
-			keyID = id
-			if _, rate, _ := h.keyLimiter.Status(keyID); rate >= float64(h.opts.KeyFailureLimit) {
-				h.security.WithLabelValues(httpmetrics.SecurityRateLimited).Inc()
-				w.Header().Set("Retry-After", strconv.Itoa(int(h.opts.RateLimitWindow.Seconds())))
-				WriteProblem(w, r, NewProblem(http.StatusTooManyRequests, TypeRateLimited, "too many failed authentications with this key"))
-				return nil, false
-			}
-		}
+	attempt, refused := h.throttle.Check(r)
+	if refused != auththrottle.None {
+		h.security.WithLabelValues(httpmetrics.SecurityRateLimited).Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.throttle.Window().Seconds())))
+		WriteProblem(w, r, NewProblem(http.StatusTooManyRequests, TypeRateLimited, string(refused)))
+		return nil, false
 	}
 	p, err := h.authn(r)
 	if err == nil {
@@ -436,14 +401,9 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 			return nil, false
 		}
 		h.security.WithLabelValues(httpmetrics.SecurityUnauthorized).Inc()
-		if h.failLimiter != nil {
-			h.failLimiter.OnLimit(headerSink{}, r, ip)
-		}
-		if keyID != "" {
-			h.keyLimiter.OnLimit(headerSink{}, r, keyID)
-		}
+		h.throttle.Failed(r, attempt)
 		h.logger.DebugContext(r.Context(), "Unauthenticated request", slog.String("path", r.URL.Path),
-			slog.String("remote", ip), slog.Any("error", err))
+			slog.String("remote", auththrottle.ClientIP(r)), slog.Any("error", err))
 		WriteProblem(w, r, NewProblem(http.StatusUnauthorized, TypeUnauthorized, "missing or invalid API key"))
 		return nil, false
 	}

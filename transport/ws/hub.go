@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,11 +25,15 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/auththrottle"
 	"github.com/waqtor/waqtor/internal/httpmetrics"
 )
 
 // Defaults of HubOpts.
 const (
+	AuthFailureLimitDefault    = 30
+	AuthFailureWindowDefault   = time.Minute
+	KeyFailureLimitDefault     = 20
 	MaxConnectionsDefault      = 10000
 	MaxFrameBytesDefault       = 10 << 10
 	MaxStringLengthDefault     = 1000
@@ -66,6 +71,15 @@ type HubOpts struct {
 	// send an allowed Origin; API-key connections may send none (non-browser
 	// clients). Defaults to none.
 	AllowedOrigins []string
+	// AuthFailureLimit is how many failed authentications one client address
+	// (an IPv6 /64) may make per AuthFailureWindow; further upgrades from it
+	// get 429 with Retry-After, without their credentials being checked.
+	// Negative disables it. Defaults to AuthFailureLimitDefault (30), like
+	// rest's.
+	AuthFailureLimit int
+	// AuthFailureWindow is the window of AuthFailureLimit and
+	// KeyFailureLimit. Defaults to AuthFailureWindowDefault (1 min).
+	AuthFailureWindow time.Duration
 	// AuthenticateFunc maps upgrade requests to principals, like rest's.
 	// Defaults to Keys.AuthenticateRequest.
 	AuthenticateFunc auth.AuthenticateFunc
@@ -75,6 +89,10 @@ type HubOpts struct {
 	// InsecureSkipOriginCheck accepts every Origin. For development only: it
 	// opens the door to cross-site WebSocket hijacking. Defaults to false.
 	InsecureSkipOriginCheck bool
+	// KeyFailureLimit is how many failed authentications may present one API
+	// key ID, from any address, per AuthFailureWindow (429 beyond). Negative
+	// disables it. Defaults to KeyFailureLimitDefault (20), like rest's.
+	KeyFailureLimit int
 	// Keys authenticates API keys (X-API-Key or Authorization: Bearer on the
 	// upgrade request). Defaults to none.
 	Keys *auth.KeyStore
@@ -139,6 +157,9 @@ func (o *HubOpts) WithDefaults() *HubOpts {
 	out := *o
 	out.AllowedIPs = slices.Clone(o.AllowedIPs)
 	out.AllowedOrigins = slices.Clone(o.AllowedOrigins)
+	out.AuthFailureLimit = cmp.Or(o.AuthFailureLimit, AuthFailureLimitDefault)
+	out.AuthFailureWindow = cmp.Or(o.AuthFailureWindow, AuthFailureWindowDefault)
+	out.KeyFailureLimit = cmp.Or(o.KeyFailureLimit, KeyFailureLimitDefault)
 	out.MaxConnections = cmp.Or(o.MaxConnections, MaxConnectionsDefault)
 	out.MaxFrameBytes = cmp.Or(o.MaxFrameBytes, MaxFrameBytesDefault)
 	out.MaxStringLength = cmp.Or(o.MaxStringLength, MaxStringLengthDefault)
@@ -185,11 +206,12 @@ func (o *HubOpts) validate() error {
 //
 // All methods are safe for concurrent use.
 type Hub struct {
-	core   *waqtor.Core
-	opts   *HubOpts
-	logger *slog.Logger
-	authn  auth.AuthenticateFunc
-	start  time.Time
+	core     *waqtor.Core
+	opts     *HubOpts
+	logger   *slog.Logger
+	authn    auth.AuthenticateFunc
+	throttle *auththrottle.Throttle // failed authentications; nil when off
+	start    time.Time
 
 	state   atomic.Int32 // hubNew, hubStarted, hubStopped
 	runCtx  context.Context
@@ -226,7 +248,8 @@ func NewHub(core *waqtor.Core, opts *HubOpts) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{core: core, opts: o, logger: o.Logger, clients: map[*client]struct{}{}, topics: map[string]int{},
-		stopped: make(chan struct{}), start: time.Now()}
+		stopped: make(chan struct{}), start: time.Now(),
+		throttle: auththrottle.New(o.AuthFailureLimit, o.KeyFailureLimit, o.AuthFailureWindow)}
 	h.authn = o.AuthenticateFunc
 	if o.Keys != nil {
 		h.authn = auth.Chain(o.AuthenticateFunc, o.Keys.AuthenticateRequest)
@@ -357,6 +380,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, ip, http.StatusForbidden, "address not allowed", nil)
 		return
 	}
+	attempt, refused := h.throttle.Check(r)
+	if refused != auththrottle.None {
+		h.security(httpmetrics.SecurityRateLimited)
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.throttle.Window().Seconds())))
+		h.refuse(w, r, ip, http.StatusTooManyRequests, string(refused), nil)
+		return
+	}
 	p, viaToken, err := h.authenticate(r)
 	if err != nil {
 		if !errors.Is(err, auth.ErrUnauthenticated) {
@@ -367,6 +397,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// One answer for every failure (unknown key, bad token signature,
 		// expired or replayed token): the cause goes to the log only.
 		h.security(httpmetrics.SecurityUnauthorized)
+		h.throttle.Failed(r, attempt)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
 		h.refuse(w, r, ip, http.StatusUnauthorized, "missing or invalid credentials", err)
 		return

@@ -146,3 +146,20 @@ func TestRedactURL(t *testing.T) {
 	}
 	require.Empty(t, ws.RedactURL(nil))
 }
+
+// TestHandshakeThrottle (RELIABILITY.md T24): failed upgrades are counted per
+// address like REST's; past the limit the address gets 429 with Retry-After,
+// even with a valid key, and its credentials are not checked.
+func TestHandshakeThrottle(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *ws.HubOpts) { o.AuthFailureLimit = 3; o.AuthFailureWindow = time.Hour })
+	for range 3 {
+		_, res, err := b.tryDial(auth.NewKeySecret(), "")
+		require.Error(t, err)
+		require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	}
+	_, res, err := b.tryDial(b.keyA, "")
+	require.Error(t, err)
+	require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
+	require.Equal(t, "3600", res.Header.Get("Retry-After"))
+}
