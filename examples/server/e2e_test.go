@@ -14,6 +14,7 @@ import (
 
 	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/internal/dbtest"
+	"github.com/waqtor/waqtor/internal/slogtest"
 )
 
 // TestEndToEnd is the "done when": curl sends a message on the
@@ -24,7 +25,7 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs syncBuffer
+	var logs slogtest.Buffer
 	env := map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_API_KEY": key, "WAQTOR_ENGINE": "sandbox"}
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &logs, ready)
@@ -112,7 +113,7 @@ func TestBootstrapKeyPrintedOnce(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		ready := make(chan string, 1)
 		done := make(chan error, 1)
-		var logs syncBuffer
+		var logs slogtest.Buffer
 		go func() {
 			done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", dsn, "-engine", "sandbox"}, func(string) string { return "" }, &logs, ready)
 		}()

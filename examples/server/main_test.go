@@ -6,31 +6,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor/internal/dbtest"
+	"github.com/waqtor/waqtor/internal/slogtest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestServerStartsServesHealthAndStops(t *testing.T) {
 	t.Parallel()
@@ -42,7 +25,7 @@ func TestServerStartsServesHealthAndStops(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				ready := make(chan string, 1)
 				done := make(chan error, 1)
-				var logs syncBuffer
+				var logs slogtest.Buffer
 				env := map[string]string{"WAQTOR_DB": dsn, "WAQTOR_ENGINE": "sandbox"}
 				go func() {
 					done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &logs, ready)

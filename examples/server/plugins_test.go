@@ -112,7 +112,7 @@ func TestServerRunsPlugin(t *testing.T) {
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs syncBuffer
+	var logs slogtest.Buffer
 	key := auth.NewKeySecret()
 	env := map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"}
 	go func() {

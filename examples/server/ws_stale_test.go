@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor/internal/dbtest"
+	"github.com/waqtor/waqtor/internal/slogtest"
 )
 
 // TestStaleSocketsClosed: the WebSocket authenticates on the upgrade request
@@ -26,7 +27,7 @@ func TestStaleSocketsClosed(t *testing.T) {
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs syncBuffer
+	var logs slogtest.Buffer
 	env := map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"}
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &logs, ready)

@@ -58,3 +58,24 @@ func (h *handler) WithGroup(name string) slog.Handler {
 	n.group = name
 	return &n
 }
+
+// Buffer is a bytes.Buffer safe for concurrent writes and reads: a log
+// destination that a test inspects while the code under test writes to it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,14 +1,12 @@
 package ws_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,25 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/slogtest"
 	"github.com/waqtor/waqtor/transport/ws"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestHandshakeRefusals: every credential failure (unknown or malformed
 // key, a token with a wrong or truncated signature, expired, replayed, or
@@ -47,7 +29,7 @@ func TestHandshakeRefusals(t *testing.T) {
 	clock.Store(time.Now().UnixNano())
 	tokens, err := auth.NewTokens(&auth.TokensConfig{Test: auth.TestConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }}})
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &slogtest.Buffer{}
 	b := setup(t, func(o *ws.HubOpts) {
 		o.Tokens = tokens
 		o.AllowedOrigins = []string{"app.example.com"}
