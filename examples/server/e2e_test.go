@@ -22,24 +22,9 @@ import (
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	key := auth.NewKeySecret()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	var logs slogtest.Buffer
-	env := map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_API_KEY": key, "WAQTOR_ENGINE": "sandbox"}
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &logs, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run: %v\n%s", err, logs.String())
-	}
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	srv := startServer(t, nil, map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_API_KEY": key, "WAQTOR_ENGINE": "sandbox"})
+	defer srv.stop(t)
+	addr := srv.addr
 	base := "http://" + addr
 	call := func(method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))

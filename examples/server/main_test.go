@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor/internal/dbtest"
-	"github.com/waqtor/waqtor/internal/slogtest"
 )
 
 func TestServerStartsServesHealthAndStops(t *testing.T) {
@@ -22,36 +21,16 @@ func TestServerStartsServesHealthAndStops(t *testing.T) {
 			t.Parallel()
 			dsn := dbtest.DSN(t, kind)
 			for round := range 2 { // the second start resumes the stored session
-				ctx, cancel := context.WithCancel(context.Background())
-				ready := make(chan string, 1)
-				done := make(chan error, 1)
-				var logs slogtest.Buffer
-				env := map[string]string{"WAQTOR_DB": dsn, "WAQTOR_ENGINE": "sandbox"}
-				go func() {
-					done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &logs, ready)
-				}()
-				var addr string
-				select {
-				case addr = <-ready:
-				case err := <-done:
-					t.Fatalf("run: %v\n%s", err, logs.String())
-				case <-time.After(20 * time.Second):
-					t.Fatal("server did not start")
-				}
-				res, err := http.Get("http://" + addr + "/healthz")
+				srv := startServer(t, nil, map[string]string{"WAQTOR_DB": dsn, "WAQTOR_ENGINE": "sandbox"})
+				logs := srv.logs
+				res, err := http.Get("http://" + srv.addr + "/healthz")
 				require.NoError(t, err)
 				require.Equal(t, http.StatusOK, res.StatusCode)
 				_ = res.Body.Close()
 				require.Eventually(t, func() bool {
 					return strings.Contains(logs.String(), "status=ready")
 				}, 10*time.Second, 10*time.Millisecond, "round %d: the default session becomes ready:\n%s", round, logs.String())
-				cancel()
-				select {
-				case err := <-done:
-					require.NoError(t, err)
-				case <-time.After(20 * time.Second):
-					t.Fatal("server did not stop")
-				}
+				srv.stop(t)
 			}
 		})
 	}

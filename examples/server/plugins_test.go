@@ -108,24 +108,10 @@ func TestStartPluginsEchoesHi(t *testing.T) {
 func TestServerRunsPlugin(t *testing.T) {
 	t.Parallel()
 	bin := plugintest.Build(t, echoPkg)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	var logs slogtest.Buffer
 	key := auth.NewKeySecret()
-	env := map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"}
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-plugin", bin, "-api-key", key}, func(k string) string { return env[k] }, &logs, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run: %v\n%s", err, logs.String())
-	case <-time.After(time.Minute):
-		t.Fatal("server did not start")
-	}
+	srv := startServer(t, []string{"-plugin", bin, "-api-key", key},
+		map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
+	addr, logs := srv.addr, srv.logs
 	call := func(method, path, body string) (int, string) {
 		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
 		require.NoError(t, err)
@@ -156,12 +142,6 @@ func TestServerRunsPlugin(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"total":1`)
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(time.Minute):
-		t.Fatal("server did not stop")
-	}
+	srv.stop(t)
 	require.Contains(t, logs.String(), "state=stopped")
 }

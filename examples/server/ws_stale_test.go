@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor/internal/dbtest"
-	"github.com/waqtor/waqtor/internal/slogtest"
 )
 
 // TestStaleSocketsClosed: the WebSocket authenticates on the upgrade request
@@ -23,23 +21,8 @@ import (
 // 401 at once.
 func TestStaleSocketsClosed(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	var logs slogtest.Buffer
-	env := map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"}
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &logs, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run: %v\n%s", err, logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
+	srv := startServer(t, nil, map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
+	addr := srv.addr
 
 	// A complete upgrade request without credentials.
 	conn, err := net.Dial("tcp", addr)
@@ -77,11 +60,5 @@ func TestStaleSocketsClosed(t *testing.T) {
 	elapsed := time.Since(start)
 	t.Logf("stale sockets closed after %s", elapsed)
 	require.Less(t, elapsed, 15*time.Second)
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not stop")
-	}
+	srv.stop(t)
 }
