@@ -196,6 +196,12 @@ func TestTenantMatrix(t *testing.T) {
 	ctx := context.Background()
 	sent, err := b.core.SendText(ctx, "default", alicePhone, "secret", nil)
 	require.NoError(t, err)
+	// Its delivery receipt must not land during the matrix, which requires
+	// the victim's tenant to be unchanged.
+	require.Eventually(t, func() bool {
+		m, err := b.core.Message(ctx, "default", sent.ID)
+		return err == nil && m.Status == waqtor.StatusDelivered
+	}, 10*time.Second, 5*time.Millisecond)
 	media := b.inbound(t, "default", &waqtor.Media{Kind: waqtor.ContentImage, Data: pngBytes, MIME: "image/png"})
 	keyOfA, _, err := b.keys.Create(ctx, &auth.KeyCreateParams{Name: "victim", Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "default"})
 	require.NoError(t, err)

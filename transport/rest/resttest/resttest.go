@@ -186,13 +186,18 @@ func RunTenantMatrix(t *testing.T, cfg *MatrixConfig) {
 			if n < 0 || t.Failed() {
 				return
 			}
+			// Load on a shared machine can separate two medians now and then;
+			// an ownership check that does more work for existing objects
+			// separates them every time. Measure up to three more times,
+			// three times longer, before calling it a leak.
 			v, r := ResponseTimes(t, cfg, op, n)
-			if err := SameProfile(v, r); err != nil {
-				// Measure once more, three times longer, before calling it a leak.
+			err := SameProfile(v, r)
+			for retry := 0; err != nil && retry < 3; retry++ {
 				v, r = ResponseTimes(t, cfg, op, 3*n)
-				if err := SameProfile(v, r); err != nil {
-					t.Errorf("%s: %v", name, err)
-				}
+				err = SameProfile(v, r)
+			}
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
 			}
 		})
 	}
