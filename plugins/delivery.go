@@ -258,13 +258,17 @@ func exitSignal(p *process) (syscall.Signal, bool) {
 }
 
 // isConnectionLoss reports an RPC that failed because the connection to the
-// plugin broke (not an error the plugin returned).
+// plugin broke (not an error the plugin returned). It is asked only when the
+// host did not cancel the call, so a Canceled status came from the other end:
+// gRPC reports a stream reset by a dying process as "RST_STREAM with error
+// code: CANCEL".
 func isConnectionLoss(err error) bool {
 	var re *fromproto.RemoteError
 	if errors.As(err, &re) && re.Sentinel != nil {
 		return false
 	}
-	return status.Code(err) == codes.Unavailable
+	code := status.Code(err)
+	return code == codes.Unavailable || code == codes.Canceled
 }
 
 func (s *supervisor) deadLetter(ctx context.Context, e waqtor.Event, attempts int, cause error) {

@@ -290,7 +290,7 @@ func (h *Host) Command(ctx context.Context, plugin, command string, args json.Ra
 		if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			return nil, fmt.Errorf("%w: %s %s took more than %s", ErrTimeout, plugin, command, s.cfg.CallTimeout)
 		}
-		if isConnectionLoss(err) {
+		if ctx.Err() == nil && isConnectionLoss(err) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrNotRunning, plugin, err)
 		}
 		return nil, err

@@ -265,11 +265,14 @@ func (s *Service) recordHealth(ctx context.Context, tx *sql.Tx, kept []*outcomeR
 		r := o.r
 		ep := r.conf.ep
 		h := health[ep.ID]
-		if h == nil || ep.UpdatedAt.After(h.updatedAt) {
+		switch {
+		case h == nil || ep.UpdatedAt.After(h.updatedAt):
 			// First seen, or edited since (re-enabling clears FailingSince):
 			// the stored value is the truth.
 			h = &endpointHealth{failingSince: ep.FailingSince, updatedAt: ep.UpdatedAt}
 			health[ep.ID] = h
+		case ep.UpdatedAt.Before(h.updatedAt):
+			continue // attempted under a configuration edited since: it says nothing of the current one
 		}
 		c := changes[ep.ID]
 		if c == nil {
@@ -312,13 +315,17 @@ func (s *Service) recordHealth(ctx context.Context, tx *sql.Tx, kept []*outcomeR
 				publish = append(publish, p)
 			}
 			delete(health, id)
+		// The health writes are conditional on the configuration the attempts
+		// ran under: an attempt still in flight when the endpoint was edited
+		// (re-enabled by hand, say) must not write its old failing_since back.
 		case c.dirty && c.lastErr == "":
-			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET failing_since = 0 WHERE id = $1`, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET failing_since = 0 WHERE id = $1 AND updated_at = $2`,
+				id, micros(ep.UpdatedAt)); err != nil {
 				return nil, err
 			}
 		case c.dirty:
-			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET failing_since = $1, last_error = $2 WHERE id = $3`,
-				micros(h.failingSince), c.lastErr, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET failing_since = $1, last_error = $2
+				WHERE id = $3 AND updated_at = $4`, micros(h.failingSince), c.lastErr, id, micros(ep.UpdatedAt)); err != nil {
 				return nil, err
 			}
 		}
@@ -330,8 +337,8 @@ func (s *Service) recordHealth(ctx context.Context, tx *sql.Tx, kept []*outcomeR
 // it returns what to do after commit (nil if it was disabled already).
 func (s *Service) disable(ctx context.Context, tx *sql.Tx, ep *Endpoint, reason string, failingSince time.Time, lastErr string) (func(), error) {
 	res, err := tx.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET enabled = 0, disabled_reason = $1, failing_since = $2,
-		last_error = $3, updated_at = $4 WHERE id = $5 AND enabled = 1`, reason, micros(failingSince), lastErr,
-		micros(s.now()), ep.ID)
+		last_error = $3, updated_at = $4 WHERE id = $5 AND enabled = 1 AND updated_at = $6`, reason, micros(failingSince), lastErr,
+		micros(s.now()), ep.ID, micros(ep.UpdatedAt))
 	if err != nil {
 		return nil, err
 	}
