@@ -118,24 +118,34 @@ type Confusion struct {
 
 // Report is the outcome of [Run]. Accuracy fields are fractions in [0, 1].
 type Report struct {
-	Accuracy      float64          `json:"accuracy"`
-	AccuracyGated float64          `json:"accuracy_gated"`
-	AnswerRate    float64          `json:"answer_rate"`
-	BuildMs       float64          `json:"build_ms"`
-	By            map[string]Group `json:"by,omitempty"`
-	ByField       string           `json:"by_field,omitempty"`
-	Confused      []Confusion      `json:"confused"`
-	Decisions     map[string]int   `json:"decisions"`
-	Examples      int              `json:"examples"`
-	HeldOut       []string         `json:"held_out_intents,omitempty"`
-	InScope       int              `json:"in_scope"`
-	OOS           int              `json:"oos"`
-	OOSRecall     *float64         `json:"oos_recall"`
-	P50Ms         float64          `json:"p50_ms"`
-	P99Ms         float64          `json:"p99_ms"`
-	Queries       int              `json:"queries"`
-	Rules         int              `json:"rules"`
-	Skipped       int              `json:"skipped"`
+	Accuracy      float64 `json:"accuracy"`
+	AccuracyGated float64 `json:"accuracy_gated"`
+	// AccuracyChange is AccuracyGated minus BaselineAccuracy, with
+	// HoldoutFraction: the in-scope accuracy lost to holding out intents
+	// and falling back.
+	AccuracyChange *float64 `json:"accuracy_change,omitempty"`
+	AnswerRate     float64  `json:"answer_rate"`
+	// BaselineAccuracy is the top-1 accuracy of a matcher on every rule,
+	// with HoldoutFraction: the accuracy the fallback target is measured
+	// against.
+	BaselineAccuracy *float64         `json:"baseline_accuracy,omitempty"`
+	BuildMs          float64          `json:"build_ms"`
+	By               map[string]Group `json:"by,omitempty"`
+	ByField          string           `json:"by_field,omitempty"`
+	Confused         []Confusion      `json:"confused"`
+	Decisions        map[string]int   `json:"decisions"`
+	Examples         int              `json:"examples"`
+	// Frontier is reported when there are out-of-scope queries.
+	Frontier  *Frontier `json:"frontier,omitempty"`
+	HeldOut   []string  `json:"held_out_intents,omitempty"`
+	InScope   int       `json:"in_scope"`
+	OOS       int       `json:"oos"`
+	OOSRecall *float64  `json:"oos_recall"`
+	P50Ms     float64   `json:"p50_ms"`
+	P99Ms     float64   `json:"p99_ms"`
+	Queries   int       `json:"queries"`
+	Rules     int       `json:"rules"`
+	Skipped   int       `json:"skipped"`
 }
 
 // Holdout returns the intents to hold out: a seeded choice of
@@ -193,6 +203,7 @@ func Run(ctx context.Context, rules []smartbot.Rule, queries []Query, cfg *Confi
 	groups := map[string]*tally{}
 	confused := map[[2]string]int{}
 	ungated, answered := 0, 0
+	var samples []scored
 	lat := make([]float64, 0, len(queries))
 	for _, q := range queries {
 		oos := !q.ExpectMatch || held[q.Intent]
@@ -216,6 +227,7 @@ func Run(ctx context.Context, rules []smartbot.Rule, queries []Query, cfg *Confi
 			}
 			g = groups[key]
 		}
+		samples = append(samples, scored{conf: res.Confidence, oos: oos, correct: !oos && res.RuleID == q.Intent})
 		if oos {
 			total.oos++
 			g.oos++
@@ -251,6 +263,15 @@ func Run(ctx context.Context, rules []smartbot.Rule, queries []Query, cfg *Confi
 		r := float64(total.rejected) / float64(total.oos)
 		rep.OOSRecall = &r
 	}
+	baseline := -1.0
+	if cfg.HoldoutFraction > 0 {
+		if baseline, err = baselineAccuracy(ctx, rules, queries, cfg.Matcher); err != nil {
+			return nil, err
+		}
+		change := rep.AccuracyGated - baseline
+		rep.BaselineAccuracy, rep.AccuracyChange = &baseline, &change
+	}
+	rep.Frontier = frontier(samples, baseline)
 	if cfg.ByField != "" {
 		rep.By = map[string]Group{}
 		for k, t := range groups {

@@ -55,6 +55,8 @@ func TestRunFixture(t *testing.T) {
 	require.Equal(t, 120, rep.InScope)
 	require.Zero(t, rep.OOS)
 	require.Nil(t, rep.OOSRecall, "no out-of-scope queries, no recall")
+	require.Nil(t, rep.Frontier)
+	require.Nil(t, rep.BaselineAccuracy, "no holdout, no baseline")
 	require.GreaterOrEqual(t, rep.Accuracy, 0.85)
 	require.LessOrEqual(t, rep.AccuracyGated, rep.Accuracy)
 	require.Positive(t, rep.P50Ms)
@@ -82,6 +84,17 @@ func TestRunHoldoutAndBy(t *testing.T) {
 	require.Equal(t, rep.Queries, rep.InScope+rep.OOS+rep.Skipped)
 	require.Len(t, rep.By, 2)
 	require.Equal(t, rep.InScope, rep.By["a"].InScope+rep.By["b"].InScope)
+	// The baseline is the same rules without holdout.
+	full, err := Run(context.Background(), rules, queries, nil)
+	require.NoError(t, err)
+	require.Equal(t, full.Accuracy, *rep.BaselineAccuracy)
+	require.InDelta(t, rep.AccuracyGated-full.Accuracy, *rep.AccuracyChange, 1e-12)
+	require.NotNil(t, rep.Frontier)
+	require.Greater(t, rep.Frontier.AUC, 0.5, "confidence separates better than chance")
+	if *rep.AccuracyChange >= -TargetDrop {
+		// The default threshold is one of the thresholds the bound sweeps.
+		require.GreaterOrEqual(t, *rep.Frontier.BestOOSRecall, *rep.OOSRecall-1e-12)
+	}
 
 	again, err := Run(context.Background(), rules, queries, &Config{HoldoutFraction: 0.2, Seed: 13})
 	require.NoError(t, err)
