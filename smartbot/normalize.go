@@ -98,6 +98,13 @@ func mapRune(r rune) (rune, bool) {
 	case r == 0x200C, r == 0x200D, r == 0x200E, r == 0x200F, r == 0xFEFF,
 		r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
 		return -1, true // joiners and bidi controls
+	case r >= 0xAB70 && r <= 0xABBF: // Cherokee small letters
+		return 0x13A0 + (r - 0xAB70), true
+	case r >= 0x13F8 && r <= 0x13FD:
+		// Unicode folds Cherokee to its capital letters, but
+		// golang.org/x/text/cases.Fold swaps capital and small, which
+		// would make Normalize flip a Cherokee word on every call.
+		return 0x13F0 + (r - 0x13F8), true
 	case unicode.IsControl(r) && r != '\n' && r != '\t':
 		return -1, true
 	}
