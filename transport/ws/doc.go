@@ -38,6 +38,8 @@
 // subscription naming a session outside them is refused like an unknown one.
 // Every credential failure gets the same 401. Browser (token) connections
 // must come from an allowed Origin; API-key connections may send no Origin.
+// The Origin and the connection limit are checked before the credentials, so
+// a token refused with 403 (Origin) or 503 (hub full) is not spent.
 // The hub logs connections and refusals at debug level with the URL passed
 // through [RedactURL]; hosts that log requests should do the same, or tokens
 // end up in access logs.

@@ -380,6 +380,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, ip, http.StatusForbidden, "address not allowed", nil)
 		return
 	}
+	// The origin and the capacity are checked before the credentials: a
+	// single-use token is spent by its verification, and a browser refused
+	// for its page or a full hub may retry with the same token.
+	if !h.originAllowed(r, r.URL.Query().Get("token") != "") {
+		h.security(httpmetrics.SecurityBadOrigin)
+		h.refuse(w, r, ip, http.StatusForbidden, "origin not allowed", nil)
+		return
+	}
+	if h.full() {
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
 	attempt, refused := h.throttle.Check(r)
 	if refused != auththrottle.None {
 		h.security(httpmetrics.SecurityRateLimited)
@@ -405,11 +417,6 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !p.Allows(auth.ScopeRead) {
 		h.security(httpmetrics.SecurityForbidden)
 		h.refuse(w, r, ip, http.StatusForbidden, `this key lacks the "read" scope`, nil)
-		return
-	}
-	if !h.originAllowed(r, viaToken) {
-		h.security(httpmetrics.SecurityBadOrigin)
-		h.refuse(w, r, ip, http.StatusForbidden, "origin not allowed", nil)
 		return
 	}
 	h.mu.Lock()
@@ -512,6 +519,14 @@ func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
 		}
 	}
 	return p, false, err
+}
+
+// full reports whether the hub has MaxConnections clients. ServeHTTP checks
+// again under the lock before it accepts.
+func (h *Hub) full() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.clients) >= h.opts.MaxConnections
 }
 
 // originAllowed applies the origin policy: browsers (token path) must send an

@@ -314,6 +314,14 @@ func TestHandshakeSecurity(t *testing.T) {
 	_, res, err := b.tryDial("", "?token="+tok, "Origin", "https://app.example.com")
 	require.Error(t, err)
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	// A token refused for its Origin is not spent: the page may retry.
+	tok = token()
+	_, res, err = b.tryDial("", "?token="+tok, "Origin", "https://evil.example")
+	require.Error(t, err)
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
+	c, _, err = b.tryDial("", "?token="+tok, "Origin", "https://app.example.com")
+	require.NoError(t, err, "the token survived the refused upgrade")
+	c.close()
 	st := b.hub.Stats("")
 	require.Positive(t, st.Security["unauthorized"])
 	require.Positive(t, st.Security["bad_origin"])
@@ -488,4 +496,33 @@ func FuzzDecodeClientFrame(f *testing.F) {
 			t.Fatalf("round trip changed %+v into %+v", fr, fr2)
 		}
 	})
+}
+
+// TestFullHubKeepsToken: a token refused because the hub is full is not
+// spent, so the page can retry once a slot frees up.
+func TestFullHubKeepsToken(t *testing.T) {
+	t.Parallel()
+	tokens, err := auth.NewTokens(nil)
+	require.NoError(t, err)
+	b := setup(t, func(o *ws.HubOpts) {
+		o.Tokens = tokens
+		o.MaxConnections = 1
+		o.AllowedOrigins = []string{"app.example.com"}
+	})
+	first, _, err := b.tryDial(b.keyA, "")
+	require.NoError(t, err)
+	tok, _, err := tokens.Issue(&auth.Principal{Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "default"})
+	require.NoError(t, err)
+	_, res, err := b.tryDial("", "?token="+tok, "Origin", "https://app.example.com")
+	require.Error(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+	first.close()
+	require.Eventually(t, func() bool {
+		c, _, err := b.tryDial("", "?token="+tok, "Origin", "https://app.example.com")
+		if err != nil {
+			return false
+		}
+		c.close()
+		return true
+	}, 5*time.Second, 20*time.Millisecond, "the token survived the full hub")
 }
