@@ -385,6 +385,9 @@ func readMediaForm(r *http.Request, req *SendMediaRequest) error {
 			return multipartProblem(err)
 		}
 		name := part.FormName()
+		if name == "" {
+			return NewProblem(http.StatusBadRequest, TypeBadRequest, "malformed multipart body: a part has no form-data name")
+		}
 		if !mediaFormFields[name] {
 			return NewProblem(http.StatusBadRequest, TypeBadRequest, fmt.Sprintf("unknown field %q", name),
 				FieldProblem{Field: name, Reason: "is not a known field"})
