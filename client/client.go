@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waqtor/waqtor/internal/retryafter"
 	"github.com/waqtor/waqtor/transport/rest/api"
 )
 
@@ -88,7 +89,8 @@ func New(cfg *Config) (*Client, error) {
 // Error is a problem the server answered with.
 type Error struct {
 	api.Problem
-	// RetryAfter is the server's Retry-After on 429 and 503, if any.
+	// RetryAfter is the server's Retry-After (seconds or an HTTP date), if
+	// any, at most an hour.
 	RetryAfter time.Duration
 }
 
@@ -145,15 +147,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, hdr h
 	}
 	defer res.Body.Close()
 	if res.StatusCode >= 300 {
-		e := &Error{}
-		data, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-		if json.Unmarshal(data, &e.Problem) != nil || e.Status == 0 {
-			e.Problem = api.Problem{Status: res.StatusCode, Title: http.StatusText(res.StatusCode), Detail: string(data)}
-		}
-		if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil {
-			e.RetryAfter = time.Duration(s) * time.Second
-		}
-		return e
+		return responseError(res)
 	}
 	switch v := out.(type) {
 	case nil:
@@ -168,6 +162,29 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, hdr h
 		}
 	}
 	return nil
+}
+
+// maxRetryAfter caps the server's Retry-After in [Error.RetryAfter].
+const maxRetryAfter = time.Hour
+
+// maxErrorBody caps how much of an error response is read.
+const maxErrorBody = 1 << 20
+
+// responseError turns a response with an error status into an *Error. The
+// status is always the response's: a problem body (or a proxy's page)
+// claiming another one does not change it. A body that is not a problem
+// becomes the detail, cut at maxErrorBody.
+func responseError(res *http.Response) *Error {
+	e := &Error{}
+	data, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
+	if json.Unmarshal(data, &e.Problem) != nil || e.Problem.Status == 0 {
+		e.Problem = api.Problem{Title: http.StatusText(res.StatusCode), Detail: strings.ToValidUTF8(string(data), "\uFFFD")}
+	}
+	e.Status = res.StatusCode
+	if d, ok := retryafter.Parse(res.Header.Get("Retry-After"), time.Now(), maxRetryAfter); ok {
+		e.RetryAfter = d
+	}
+	return e
 }
 
 func sendHeader(o *SendOpts) http.Header {

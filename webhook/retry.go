@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/waqtor/waqtor/internal/retryafter"
 )
 
 // Limits of a RetryPolicy and of the delays the dispatcher computes.
@@ -165,22 +165,9 @@ func nextDelay(p *RetryPolicy, tries int, o outcome, rnd func() float64) (time.D
 func randFloat() float64 { return rand.Float64() }
 
 // parseRetryAfter reads a Retry-After header: delay-seconds, or an HTTP date
-// (relative to now).
+// (relative to now), at most MaxRetryAfter.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		return time.Duration(min(n, int64(MaxRetryAfter/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
+	return retryafter.Parse(v, now, MaxRetryAfter)
 }
 
 func secondsDur(n int) time.Duration { return time.Duration(n) * time.Second }
