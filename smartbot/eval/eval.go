@@ -19,6 +19,7 @@ package eval
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -49,31 +50,28 @@ type Query struct {
 }
 
 // LoadQueries reads JSONL queries: {"text", "intent", "expect_match",
-// "intent_has_rule", ...}. Blank lines are skipped.
+// "intent_has_rule", ...}. Blank lines are skipped. A line that is not a
+// JSON object, lacks a string "text", has fields of the wrong type, or
+// expects a match without naming its intent is an error naming the line.
 func LoadQueries(r io.Reader) ([]Query, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), smartbot.MaxRuleLineBytes)
 	var out []Query
 	for line := 1; sc.Scan(); line++ {
-		b := sc.Bytes()
+		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
 		}
 		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
+		if err := json.Unmarshal(b, &m); err != nil || m == nil {
+			if err == nil {
+				err = errors.New("not a JSON object")
+			}
 			return nil, fmt.Errorf("eval: queries line %d: %w", line, err)
 		}
-		q := Query{Fields: m, ExpectMatch: true, IntentHasRule: true}
-		var ok bool
-		if q.Text, ok = m["text"].(string); !ok {
-			return nil, fmt.Errorf("eval: queries line %d: missing string field \"text\"", line)
-		}
-		q.Intent, _ = m["intent"].(string)
-		if v, ok := m["expect_match"].(bool); ok {
-			q.ExpectMatch = v
-		}
-		if v, ok := m["intent_has_rule"].(bool); ok {
-			q.IntentHasRule = v
+		q, err := queryOf(m)
+		if err != nil {
+			return nil, fmt.Errorf("eval: queries line %d: %w", line, err)
 		}
 		out = append(out, q)
 	}
@@ -81,6 +79,34 @@ func LoadQueries(r io.Reader) ([]Query, error) {
 		return nil, fmt.Errorf("eval: read queries: %w", err)
 	}
 	return out, nil
+}
+
+// queryOf reads the known fields of one query line.
+func queryOf(m map[string]any) (Query, error) {
+	q := Query{Fields: m, ExpectMatch: true, IntentHasRule: true}
+	var ok bool
+	if q.Text, ok = m["text"].(string); !ok {
+		return q, errors.New(`missing string field "text"`)
+	}
+	if v, present := m["intent"]; present {
+		if q.Intent, ok = v.(string); !ok {
+			return q, errors.New(`field "intent" must be a string`)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *bool
+	}{{"expect_match", &q.ExpectMatch}, {"intent_has_rule", &q.IntentHasRule}} {
+		if v, present := m[f.name]; present {
+			if *f.dst, ok = v.(bool); !ok {
+				return q, fmt.Errorf("field %q must be true or false", f.name)
+			}
+		}
+	}
+	if q.ExpectMatch && q.Intent == "" {
+		return q, errors.New(`a query with expect_match needs its "intent"`)
+	}
+	return q, nil
 }
 
 // Config configures [Run].

@@ -45,6 +45,50 @@ func TestLoadQueries(t *testing.T) {
 	require.ErrorContains(t, err, "text")
 	_, err = LoadQueries(strings.NewReader(`{oops`))
 	require.ErrorContains(t, err, "line 1")
+	for name, tt := range map[string]struct{ in, want string }{
+		"expect_match as a string": {`{"text": "a", "intent": "x", "expect_match": "false"}`, `"expect_match" must be true or false`},
+		"intent_has_rule number":   {`{"text": "a", "intent": "x", "intent_has_rule": 0}`, `"intent_has_rule" must be true or false`},
+		"intent not a string":      {`{"text": "a", "intent": 7}`, `"intent" must be a string`},
+		"in scope without intent":  {`{"text": "a"}`, `needs its "intent"`},
+		"array line":               {`[1, 2]`, "line 1"},
+		"null line":                {`null`, "not a JSON object"},
+		"error names the line":     {"{\"text\": \"a\", \"intent\": \"x\"}\n  \n{\"text\": 1}", "line 3"},
+	} {
+		_, err := LoadQueries(strings.NewReader(tt.in))
+		require.ErrorContains(t, err, tt.want, name)
+	}
+	// An out-of-scope query needs no intent; whitespace-only lines are blank.
+	qs, err = LoadQueries(strings.NewReader("{\"text\": \"weather?\", \"expect_match\": false}\n \t \n"))
+	require.NoError(t, err)
+	require.Len(t, qs, 1)
+}
+
+// FuzzLoadQueries: any input loads or fails with an error naming a line;
+// loaded queries have their text, and an intent when they expect a match.
+func FuzzLoadQueries(f *testing.F) {
+	for _, s := range []string{
+		`{"text": "hi", "intent": "greet"}`, `{"text": "x", "expect_match": false}`, "\n\n", `{"text": 1}`,
+		`{"text": "a", "intent": "b", "expect_match": null}`, "{\"text\": \"\xff\", \"intent\": \"i\"}", `[]`, `null`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		qs, err := LoadQueries(strings.NewReader(in))
+		if err != nil {
+			if !strings.Contains(err.Error(), "line ") && !strings.Contains(err.Error(), "read queries") {
+				t.Fatalf("error without a line: %v", err)
+			}
+			return
+		}
+		for _, q := range qs {
+			if q.ExpectMatch && q.Intent == "" {
+				t.Fatalf("in-scope query without intent: %+v", q)
+			}
+			if q.Fields == nil {
+				t.Fatalf("query without fields: %+v", q)
+			}
+		}
+	})
 }
 
 func TestRunFixture(t *testing.T) {
