@@ -204,6 +204,63 @@ func TestCircuitBreaker(t *testing.T) {
 			require.Equal(t, 1.0, v)
 		})
 
+		t.Run("fifo keeps its order through the breaker", func(t *testing.T) {
+			bad := newSwitchReceiver(t)
+			fast := webhook.ExponentialRetry(20, 10*time.Second, 1, 0)
+			fast.Jitter = 0
+			ep := createEndpoint(t, b.svc, &webhook.EndpointParams{URL: bad.URL, Events: []string{quietKind}, Retry: fast, FIFO: true})
+			ids := test(ep.ID, 5)
+			attempts := func(id string) int {
+				d, err := b.svc.Delivery(ctx, "default", id)
+				require.NoError(t, err)
+				return d.Attempts
+			}
+			// The head of the line fails ten times, a simulated 10 s apart;
+			// nothing behind it is tried, and the ten failures open the breaker.
+			for i := 1; i <= 10; i++ {
+				require.NoError(t, waitFor(ctx, func() bool { return attempts(ids[0]) == i }), "attempt %d of the head", i)
+				if i < 10 {
+					clock.step(10 * time.Second)
+				}
+			}
+			waitBreaker(t, b.svc, ep.ID, func(s *webhook.BreakerStatus) bool { return s.State == webhook.BreakerOpen })
+			for _, r := range bad.requests() {
+				require.Equal(t, ids[0], r.Header.Get(webhook.HeaderDelivery), "only the head is tried")
+			}
+			// Open: the head's next retry comes due and is held back too.
+			clock.step(10 * time.Second)
+			time.Sleep(150 * time.Millisecond) // three poll intervals
+			require.Len(t, bad.requests(), 10, "nothing reaches an open breaker's endpoint")
+			for _, id := range ids[1:] {
+				require.Zero(t, attempts(id))
+			}
+
+			// Recovered: after the timeout the head is the first probe, and
+			// every delivery follows in event order, one request at a time.
+			bad.healthy.Store(true)
+			recovered := time.Now()
+			clock.step(webhook.BreakerOpenTimeoutDefault)
+			for _, id := range ids {
+				waitDelivery(t, b.svc, "default", id, webhook.StateSucceeded)
+			}
+			var order []string
+			for _, r := range bad.requests()[10:] {
+				order = append(order, r.Header.Get(webhook.HeaderDelivery))
+			}
+			require.Equal(t, ids, order, "event order, each delivered once")
+			spans := bad.spansAfter(recovered)
+			for i := 1; i < len(spans); i++ {
+				require.False(t, spans[i].start.Before(spans[i-1].end), "FIFO: request %d overlapped the one before", i)
+			}
+			require.Equal(t, 11, attempts(ids[0]))
+			for _, id := range ids[1:] {
+				require.Equal(t, 1, attempts(id))
+			}
+			st := breakerStatus(t, b.svc, ep.ID)
+			require.Equal(t, webhook.BreakerClosed, st.State)
+			require.Equal(t, 1, st.Opens)
+		})
+
 		t.Run("ten failed probes in a row disable", func(t *testing.T) {
 			bad := newSwitchReceiver(t)
 			ep := createEndpoint(t, b.svc, &webhook.EndpointParams{URL: bad.URL, Events: []string{quietKind}, Retry: slow})
