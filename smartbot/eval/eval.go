@@ -121,7 +121,8 @@ type Config struct {
 	Matcher *smartbot.MatcherConfig
 	// Seed seeds the holdout choice.
 	Seed uint64
-	// TopConfused is how many confused intent pairs to report. Defaults to 10.
+	// TopConfused is how many confused intent pairs to report. Defaults to
+	// 10; a negative value reports none.
 	TopConfused int
 }
 
@@ -323,7 +324,7 @@ func Run(ctx context.Context, rules []smartbot.Rule, queries []Query, cfg *Confi
 		}
 		return a.Expected+"\x00"+a.Predicted < b.Expected+"\x00"+b.Predicted
 	})
-	rep.Confused = rep.Confused[:min(len(rep.Confused), cmp.Or(cfg.TopConfused, 10))]
+	rep.Confused = rep.Confused[:min(len(rep.Confused), max(cmp.Or(cfg.TopConfused, 10), 0))]
 	if rep.Confused == nil {
 		rep.Confused = []Confusion{}
 	}

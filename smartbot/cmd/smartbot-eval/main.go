@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -40,7 +41,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		answer      = flag.Float64("answer-threshold", 0, "confidence to answer (0: library default)")
 		suggest     = flag.Float64("suggest-threshold", 0, "confidence to suggest; below is no match (0: library default)")
 		dims        = flag.Int("dims", 0, "built-in embedder dimensions (0: library default)")
-		confused    = flag.Int("confused", 10, "number of confused intent pairs to print")
+		confused    = flag.Int("confused", 10, "number of confused intent pairs to print (0: none)")
 	)
 	if err := flag.Parse(args); err != nil {
 		return err
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	mcfg.EmbeddingFunc = fn
 	rep, err := eval.Run(ctx, rules, queries, &eval.Config{
-		ByField: *by, HoldoutFraction: *holdout, Seed: *seed, Matcher: mcfg, TopConfused: *confused,
+		ByField: *by, HoldoutFraction: *holdout, Seed: *seed, Matcher: mcfg, TopConfused: cmp.Or(*confused, -1),
 	})
 	if err != nil {
 		return err

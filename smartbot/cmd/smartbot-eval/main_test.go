@@ -26,6 +26,23 @@ func TestRun(t *testing.T) {
 		require.Contains(t, rep, k)
 	}
 	require.Len(t, rep["held_out_intents"], 3)
+	for _, k := range []string{"baseline_accuracy", "accuracy_change", "frontier"} {
+		require.Contains(t, rep, k, "with -holdout-intents")
+	}
+
+	// -confused 0 prints none; -confused 1 at most one.
+	for n, want := range map[string]int{"0": 0, "1": 1} {
+		out.Reset()
+		require.NoError(t, run(context.Background(), []string{
+			"-rules", "../../testdata/banking77_rules.jsonl", "-queries", "../../testdata/banking77_queries.jsonl", "-confused", n,
+		}, &out))
+		var r struct{ Confused []any }
+		require.NoError(t, json.Unmarshal(out.Bytes(), &r))
+		require.LessOrEqual(t, len(r.Confused), want, "-confused %s", n)
+		if want == 0 {
+			require.Contains(t, out.String(), `"confused": []`)
+		}
+	}
 }
 
 func TestRunErrors(t *testing.T) {
