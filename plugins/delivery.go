@@ -133,7 +133,7 @@ func (s *supervisor) deliver(ctx, incCtx context.Context, proc *process, cur *wa
 		d := s.beginDelivery(e)
 		callCtx, cancel := context.WithTimeout(incCtx, s.cfg.CallTimeout)
 		actions, err := proc.remote.onEvent(callCtx, e, s.deliveries[id], d.id)
-		timedOut := errors.Is(callCtx.Err(), context.DeadlineExceeded) && incCtx.Err() == nil
+		timedOut := err != nil && incCtx.Err() == nil && pastDeadline(callCtx, time.Now())
 		cancel()
 		if err == nil {
 			s.runActions(ctx, d, e, actions)
@@ -255,6 +255,18 @@ func exitSignal(p *process) (syscall.Signal, bool) {
 		return 0, false
 	}
 	return ws.Signal(), true
+}
+
+// pastDeadline reports whether ctx has expired at now. It asks the clock as
+// well as ctx.Err(): the plugin's own end of the call can reset the stream at
+// the deadline before the timer of ctx has run on a loaded machine, and that
+// call timed out all the same (it is not an error the plugin returned).
+func pastDeadline(ctx context.Context, now time.Time) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !now.Before(d)
 }
 
 // isConnectionLoss reports an RPC that failed because the connection to the

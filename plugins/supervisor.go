@@ -376,7 +376,7 @@ func (s *supervisor) watchHealth(ctx context.Context, proc *process, cancel cont
 		}
 		hctx, hcancel := context.WithTimeout(ctx, s.cfg.HealthTimeout)
 		err := proc.remote.health(hctx)
-		timedOut := hctx.Err() != nil
+		timedOut := pastDeadline(hctx, time.Now())
 		hcancel()
 		if ctx.Err() != nil {
 			return
