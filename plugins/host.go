@@ -3,7 +3,6 @@ package plugins
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -287,7 +286,7 @@ func (h *Host) Command(ctx context.Context, plugin, command string, args json.Ra
 	defer cancel()
 	res, err := proc.remote.command(cctx, command, args)
 	if err != nil {
-		if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		if ctx.Err() == nil && pastDeadline(cctx, time.Now()) {
 			return nil, fmt.Errorf("%w: %s %s took more than %s", ErrTimeout, plugin, command, s.cfg.CallTimeout)
 		}
 		if ctx.Err() == nil && isConnectionLoss(err) {
