@@ -425,7 +425,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.mu.Unlock()
 		http.Error(w, "WebSocket hub not running", http.StatusServiceUnavailable)
 		return
-	case len(h.clients) >= h.opts.MaxConnections:
+	case h.fullLocked():
 		h.mu.Unlock()
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
@@ -526,8 +526,11 @@ func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
 func (h *Hub) full() bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return len(h.clients) >= h.opts.MaxConnections
+	return h.fullLocked()
 }
+
+// fullLocked is full with h.mu held.
+func (h *Hub) fullLocked() bool { return len(h.clients) >= h.opts.MaxConnections }
 
 // originAllowed applies the origin policy: browsers (token path) must send an
 // allowed Origin; API-key clients may send none, or an allowed one.
