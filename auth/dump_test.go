@@ -59,7 +59,7 @@ func dumpAll(t *testing.T, db *sql.DB, postgres bool) string {
 	return sb.String()
 }
 
-// TestDumpHoldsNoPlaintextKey (RELIABILITY.md T24): after keys are created,
+// TestDumpHoldsNoPlaintextKey (docs/reliability.md T24): after keys are created,
 // imported, used and revoked, a dump of every table holds each key's public
 // prefix and SHA-256 digest, and no part of its secret.
 func TestDumpHoldsNoPlaintextKey(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/waqtor/waqtor/sandbox"
 )
 
-// TestFormatCheckedBeforeLookup (RELIABILITY.md T24): a key with a bad prefix,
+// TestFormatCheckedBeforeLookup (docs/reliability.md T24): a key with a bad prefix,
 // length, alphabet or checksum is refused without touching the database. The
 // store's database is closed: a well-formed key then fails with the database
 // error (it was looked up), the malformed ones with ErrUnauthenticated.

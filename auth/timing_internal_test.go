@@ -80,7 +80,7 @@ func prefixTimingTest(seed uint64, real string, verify func(key string) bool) st
 	return stattest.Welch(stattest.Trim(low, 0.02), stattest.Trim(high, 0.02))
 }
 
-// TestVerifyTimingIndependentOfPrefix (RELIABILITY.md T24): wrong keys that
+// TestVerifyTimingIndependentOfPrefix (docs/reliability.md T24): wrong keys that
 // share 0 to N leading characters with a real key take the same time to
 // verify (Welch's t-test, p > 0.01). On a loaded 2-core machine a first
 // measurement fell below 0.01 about once in twelve runs (sub-nanosecond

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestCrashMidMessageAnsweredExactlyOnce is RELIABILITY T20: the plugin is
+// TestCrashMidMessageAnsweredExactlyOnce is docs/reliability.md T20: the plugin is
 // killed with SIGKILL, exits or panics (recovered, and in a goroutine, which
 // kills the process) while it handles message M, at random points. The host
 // survives, restarts the plugin, redelivers M, and the phone receives each of

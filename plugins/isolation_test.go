@@ -29,7 +29,7 @@ import (
 	"github.com/waqtor/waqtor/plugins"
 )
 
-// TestSupplyChainAndIsolation is RELIABILITY T22: a binary that does not match
+// TestSupplyChainAndIsolation is docs/reliability.md T22: a binary that does not match
 // its checksum is refused; the plugin's environment holds nothing of the
 // host's; a local client other than the host cannot talk to the plugin (the
 // mTLS handshake fails for a second local process, in plaintext, with no

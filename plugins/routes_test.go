@@ -139,7 +139,7 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
-// TestRoutesTenantMatrix is RELIABILITY T23 for the plugins' routes: another
+// TestRoutesTenantMatrix is docs/reliability.md T23 for the plugins' routes: another
 // tenant's key gets 404 on every plugin route, and changes nothing.
 func TestRoutesTenantMatrix(t *testing.T) {
 	t.Parallel()

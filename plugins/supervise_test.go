@@ -18,7 +18,7 @@ import (
 	"github.com/waqtor/waqtor/plugins"
 )
 
-// TestCrashLoopOpensBreaker is RELIABILITY T21 (crash loop): a plugin that
+// TestCrashLoopOpensBreaker is docs/reliability.md T21 (crash loop): a plugin that
 // exits at start is restarted with backoff until the breaker opens; its
 // events wait in the log, counted, and run once it is fixed and restarted.
 func TestCrashLoopOpensBreaker(t *testing.T) {
@@ -60,7 +60,7 @@ func TestCrashLoopOpensBreaker(t *testing.T) {
 	require.ErrorIs(t, b.host.Restart(context.Background(), "nope"), plugins.ErrPluginNotFound)
 }
 
-// TestHangKilledWithinDeadline is RELIABILITY T21 (hang): a plugin that never
+// TestHangKilledWithinDeadline is docs/reliability.md T21 (hang): a plugin that never
 // answers OnEvent is killed after CallTimeout plus KillGrace, reaped, and
 // restarted; the event is retried, then dead-lettered; later events flow.
 func TestHangKilledWithinDeadline(t *testing.T) {

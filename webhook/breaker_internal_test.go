@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The breaker's state machine on an explicit clock (RELIABILITY.md T9): each
+// The breaker's state machine on an explicit clock (docs/reliability.md T9): each
 // call gets the time, so a 5 minute window or a 30 s timeout takes no time.
 
 type breakerBundle struct {

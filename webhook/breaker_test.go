@@ -112,7 +112,7 @@ func endpointMetric(t *testing.T, reg *prometheus.Registry, name, endpoint strin
 	return 0, false
 }
 
-// TestCircuitBreaker is the breaker half of RELIABILITY.md T9 through the
+// TestCircuitBreaker is the breaker half of docs/reliability.md T9 through the
 // whole Service, with the default breaker (10 attempts, 70 %, 30 s doubling
 // to 1 h, 3 probes, 10 re-opens) on a clock the test steps.
 func TestCircuitBreaker(t *testing.T) {

@@ -28,7 +28,7 @@ import (
 	"github.com/waqtor/waqtor/webhook"
 )
 
-// The crash test (RELIABILITY.md T7) runs the Core and the webhook Service in
+// The crash test (docs/reliability.md T7) runs the Core and the webhook Service in
 // a child process (this test binary, re-executed) that appends events and
 // delivers them to a receiver in the parent, and kills it with SIGKILL at
 // random moments while deliveries are in flight. The receiver, outside the

@@ -82,7 +82,7 @@ var gzipBomb = sync.OnceValue(func() []byte {
 	return bytes.Repeat(member.Bytes(), 50)
 })
 
-// TestHostileReceivers is RELIABILITY.md T12: receivers that send a 1 GB
+// TestHostileReceivers is docs/reliability.md T12: receivers that send a 1 GB
 // body, a gzip bomb, a slowloris body or header, endless headers, or hang.
 // Every attempt ends within the timeout plus a second, the stored body stays
 // under the cap, memory and goroutines stay bounded. 20 hostile deliveries

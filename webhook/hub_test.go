@@ -25,7 +25,7 @@ func githubVerify(secret, header string, body []byte) bool {
 	return hmac.Equal([]byte(want), []byte(header))
 }
 
-// TestHubSignature is the optional compatibility header of RELIABILITY.md T10.
+// TestHubSignature is the optional compatibility header of docs/reliability.md T10.
 func TestHubSignature(t *testing.T) {
 	t.Parallel()
 	kinds(t, func(t *testing.T, kind dbtest.Kind) {

@@ -92,7 +92,7 @@ func (s *simReceiver) delivered() int {
 	return len(s.ok)
 }
 
-// TestReceiverOutage is RELIABILITY.md T6, time-compressed 500 times: 1,000
+// TestReceiverOutage is docs/reliability.md T6, time-compressed 500 times: 1,000
 // events to five endpoints while A answers 500 for ten simulated minutes (and
 // A-fifo too, in FIFO mode), B refuses connections for ten minutes, C hangs
 // past its timeout for ten minutes, and D is healthy. Everything arrives, the

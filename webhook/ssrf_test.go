@@ -57,7 +57,7 @@ func (r *fakeResolver) create(t *testing.T, svc *webhook.Service, p *webhook.End
 	return svc.CreateEndpoint(context.Background(), p)
 }
 
-// TestSSRFAtCreation is RELIABILITY.md T11 at creation time: no connection
+// TestSSRFAtCreation is docs/reliability.md T11 at creation time: no connection
 // is made for any of these.
 func TestSSRFAtCreation(t *testing.T) {
 	t.Parallel()
@@ -95,7 +95,7 @@ func TestSSRFAtCreation(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestSSRFAtDial is RELIABILITY.md T11 at dial time: URLs that got into the
+// TestSSRFAtDial is docs/reliability.md T11 at dial time: URLs that got into the
 // database without validation (a direct insert) or whose DNS changed
 // (rebinding) are refused when connecting, and the attempt is logged.
 func TestSSRFAtDial(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/waqtor/waqtor/webhook"
 )
 
-// TestStatusCodeSemantics is RELIABILITY.md T8: each receiver answers its
+// TestStatusCodeSemantics is docs/reliability.md T8: each receiver answers its
 // first request with a status (or hangs), then 200.
 func TestStatusCodeSemantics(t *testing.T) {
 	t.Parallel()
@@ -143,7 +143,7 @@ func requireDisabledEvent(t *testing.T, core *waqtor.Core, endpointID, reason st
 	return found
 }
 
-// TestAutoDisable is RELIABILITY.md T9 (without the circuit breaker).
+// TestAutoDisable is docs/reliability.md T9 (without the circuit breaker).
 func TestAutoDisable(t *testing.T) {
 	t.Parallel()
 	// A real stall of the (loaded, -race) machine longer than the window

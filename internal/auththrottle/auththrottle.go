@@ -2,7 +2,7 @@
 // authentications per client address and per API key ID over a sliding
 // window, and refuses further attempts once either count reaches its limit.
 // REST and the WebSocket hub share it, so both entry points throttle the same
-// way (RELIABILITY.md T24: brute-force throttling per IP and per key prefix).
+// way (docs/reliability.md T24: brute-force throttling per IP and per key prefix).
 package auththrottle
 
 import (

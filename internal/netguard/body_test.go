@@ -70,7 +70,7 @@ func gzipped(t testing.TB, data []byte) []byte {
 	return buf.Bytes()
 }
 
-// bomb is 50 MB of zeros gzipped to about 50 KB (RELIABILITY.md T12): fifty
+// bomb is 50 MB of zeros gzipped to about 50 KB (docs/reliability.md T12): fifty
 // concatenated gzip members of 1 MB each, which gzip.Reader decodes as one
 // stream. Built once, cheaply.
 var bomb = sync.OnceValue(func() []byte {
@@ -243,7 +243,7 @@ func TestFetch(t *testing.T) {
 	})
 }
 
-// TestFetchGzipBomb is RELIABILITY.md T12's gzip bomb on one delivery: 50 KB on
+// TestFetchGzipBomb is docs/reliability.md T12's gzip bomb on one delivery: 50 KB on
 // the wire, 50 MB decoded. It measures allocations, so it does not run in
 // parallel with other tests.
 func TestFetchGzipBomb(t *testing.T) {
@@ -252,7 +252,7 @@ func TestFetchGzipBomb(t *testing.T) {
 	require.Less(t, len(b), 100<<10, "the bomb is small on the wire")
 
 	// Negative control: a cap applied before decompression (the Convoy pattern
-	// RELIABILITY.md warns about) lets far more than the cap through.
+	// docs/reliability.md T12 warns about) lets far more than the cap through.
 	zr, err := gzip.NewReader(io.LimitReader(bytes.NewReader(b), limit))
 	require.NoError(t, err)
 	_, err = io.CopyN(io.Discard, zr, 4*limit)

@@ -23,7 +23,7 @@ type blockedCase struct {
 	rng      string
 }
 
-// blockedCases holds every address of RELIABILITY.md T11 ("t11 ..." names) and
+// blockedCases holds every address of docs/reliability.md T11 ("t11 ..." names) and
 // the other ranges the guard covers.
 var blockedCases = map[string]blockedCase{
 	"t11 loopback v4":          {addr: "127.0.0.1", rng: "127.0.0.0/8"},

@@ -1,7 +1,7 @@
 // Package stattest holds the small statistics that timing tests need: Welch's
 // t-test and medians. Timing tests use them to show that two populations of
 // response times are indistinguishable without flaking on a loaded machine
-// (see RELIABILITY.md T23/T24).
+// (see docs/reliability.md T23/T24).
 package stattest
 
 import (

@@ -258,7 +258,7 @@ func TestHostAuthenticateFunc(t *testing.T) {
 	_ = time.Second
 }
 
-// TestKeyFailureThrottle (RELIABILITY.md T24): failed authentications that
+// TestKeyFailureThrottle (docs/reliability.md T24): failed authentications that
 // present one key ID are counted across addresses; past the limit that key ID
 // is refused with 429 before verification, other keys are not affected.
 func TestKeyFailureThrottle(t *testing.T) {

@@ -129,7 +129,7 @@ func TestRedactURL(t *testing.T) {
 	require.Empty(t, ws.RedactURL(nil))
 }
 
-// TestHandshakeThrottle (RELIABILITY.md T24): failed upgrades are counted per
+// TestHandshakeThrottle (docs/reliability.md T24): failed upgrades are counted per
 // address like REST's; past the limit the address gets 429 with Retry-After,
 // even with a valid key, and its credentials are not checked.
 func TestHandshakeThrottle(t *testing.T) {

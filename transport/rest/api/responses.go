@@ -212,7 +212,7 @@ const HeaderAPIKey = "X-API-Key"
 // HeaderIdempotencyKey is the header that makes a POST safe to retry.
 const HeaderIdempotencyKey = "Idempotency-Key"
 
-// Event is an event frame of the WebSocket stream: DESIGN.md's envelope with
+// Event is an event frame of the WebSocket stream: the event's envelope with
 // the event-log sequence as ID.
 type Event struct {
 	// Data is the event's payload; its shape depends on Topic.
