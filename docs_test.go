@@ -98,6 +98,38 @@ func TestMarkdownLinksResolve(t *testing.T) {
 	require.Positive(t, checked, "no relative link was checked")
 }
 
+// citedTestRe matches a test, fuzz target or benchmark named in prose; a name
+// qualified by a package (plugin.TestPluginGRPCConn) belongs to a dependency.
+var citedTestRe = regexp.MustCompile(`(^|[^.\w])((?:Test|Fuzz|Benchmark)[A-Z]\w*)`)
+
+// TestDocsCiteExistingTests: every test the docs name as a proof exists, so a
+// renamed or deleted test cannot leave a promise pointing at nothing.
+func TestDocsCiteExistingTests(t *testing.T) {
+	t.Parallel()
+	var tests strings.Builder
+	for _, name := range repoFiles(t) {
+		if strings.HasSuffix(name, "_test.go") {
+			tests.Write(readText(t, name))
+		}
+	}
+	defined := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark)\w*)\(`).FindAllStringSubmatch(tests.String(), -1) {
+		defined[m[1]] = true
+	}
+	docs, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	require.NoError(t, err)
+	cited := 0
+	for _, name := range docs {
+		for _, m := range citedTestRe.FindAllStringSubmatch(string(readText(t, filepath.ToSlash(name))), -1) {
+			cited++
+			if !defined[m[2]] {
+				t.Errorf("%s cites %s, which no _test.go file defines", name, m[2])
+			}
+		}
+	}
+	require.Positive(t, cited, "the docs cite no test")
+}
+
 // TestMarkdownHelpers pins the link extraction and anchor rules the two tests
 // above rely on, so that they cannot pass by finding nothing.
 func TestMarkdownHelpers(t *testing.T) {
@@ -120,6 +152,12 @@ func TestMarkdownHelpers(t *testing.T) {
 	require.True(t, outsideRefRe.MatchString("D=.."+"/shared/data"))
 	require.False(t, outsideRefRe.MatchString("docs/reliability.md T24"))
 	require.False(t, outsideRefRe.MatchString(`SEED=$(printf '%s' "$BODY")`))
+
+	var names []string
+	for _, m := range citedTestRe.FindAllStringSubmatch("`TestA` (x), TestB, plugin.TestPluginGRPCConn, NotTestC, FuzzD.", -1) {
+		names = append(names, m[2])
+	}
+	require.Equal(t, []string{"TestA", "TestB", "FuzzD"}, names)
 }
 
 // repoFiles lists the repository's files, slash-separated and relative to the
