@@ -42,7 +42,6 @@ func Example_embed() {
 	network := sandbox.NewNetwork(&sandbox.Config{AutoPair: true})
 	defer network.Close(ctx)
 
-	// README:embed:start
 	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: tempDB(), Engine: network.Factory()})
 	if err != nil {
 		log.Fatal(err)
@@ -56,7 +55,6 @@ func Example_embed() {
 		log.Fatal(err)
 	}
 	_, err = core.CreateSession(ctx, &waqtor.CreateSessionParams{ID: "shop"})
-	// README:embed:end
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,43 +2,37 @@ package waqtor_test
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
-// TestReadmeSnippetCompiles keeps the README's "Embed it" snippet identical to
-// the body of Example_embed, which the compiler and the example's output check.
-func TestReadmeSnippetCompiles(t *testing.T) {
+// readmeFile matches a README code block that shows a whole file of the
+// repository: the marker names the file, the block must equal it.
+var readmeFile = regexp.MustCompile("<!-- file:(\\S+) [^\\n]*-->\\n```go\\n")
+
+// TestReadmeFiles keeps the README's programs identical to the files they
+// show, which the compiler, go vet and their tests check ("Embed it" is
+// examples/bot/main.go; "Test a bot" is its test).
+func TestReadmeFiles(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("README.md")
+	b, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	example, err := os.ReadFile("example_test.go")
-	require.NoError(t, err)
+	readme := string(b)
+	require.Contains(t, readme, "go run ./examples/server")
+	require.Contains(t, readme, "go test ./...")
 
-	block := between(t, string(readme), "<!-- embed:start", "<!-- embed:end -->")
-	block = between(t, block, "```go\n", "```")
-
-	code := between(t, string(example), "// README:embed:start\n", "\t// README:embed:end")
-	var lines []string
-	for _, l := range strings.Split(code, "\n") {
-		lines = append(lines, strings.TrimPrefix(l, "\t"))
+	matches := readmeFile.FindAllStringSubmatchIndex(readme, -1)
+	require.Len(t, matches, 2, "README shows examples/bot/main.go and main_test.go")
+	for _, m := range matches {
+		path := readme[m[2]:m[3]]
+		rest := readme[m[1]:]
+		end := strings.Index(rest, "```\n")
+		require.GreaterOrEqual(t, end, 0, "unterminated block for %s", path)
+		file, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.Equal(t, string(file), rest[:end], "README.md's copy of %s drifted", path)
 	}
-	require.Equal(t, strings.Join(lines, "\n"), block, "README.md's snippet drifted from Example_embed")
-	require.Contains(t, string(readme), "go run ./examples/server")
-	require.Contains(t, string(readme), "go test ./...")
-}
-
-func between(t *testing.T, s, start, end string) string {
-	t.Helper()
-	i := strings.Index(s, start)
-	require.GreaterOrEqual(t, i, 0, "missing %q", start)
-	s = s[i+len(start):]
-	if nl := strings.Index(start, "\n"); nl < 0 {
-		s = s[strings.Index(s, "\n")+1:]
-	}
-	j := strings.Index(s, end)
-	require.GreaterOrEqual(t, j, 0, "missing %q", end)
-	return s[:j]
 }
