@@ -39,13 +39,12 @@ func TestServerStartsServesHealthAndStops(t *testing.T) {
 func TestServerBadOptions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	none := func(string) string { return "" }
 	var out bytes.Buffer
-	require.ErrorContains(t, run(ctx, []string{"-engine", "telegram", "-db", filepath.Join(t.TempDir(), "x.db")}, none, &out, nil), "-engine")
-	require.ErrorContains(t, run(ctx, []string{"-log-level", "loud"}, none, &out, nil), "-log-level")
-	require.Error(t, run(ctx, []string{"-nope"}, none, &out, nil))
-	require.ErrorContains(t, run(ctx, []string{"extra"}, none, &out, nil), "unexpected arguments")
-	require.ErrorContains(t, run(ctx, []string{"-db", "postgres://x@127.0.0.1:1/x?connect_timeout=1", "-addr", "127.0.0.1:0"}, none, &out, nil),
+	require.ErrorContains(t, runArgs(ctx, &out, "-engine", "telegram", "-db", filepath.Join(t.TempDir(), "x.db")), "-engine")
+	require.ErrorContains(t, runArgs(ctx, &out, "-log-level", "loud"), "-log-level")
+	require.Error(t, runArgs(ctx, &out, "-nope"))
+	require.ErrorContains(t, runArgs(ctx, &out, "extra"), "unexpected arguments")
+	require.ErrorContains(t, runArgs(ctx, &out, "-db", "postgres://x@127.0.0.1:1/x?connect_timeout=1", "-addr", "127.0.0.1:0"),
 		"database unavailable")
 	require.Equal(t, "postgres://u:***@h/db", redactDSN("postgres://u:secret@h/db"))
 }

@@ -9,11 +9,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/plugins"
-	"github.com/waqtor/waqtor/transport/rest"
 )
 
 // pluginPaths is the repeatable -plugin flag.
@@ -72,28 +70,18 @@ func pluginConfigs(paths []string) []plugins.PluginConfig {
 	return out
 }
 
-// startPlugins runs the plugins on core and returns the function that stops
-// them (call it before stopping the Core) and their REST route group. With no
-// paths it does nothing.
-func startPlugins(ctx context.Context, core *waqtor.Core, paths []string, logger *slog.Logger) (func(context.Context) error, []rest.RouteGroup, error) {
+// startPlugins runs the plugins on core and returns their Host (stop it
+// before the Core), or nil with no paths.
+func startPlugins(ctx context.Context, core *waqtor.Core, paths []string, logger *slog.Logger) (*plugins.Host, error) {
 	if len(paths) == 0 {
-		return func(context.Context) error { return nil }, nil, nil
+		return nil, nil
 	}
 	host, err := plugins.NewHost(core, &plugins.Config{Logger: logger, Plugins: pluginConfigs(paths)})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := host.Start(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return host.Stop, []rest.RouteGroup{host.Routes(nil)}, nil
-}
-
-// chainStop returns a stop function that stops the plugins, then the rest.
-func chainStop(ctx context.Context, stopPlugins func(context.Context) error, next func() error) func() error {
-	return func() error {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		return errors.Join(stopPlugins(sctx), next())
-	}
+	return host, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -75,12 +76,10 @@ func TestStartPluginsEchoesHi(t *testing.T) {
 	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: dbtest.DSN(t, dbtest.SQLite), Engine: n.Factory(), Logger: logger})
 	require.NoError(t, err)
 	require.NoError(t, core.Start(ctx))
-	stop, groups, err := startPlugins(ctx, core, []string{bin}, logger)
+	host, err := startPlugins(ctx, core, []string{bin}, logger)
 	require.NoError(t, err)
-	require.Len(t, groups, 1)
-	stopAll := chainStop(ctx, stop, func() error { return core.Stop(context.Background()) })
-	t.Cleanup(func() { require.NoError(t, stopAll()) })
-	require.NoError(t, ensureSession(ctx, core, "default"))
+	t.Cleanup(func() { require.NoError(t, errors.Join(host.Stop(ctx), core.Stop(ctx))) })
+	require.NoError(t, createSession(ctx, core, "default"))
 	var sess *waqtor.Session
 	require.Eventually(t, func() bool {
 		sess, err = core.Session(ctx, "default")
@@ -96,10 +95,9 @@ func TestStartPluginsEchoesHi(t *testing.T) {
 	_, err = phone.WaitForText(wctx, "echo: hi")
 	require.NoError(t, err)
 
-	none, groups, err := startPlugins(ctx, core, nil, logger)
+	none, err := startPlugins(ctx, core, nil, logger)
 	require.NoError(t, err)
-	require.Empty(t, groups)
-	require.NoError(t, none(ctx))
+	require.Nil(t, none)
 }
 
 // TestServerRunsPlugin is the "done when": the server with -plugin
