@@ -57,12 +57,9 @@ func TestPluginFlag(t *testing.T) {
 	_, err := parseOptions([]string{"-plugin", " "}, func(string) string { return "" }, &bytes.Buffer{})
 	require.Error(t, err)
 
-	cfgs := pluginConfigs([]string{"/bin/echo-plugin", "./Echo Plugin.exe", "/other/echo-plugin", "..."})
-	var names []string
-	for _, c := range cfgs {
-		names = append(names, c.Name)
-	}
-	require.Equal(t, []string{"echo-plugin", "echo-plugin-2", "echo-plugin-3", "plugin"}, names)
+	names := pluginNames([]string{"/bin/echo-plugin", "./Echo Plugin.exe", "/other/echo-plugin", "...", "/x/a", "/x/b", "/x/c"},
+		[]string{"", "", "", "", "Echo", "echo", "--"})
+	require.Equal(t, []string{"echo-plugin", "echo-plugin-2", "echo-plugin-3", "plugin", "echo", "echo-2", "c"}, names)
 }
 
 // TestStartPluginsEchoesHi runs the echo plugin through startPlugins, as
@@ -125,7 +122,7 @@ func TestServerRunsPlugin(t *testing.T) {
 		return res.StatusCode, string(b)
 	}
 	require.Eventually(t, func() bool {
-		code, body := call("GET", "/api/plugins/echo-plugin", "")
+		code, body := call("GET", "/api/plugins/echo", "") // the name the plugin declares (B13)
 		return code == http.StatusOK && strings.Contains(body, `"state":"running"`) &&
 			strings.Contains(logs.String(), "status=ready")
 	}, time.Minute, 20*time.Millisecond, "the plugin runs:\n%s", logs.String())
@@ -136,7 +133,7 @@ func TestServerRunsPlugin(t *testing.T) {
 		_, body := call("GET", "/api/sessions/default/messages?chat=%2B15550002222", "")
 		return strings.Contains(body, `"body":"echo: hi"`)
 	}, time.Minute, 20*time.Millisecond, "the echo is sent")
-	code, body = call("POST", "/api/plugins/echo-plugin/commands/stats", "")
+	code, body = call("POST", "/api/plugins/echo/commands/stats", "")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"total":1`)
 
