@@ -18,9 +18,10 @@ import (
 // bootstrapName names the keys the server prints at start.
 const bootstrapName = "bootstrap admin"
 
-// keysHint tells how to make a key from the command line.
+// keysHint tells how to make a key from the command line (a postgres://
+// password is not printed).
 func keysHint(db string) string {
-	return "go run ./examples/server keys create -db " + db
+	return "go run ./examples/server keys create -db " + redactDSN(db)
 }
 
 // bootstrapKey gets the first user a working key. With -api-key it stores that

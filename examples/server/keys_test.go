@@ -104,3 +104,9 @@ func TestKeysCommand(t *testing.T) {
 	require.NoError(t, runArgs(ctx, &out, "keys", "-help"))
 	require.Contains(t, out.String(), "server keys create")
 }
+
+func TestKeysHintRedacts(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "go run ./examples/server keys create -db postgres://u:***@h/db", keysHint("postgres://u:secret@h/db"))
+	require.Equal(t, "go run ./examples/server keys create -db data/w.db", keysHint("data/w.db"))
+}
