@@ -285,3 +285,46 @@ func FuzzTokenVerify(f *testing.F) {
 		_, _ = tk.Verify(s)
 	})
 }
+
+// TestKeyLastUsed: a key's last use is recorded, at most once per
+// LastUsedGranularity, and a failed authentication records nothing.
+func TestKeyLastUsed(t *testing.T) {
+	t.Parallel()
+	for _, kind := range dbtest.AllKinds() {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, kind)
+			ctx := context.Background()
+			k, secret, err := b.ks.Create(ctx, &auth.KeyCreateParams{Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "t"})
+			require.NoError(t, err)
+			require.True(t, k.LastUsedAt.IsZero())
+			_, err = b.ks.Authenticate(ctx, "wqt_"+k.ID+auth.NewKeySecret()[14:])
+			require.ErrorIs(t, err, auth.ErrUnauthenticated)
+			got, err := b.ks.Get(ctx, "t", k.ID)
+			require.NoError(t, err)
+			require.True(t, got.LastUsedAt.IsZero(), "a wrong secret is no use")
+
+			first := *b.now
+			_, err = b.ks.Authenticate(ctx, secret)
+			require.NoError(t, err)
+			got, err = b.ks.Get(ctx, "t", k.ID)
+			require.NoError(t, err)
+			require.Equal(t, first, got.LastUsedAt)
+
+			*b.now = first.Add(auth.LastUsedGranularity / 2)
+			_, err = b.ks.Authenticate(ctx, secret)
+			require.NoError(t, err)
+			got, err = b.ks.Get(ctx, "t", k.ID)
+			require.NoError(t, err)
+			require.Equal(t, first, got.LastUsedAt, "not rewritten within the granularity")
+
+			*b.now = first.Add(auth.LastUsedGranularity)
+			_, err = b.ks.Authenticate(ctx, secret)
+			require.NoError(t, err)
+			list, err := b.ks.List(ctx, &auth.KeyListParams{Tenant: "t"})
+			require.NoError(t, err)
+			require.Len(t, list, 1)
+			require.Equal(t, *b.now, list[0].LastUsedAt)
+		})
+	}
+}

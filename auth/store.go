@@ -40,6 +40,12 @@ const (
 	CacheTTLDefault = 10 * time.Second
 )
 
+// LastUsedGranularity is how stale Key.LastUsedAt may be: a successful
+// authentication records its time only when the stored one is older, so a busy
+// key writes at most once per this period (and per CacheTTL, as cached
+// verifications are not recorded).
+const LastUsedGranularity = time.Minute
+
 // Limits of key parameters.
 const (
 	MaxKeyNameLength = 100
@@ -118,6 +124,10 @@ type Key struct {
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// ID is the key's public ID (the 10 characters after "wqt_").
 	ID string `json:"id"`
+	// LastUsedAt is when the key last authenticated, to within
+	// LastUsedGranularity; zero if it never did. A host can tell from it
+	// whether a key it handed out was ever used.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	// Name describes the key.
 	Name string `json:"name"`
 	// Prefix is how the key starts ("wqt_" and its ID), to recognise it.
@@ -251,13 +261,13 @@ func isUnique(err error) bool {
 		strings.Contains(msg, "constraint failed: UNIQUE")
 }
 
-const keyColumns = `id, tenant_id, name, digest, scopes, sessions, created_at, expires_at, revoked_at`
+const keyColumns = `id, tenant_id, name, digest, scopes, sessions, created_at, expires_at, revoked_at, last_used_at`
 
 func scanKey(sc interface{ Scan(...any) error }) (*Key, string, error) {
 	var k Key
 	var dig, scopes, sessions string
-	var created, expires, revoked int64
-	if err := sc.Scan(&k.ID, &k.Tenant, &k.Name, &dig, &scopes, &sessions, &created, &expires, &revoked); err != nil {
+	var created, expires, revoked, lastUsed int64
+	if err := sc.Scan(&k.ID, &k.Tenant, &k.Name, &dig, &scopes, &sessions, &created, &expires, &revoked, &lastUsed); err != nil {
 		return nil, "", err
 	}
 	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
@@ -271,6 +281,7 @@ func scanKey(sc interface{ Scan(...any) error }) (*Key, string, error) {
 	}
 	k.Prefix = KeyPrefix + k.ID
 	k.CreatedAt, k.ExpiresAt, k.RevokedAt = store.FromMicros(created), store.FromMicros(expires), store.FromMicros(revoked)
+	k.LastUsedAt = store.FromMicros(lastUsed)
 	return &k, dig, nil
 }
 
@@ -406,6 +417,9 @@ func (ks *KeyStore) Authenticate(ctx context.Context, secret string) (*Principal
 	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
 		return nil, fmt.Errorf("%w: API key %s expired", ErrUnauthenticated, k.Prefix)
 	}
+	if now.Sub(k.LastUsedAt) >= LastUsedGranularity {
+		ks.recordUse(ctx, k.ID, now)
+	}
 	p := k.Principal()
 	if ks.ttl > 0 {
 		exp := now.Add(ks.ttl)
@@ -420,6 +434,14 @@ func (ks *KeyStore) Authenticate(ctx context.Context, secret string) (*Principal
 		ks.mu.Unlock()
 	}
 	return clonePrincipal(p), nil
+}
+
+// recordUse stores that key id authenticated at now. A failure is logged, not
+// returned: the key is valid, and its last-use time is only informative.
+func (ks *KeyStore) recordUse(ctx context.Context, id string, now time.Time) {
+	if _, err := ks.st.DB.ExecContext(ctx, `UPDATE auth_api_keys SET last_used_at = $1 WHERE id = $2`, store.Micros(now), id); err != nil {
+		ks.logger.WarnContext(ctx, "Recording an API key's use failed", slog.String("key_id", id), slog.Any("error", err))
+	}
 }
 
 func clonePrincipal(p *Principal) *Principal {

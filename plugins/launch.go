@@ -1,12 +1,14 @@
 package plugins
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,14 +58,42 @@ func (s *supervisor) launch(ctx context.Context) (_ *process, err error) {
 			err = &StartError{Plugin: s.cfg.Name, Err: err}
 		}
 	}()
-	path, err := resolveBinary(s.cfg.Path)
+	p, err := startProcess(ctx, s.cfg, s.log)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path, s.cfg.Args...)
+	defer func() {
+		if err != nil {
+			p.stop(s.cfg.KillGrace)
+		}
+	}()
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout)
+	defer cancel()
+	hs := &hostServer{s: s}
+	r := p.remote
+	id := r.broker.NextId()
+	go r.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+		srv := grpc.NewServer(opts...)
+		proto.RegisterHostServer(srv, hs)
+		return srv
+	})
+	if err := r.configure(sctx, s.cfg.Name, s.cfg.Config, id); err != nil {
+		return nil, fmt.Errorf("Configure: %w", err)
+	}
+	return p, nil
+}
+
+// startProcess starts the plugin process of cfg, checks its checksum and
+// handshake over AutoMTLS, and runs Info; it stops the process on failure.
+func startProcess(ctx context.Context, cfg *PluginConfig, log *slog.Logger) (_ *process, err error) {
+	path, err := resolveBinary(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, cfg.Args...)
 	// The host's environment is never passed on (SkipHostEnv); only Env and
 	// go-plugin's handshake variables are.
-	cmd.Env = slices.Clone(s.cfg.Env)
+	cmd.Env = slices.Clone(cfg.Env)
 	ccfg := &plugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		Plugins:          pluginSet(nil, nil),
@@ -72,21 +102,21 @@ func (s *supervisor) launch(ctx context.Context) (_ *process, err error) {
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		Managed:          true,
-		StartTimeout:     s.cfg.StartTimeout,
-		Logger:           newHclog(s.log, ""),
+		StartTimeout:     cfg.StartTimeout,
+		Logger:           newHclog(log, ""),
 		Stderr:           io.Discard,
 		SyncStdout:       io.Discard,
 		SyncStderr:       io.Discard,
 	}
-	if s.cfg.SHA256 != "" {
-		sum, _ := hex.DecodeString(s.cfg.SHA256) // validated in NewHost
+	if cfg.SHA256 != "" {
+		sum, _ := hex.DecodeString(cfg.SHA256) // validated in NewHost and Probe
 		ccfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 	client := plugin.NewClient(ccfg)
 	p := &process{client: client, cmd: cmd, started: time.Now()}
 	defer func() {
 		if err != nil {
-			p.stop(s.cfg.KillGrace)
+			p.stop(cfg.KillGrace)
 		}
 	}()
 	rpc, err := client.Client()
@@ -105,7 +135,7 @@ func (s *supervisor) launch(ctx context.Context) (_ *process, err error) {
 		return nil, fmt.Errorf("%w: unexpected client type %T", ErrHandshake, raw)
 	}
 	p.remote = r
-	sctx, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout)
+	sctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
 	info, err := r.info(sctx)
 	if err != nil {
@@ -119,17 +149,32 @@ func (s *supervisor) launch(ctx context.Context) (_ *process, err error) {
 	}
 	info.Kinds = slices.Compact(slices.Sorted(slices.Values(info.Kinds)))
 	p.info = info
-	hs := &hostServer{s: s}
-	id := r.broker.NextId()
-	go r.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-		srv := grpc.NewServer(opts...)
-		proto.RegisterHostServer(srv, hs)
-		return srv
-	})
-	if err := r.configure(sctx, s.cfg.Name, s.cfg.Config, id); err != nil {
-		return nil, fmt.Errorf("Configure: %w", err)
-	}
 	return p, nil
+}
+
+// Probe starts the executable of cfg (Path, Args, Env, SHA256 and
+// StartTimeout count; Name only names it in logs and errors), asks its Info
+// and stops it, without configuring it or sending it events. A host uses it to
+// name plugin instances after the names the plugins declare. Errors are
+// *StartError.
+func Probe(ctx context.Context, cfg *PluginConfig, logger *slog.Logger) (*Info, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: nil PluginConfig", ErrConfig)
+	}
+	cfg = cfg.WithDefaults()
+	cfg.Name = cmp.Or(cfg.Name, "probe")
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	p, err := startProcess(ctx, cfg, logger.With(slog.String("plugin", cfg.Name)))
+	if err != nil {
+		return nil, &StartError{Plugin: cfg.Name, Err: err}
+	}
+	p.stop(cfg.KillGrace)
+	return p.info, nil
 }
 
 // classifyStartError maps go-plugin's start errors (plain strings, mostly) to

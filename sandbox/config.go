@@ -38,10 +38,17 @@ const (
 // value means "none": the step happens immediately (still asynchronously).
 type Config struct {
 	// AutoPair pairs every session as soon as it shows its first QR code, as a
-	// phone number derived from Seed and the session ID ("+1555…"), ConnectLatency
-	// after the code. Meant for demos without a person to scan codes. Defaults to
-	// false.
+	// phone number derived from Seed and the session ID ("+1555…"),
+	// AutoPairDelay after the code. Meant for demos without a person to scan
+	// codes. Defaults to false.
 	AutoPair bool
+
+	// AutoPairDelay is how long AutoPair waits after a session's first QR code
+	// before it pairs the session, so that a demo can show the QR code (in a
+	// terminal, or as qr.png over REST) before it goes away. A delay longer than
+	// QRCodes × QRInterval lets the codes time out first. Defaults to
+	// ConnectLatency.
+	AutoPairDelay time.Duration
 
 	// AutoRead makes every phone read each message it receives ReadLatency after
 	// delivering it, except the phones of accounts that sessions are paired as
@@ -98,9 +105,14 @@ type Config struct {
 	// Defaults to false.
 	RequireRegistered bool
 
-	// Seed seeds every generated value: QR codes, pairing codes, LIDs, message
-	// and group IDs. The same seed and the same calls give the same values.
-	// Defaults to 0, which is a seed like any other.
+	// Seed seeds every generated value: QR codes, pairing codes, LIDs,
+	// AutoPair numbers, message and group IDs. The same non-zero seed and the
+	// same calls give the same values. Defaults to 0, which keeps the
+	// identities (LIDs and AutoPair numbers) of seed 0 but picks a random seed
+	// for the values of each run (message and group IDs, QR and pairing codes;
+	// see [Network.RunSeed]): a network restarted on the same database must
+	// not hand out the message IDs of its last run again, which the Core would
+	// drop as duplicates.
 	Seed int64
 
 	// SendLogFunc, when set, is called with every record appended to
@@ -122,6 +134,7 @@ func (c *Config) WithDefaults() *Config {
 		out = *c
 	}
 	out.ConnectLatency = durationOr(out.ConnectLatency, ConnectLatencyDefault)
+	out.AutoPairDelay = durationOr(out.AutoPairDelay, out.ConnectLatency)
 	out.DeliverLatency = durationOr(out.DeliverLatency, DeliverLatencyDefault)
 	out.ReadLatency = durationOr(out.ReadLatency, ReadLatencyDefault)
 	out.ReconnectDelay = durationOr(out.ReconnectDelay, ReconnectDelayDefault)

@@ -66,8 +66,8 @@ func (n *Network) deviceLocked(id string) *device {
 	}
 	d := &device{
 		id:       id,
-		pairRand: stream(n.cfg.Seed, "pair", id),
-		qrRand:   stream(n.cfg.Seed, "qr", id),
+		pairRand: stream(n.runSeed, "pair", id),
+		qrRand:   stream(n.runSeed, "qr", id),
 		sent:     make(map[string]time.Time),
 	}
 	n.devices[id] = d
@@ -209,7 +209,7 @@ func (n *Network) startQRLocked(d *device) {
 	d.statusLocked(&waqtor.ConnStatus{State: waqtor.StateQR, Reason: "waiting for QR scan"})
 	n.nextQRLocked(d)
 	if n.cfg.AutoPair {
-		d.autoPair = n.afterLocked(n.cfg.ConnectLatency, func() {
+		d.autoPair = n.afterLocked(n.cfg.AutoPairDelay, func() {
 			d.autoPair = nil
 			if d.state == stQR && d.account == nil {
 				n.pairLocked(d, n.phoneLocked(autoPairNumber(n.cfg.Seed, d.id)))

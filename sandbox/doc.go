@@ -63,8 +63,11 @@
 //
 // # Determinism
 //
-// Every generated value comes from Config.Seed: the same seed and the same
-// calls give the same values. QR and pairing codes, LIDs and phones' message IDs
+// Every generated value comes from Config.Seed: the same non-zero seed and the
+// same calls give the same values. The default seed, 0, keeps identities
+// (LIDs, AutoPair numbers) stable but draws message and group IDs and codes
+// from a random per-run seed, so that a restarted network never repeats the
+// message IDs of its last run. QR and pairing codes, LIDs and phones' message IDs
 // depend only on the seed and the session or phone they belong to, whatever the
 // timing of other sessions; group JIDs and media refs follow the order of the
 // calls that create them. Timestamps come from Config.NowFunc; latencies run on

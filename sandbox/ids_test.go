@@ -107,3 +107,29 @@ func TestEnterPairingCodeInputs(t *testing.T) {
 		require.ErrorIs(t, n.EnterPairingCode(t.Context(), in), ErrUnknownCode, "%q", in)
 	}
 }
+
+// TestDefaultSeedPerRun: with the default seed, two networks (a restart) keep
+// the same identities but never repeat a phone's message IDs; an explicit
+// seed repeats them.
+func TestDefaultSeedPerRun(t *testing.T) {
+	t.Parallel()
+	run := func(seed int64) (lid, id string, n *Network) {
+		cfg := fastConfig()
+		cfg.Seed = seed
+		n = NewTestNetwork(t, cfg)
+		p := n.Phone("+201001234567")
+		id, err := p.SendText(t.Context(), "+201002222222", "hi")
+		require.NoError(t, err)
+		return p.LID(), id, n
+	}
+	lid1, id1, n1 := run(0)
+	lid2, id2, n2 := run(0)
+	require.Equal(t, lid1, lid2, "identities stay")
+	require.NotEqual(t, id1, id2, "message IDs differ across runs")
+	require.NotZero(t, n1.RunSeed())
+	require.NotEqual(t, n1.RunSeed(), n2.RunSeed())
+	_, id3, n3 := run(5)
+	_, id4, _ := run(5)
+	require.Equal(t, id3, id4, "an explicit seed is deterministic")
+	require.Equal(t, int64(5), n3.RunSeed())
+}

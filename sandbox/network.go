@@ -45,6 +45,7 @@ type Network struct {
 	phones    map[string]*Phone // by phone JID
 	qrCodes   map[string]*device
 	rng       *rand.Rand // group IDs, in call order
+	runSeed   int64      // seeds the values of this run (see Config.Seed)
 	sendLog   []SendRecord
 	timers    map[*timer]struct{}
 	wg        sync.WaitGroup // timer callbacks and Conn workers
@@ -58,8 +59,13 @@ type Network struct {
 // cannot fail: that keeps `sandbox.NewNetwork(nil).Factory()` a one-liner.
 func NewNetwork(cfg *Config) *Network {
 	c := cfg.WithDefaults()
+	runSeed := c.Seed
+	for runSeed == 0 {
+		runSeed = rand.Int64()
+	}
 	return &Network{
 		cfg:       c,
+		runSeed:   runSeed,
 		changed:   make(chan struct{}),
 		conns:     make(map[*conn]struct{}),
 		devices:   make(map[string]*device),
@@ -70,10 +76,15 @@ func NewNetwork(cfg *Config) *Network {
 		pairCodes: make(map[string]*device),
 		phones:    make(map[string]*Phone),
 		qrCodes:   make(map[string]*device),
-		rng:       stream(c.Seed, "network", ""),
+		rng:       stream(runSeed, "network", ""),
 		timers:    make(map[*timer]struct{}),
 	}
 }
+
+// RunSeed returns the seed of the values this network generates per run
+// (message, group and QR codes): Config.Seed, or the random seed picked when
+// Config.Seed is 0. Log it to reproduce a run with Config.Seed.
+func (n *Network) RunSeed() int64 { return n.runSeed }
 
 // NewTestNetwork returns a network for a test and closes it when the test ends.
 func NewTestNetwork(t testing.TB, cfg *Config) *Network {
@@ -685,7 +696,7 @@ func (n *Network) phoneLocked(e164 string) *Phone {
 		online:      true,
 		pushName:    "User " + e164[len(e164)-4:],
 		receivedIdx: make(map[string]*receivedMsg),
-		rng:         stream(n.cfg.Seed, "phone", e164),
+		rng:         stream(n.runSeed, "phone", e164),
 		sentIdx:     make(map[string]*sentMsg),
 	}
 	n.phones[jid] = p

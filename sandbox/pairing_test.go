@@ -162,3 +162,36 @@ func TestLogout(t *testing.T) {
 	require.NoError(t, b.conn.Close(ctx))
 	require.ErrorIs(t, b.conn.Logout(ctx), ErrClosed)
 }
+
+// TestAutoPairDelay: AutoPairDelay holds the automatic pairing back, so the QR
+// code can be shown; a delay longer than the codes last lets them time out.
+func TestAutoPairDelay(t *testing.T) {
+	t.Parallel()
+	t.Run("Waits", func(t *testing.T) {
+		t.Parallel()
+		cfg := fastConfig()
+		cfg.AutoPair = true
+		cfg.AutoPairDelay = 50 * time.Millisecond
+		b := setup(t, cfg, "")
+		require.NoError(t, b.conn.Connect(t.Context()))
+		shown := time.Now()
+		b.h.waitQRs(t, 1)
+		b.h.waitStatus(t, waqtor.StateReady)
+		require.GreaterOrEqual(t, time.Since(shown), cfg.AutoPairDelay)
+	})
+	t.Run("LongerThanTheCodes", func(t *testing.T) {
+		t.Parallel()
+		cfg := fastConfig()
+		cfg.AutoPair = true
+		cfg.AutoPairDelay = time.Hour
+		cfg.QRCodes = 2
+		cfg.QRInterval = 5 * time.Millisecond
+		b := setup(t, cfg, "")
+		require.NoError(t, b.conn.Connect(t.Context()))
+		st := b.h.waitStatus(t, waqtor.StateDisconnected)
+		require.ErrorIs(t, st.Err, ErrQRTimeout)
+		for _, s := range b.h.statuses() {
+			require.NotEqual(t, waqtor.StateReady, s.State, "paired before the delay")
+		}
+	})
+}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/internal/dbtest"
-	"github.com/waqtor/waqtor/internal/slogtest"
 )
 
 // TestEndToEnd is the "done when": curl sends a message on the
@@ -89,24 +88,4 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, 401, res.StatusCode)
-}
-
-func TestBootstrapKeyPrintedOnce(t *testing.T) {
-	t.Parallel()
-	dsn := dbtest.DSN(t, dbtest.SQLite)
-	for round := range 2 {
-		ctx, cancel := context.WithCancel(context.Background())
-		ready := make(chan string, 1)
-		done := make(chan error, 1)
-		var logs slogtest.Buffer
-		go func() {
-			done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", dsn, "-engine", "sandbox"}, func(string) string { return "" }, &logs, ready)
-		}()
-		<-ready
-		cancel()
-		require.NoError(t, <-done)
-		require.Equal(t, round == 0, strings.Contains(logs.String(), auth.KeyPrefix), "round %d:\n%s", round, logs.String())
-	}
-	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-db", dsn, "-engine", "sandbox", "-api-key", "secret"}, func(string) string { return "" }, io.Discard, nil)
-	require.ErrorContains(t, err, "-api-key")
 }

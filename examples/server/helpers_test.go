@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
 
@@ -22,11 +23,19 @@ type testServer struct {
 // port) and env as its environment, and waits until it listens.
 func startServer(t *testing.T, args []string, env map[string]string) *testServer {
 	t.Helper()
+	return startServerWith(t, args, &seams{getenv: func(k string) string { return env[k] }})
+}
+
+// startServerWith is startServer with seams (getenv, engine, retryBase);
+// their stderr and ready are set here.
+func startServerWith(t *testing.T, args []string, sm *seams) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{logs: &slogtest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
 	go func() {
-		s.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, s.logs, ready)
+		sm.stderr, sm.ready = s.logs, ready
+		s.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), sm)
 	}()
 	select {
 	case s.addr = <-ready:
@@ -51,4 +60,13 @@ func (s *testServer) stop(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("server did not stop")
 	}
+}
+
+// noEnv is an empty environment.
+func noEnv(string) string { return "" }
+
+// runArgs runs the server (or a subcommand) to completion with args, an empty
+// environment and out as its stderr.
+func runArgs(ctx context.Context, out io.Writer, args ...string) error {
+	return run(ctx, args, &seams{getenv: noEnv, stderr: out})
 }

@@ -9,11 +9,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/plugins"
-	"github.com/waqtor/waqtor/transport/rest"
 )
 
 // pluginPaths is the repeatable -plugin flag.
@@ -50,50 +48,72 @@ func addPluginFlag(fs *flag.FlagSet, getenv func(string) string) *pluginPaths {
 
 var nonSlug = regexp.MustCompile(`[^a-z0-9_-]+`)
 
-// pluginConfigs names each plugin after its file ("echo-plugin"), made unique.
-func pluginConfigs(paths []string) []plugins.PluginConfig {
-	var out []plugins.PluginConfig
+// slug makes a plugin instance name of s, or "" when nothing is left.
+func slug(s string) string {
+	s = strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(s), "-"), "-_")
+	if len(s) > 56 {
+		s = s[:56]
+	}
+	return s
+}
+
+// pluginNames names each plugin after the name it declares in its Info
+// (declared[i], "" when unknown), else after its file ("echo-plugin"), made
+// unique ("echo", "echo-2").
+func pluginNames(paths, declared []string) []string {
+	var out []string
 	seen := map[string]int{}
-	for _, p := range paths {
-		name := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
-		name = strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(name), "-"), "-_")
+	for i, p := range paths {
+		name := slug(declared[i])
+		if name == "" {
+			name = slug(strings.TrimSuffix(filepath.Base(p), filepath.Ext(p)))
+		}
 		if name == "" {
 			name = "plugin"
-		}
-		if len(name) > 56 {
-			name = name[:56]
 		}
 		seen[name]++
 		if n := seen[name]; n > 1 {
 			name = fmt.Sprintf("%s-%d", name, n)
 		}
-		out = append(out, plugins.PluginConfig{Name: name, Path: p})
+		out = append(out, name)
 	}
 	return out
 }
 
-// startPlugins runs the plugins on core and returns the function that stops
-// them (call it before stopping the Core) and their REST route group. With no
-// paths it does nothing.
-func startPlugins(ctx context.Context, core *waqtor.Core, paths []string, logger *slog.Logger) (func(context.Context) error, []rest.RouteGroup, error) {
-	if len(paths) == 0 {
-		return func(context.Context) error { return nil }, nil, nil
+// pluginConfigs asks each plugin its declared name (plugins.Probe starts it
+// once and stops it) and names the instances after it: the REST routes are
+// /api/plugins/<declared name>. A plugin that fails to answer is named after
+// its file; the host reports its failure.
+func pluginConfigs(ctx context.Context, paths []string, logger *slog.Logger) []plugins.PluginConfig {
+	declared := make([]string, len(paths))
+	for i, p := range paths {
+		info, err := plugins.Probe(ctx, &plugins.PluginConfig{Path: p}, logger)
+		if err != nil {
+			logger.WarnContext(ctx, "Plugin did not tell its name; naming it after its file", slog.String("path", p),
+				slog.Any("error", err))
+			continue
+		}
+		declared[i] = info.Name
 	}
-	host, err := plugins.NewHost(core, &plugins.Config{Logger: logger, Plugins: pluginConfigs(paths)})
-	if err != nil {
-		return nil, nil, err
+	var out []plugins.PluginConfig
+	for i, name := range pluginNames(paths, declared) {
+		out = append(out, plugins.PluginConfig{Name: name, Path: paths[i]})
 	}
-	if err := host.Start(ctx); err != nil {
-		return nil, nil, err
-	}
-	return host.Stop, []rest.RouteGroup{host.Routes(nil)}, nil
+	return out
 }
 
-// chainStop returns a stop function that stops the plugins, then the rest.
-func chainStop(ctx context.Context, stopPlugins func(context.Context) error, next func() error) func() error {
-	return func() error {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		return errors.Join(stopPlugins(sctx), next())
+// startPlugins runs the plugins on core and returns their Host (stop it
+// before the Core), or nil with no paths.
+func startPlugins(ctx context.Context, core *waqtor.Core, paths []string, logger *slog.Logger) (*plugins.Host, error) {
+	if len(paths) == 0 {
+		return nil, nil
 	}
+	host, err := plugins.NewHost(core, &plugins.Config{Logger: logger, Plugins: pluginConfigs(ctx, paths, logger)})
+	if err != nil {
+		return nil, err
+	}
+	if err := host.Start(ctx); err != nil {
+		return nil, err
+	}
+	return host, nil
 }

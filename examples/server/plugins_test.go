@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -56,12 +57,9 @@ func TestPluginFlag(t *testing.T) {
 	_, err := parseOptions([]string{"-plugin", " "}, func(string) string { return "" }, &bytes.Buffer{})
 	require.Error(t, err)
 
-	cfgs := pluginConfigs([]string{"/bin/echo-plugin", "./Echo Plugin.exe", "/other/echo-plugin", "..."})
-	var names []string
-	for _, c := range cfgs {
-		names = append(names, c.Name)
-	}
-	require.Equal(t, []string{"echo-plugin", "echo-plugin-2", "echo-plugin-3", "plugin"}, names)
+	names := pluginNames([]string{"/bin/echo-plugin", "./Echo Plugin.exe", "/other/echo-plugin", "...", "/x/a", "/x/b", "/x/c"},
+		[]string{"", "", "", "", "Echo", "echo", "--"})
+	require.Equal(t, []string{"echo-plugin", "echo-plugin-2", "echo-plugin-3", "plugin", "echo", "echo-2", "c"}, names)
 }
 
 // TestStartPluginsEchoesHi runs the echo plugin through startPlugins, as
@@ -75,12 +73,10 @@ func TestStartPluginsEchoesHi(t *testing.T) {
 	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: dbtest.DSN(t, dbtest.SQLite), Engine: n.Factory(), Logger: logger})
 	require.NoError(t, err)
 	require.NoError(t, core.Start(ctx))
-	stop, groups, err := startPlugins(ctx, core, []string{bin}, logger)
+	host, err := startPlugins(ctx, core, []string{bin}, logger)
 	require.NoError(t, err)
-	require.Len(t, groups, 1)
-	stopAll := chainStop(ctx, stop, func() error { return core.Stop(context.Background()) })
-	t.Cleanup(func() { require.NoError(t, stopAll()) })
-	require.NoError(t, ensureSession(ctx, core, "default"))
+	t.Cleanup(func() { require.NoError(t, errors.Join(host.Stop(ctx), core.Stop(ctx))) })
+	require.NoError(t, createSession(ctx, core, "default"))
 	var sess *waqtor.Session
 	require.Eventually(t, func() bool {
 		sess, err = core.Session(ctx, "default")
@@ -96,10 +92,9 @@ func TestStartPluginsEchoesHi(t *testing.T) {
 	_, err = phone.WaitForText(wctx, "echo: hi")
 	require.NoError(t, err)
 
-	none, groups, err := startPlugins(ctx, core, nil, logger)
+	none, err := startPlugins(ctx, core, nil, logger)
 	require.NoError(t, err)
-	require.Empty(t, groups)
-	require.NoError(t, none(ctx))
+	require.Nil(t, none)
 }
 
 // TestServerRunsPlugin is the issue's "done when": the server with -plugin
@@ -127,7 +122,7 @@ func TestServerRunsPlugin(t *testing.T) {
 		return res.StatusCode, string(b)
 	}
 	require.Eventually(t, func() bool {
-		code, body := call("GET", "/api/plugins/echo-plugin", "")
+		code, body := call("GET", "/api/plugins/echo", "") // the name the plugin declares (B13)
 		return code == http.StatusOK && strings.Contains(body, `"state":"running"`) &&
 			strings.Contains(logs.String(), "status=ready")
 	}, time.Minute, 20*time.Millisecond, "the plugin runs:\n%s", logs.String())
@@ -138,7 +133,7 @@ func TestServerRunsPlugin(t *testing.T) {
 		_, body := call("GET", "/api/sessions/default/messages?chat=%2B15550002222", "")
 		return strings.Contains(body, `"body":"echo: hi"`)
 	}, time.Minute, 20*time.Millisecond, "the echo is sent")
-	code, body = call("POST", "/api/plugins/echo-plugin/commands/stats", "")
+	code, body = call("POST", "/api/plugins/echo/commands/stats", "")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"total":1`)
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -21,10 +22,17 @@ type PairRequest struct {
 
 // Validate checks the fields.
 func (r *PairRequest) Validate() error {
-	if _, err := waqtor.ParsePhone(r.Phone); err != nil {
-		return err
+	return checkPhone("phone", r.Phone)
+}
+
+// checkPhone parses a number and reports a bad one under field, the name the
+// request gives it (ParsePhone names every number "phone").
+func checkPhone(field, number string) error {
+	_, err := waqtor.ParsePhone(number)
+	if fe, ok := errors.AsType[*waqtor.FieldError](err); ok {
+		return &waqtor.FieldError{Err: fe.Err, Field: field, Reason: fe.Reason}
 	}
-	return nil
+	return err
 }
 
 // InboundRequest makes a virtual phone send a text to the session's account.
@@ -35,7 +43,7 @@ type InboundRequest struct {
 
 // Validate checks the fields.
 func (r *InboundRequest) Validate() error {
-	if _, err := waqtor.ParsePhone(r.From); err != nil {
+	if err := checkPhone("from", r.From); err != nil {
 		return err
 	}
 	if strings.TrimSpace(r.Text) == "" {

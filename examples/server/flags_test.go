@@ -1,0 +1,84 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/dbtest"
+)
+
+// TestRateLimitFlag: -rate-limit sets the REST requests per minute per key.
+func TestRateLimitFlag(t *testing.T) {
+	t.Parallel()
+	key := auth.NewKeySecret()
+	srv := startServer(t, []string{"-api-key", key, "-rate-limit", "5"},
+		map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
+	codes := map[int]int{}
+	for range 8 {
+		codes[status(t, srv.addr, "/api/sessions", key)]++
+	}
+	require.Equal(t, map[int]int{http.StatusOK: 5, http.StatusTooManyRequests: 3}, codes)
+	srv.stop(t)
+}
+
+// TestMediaAllowCIDRsFlag: media URLs on loopback are refused by default and
+// fetched with -media-allow-cidrs 127.0.0.0/8.
+func TestMediaAllowCIDRsFlag(t *testing.T) {
+	t.Parallel()
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(png)
+	}))
+	t.Cleanup(files.Close)
+	body := `{"chat":"+15550002222","kind":"image","url":"` + files.URL + `/a.png"}`
+	for _, allow := range []bool{false, true} {
+		key := auth.NewKeySecret()
+		args := []string{"-api-key", key}
+		if allow {
+			args = append(args, "-media-allow-cidrs", "127.0.0.0/8")
+		}
+		srv := startServer(t, args, map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
+		require.Eventually(t, func() bool {
+			code, body := apiCall(t, srv.addr, key, "GET", "/api/session/state", "")
+			return code == 200 && strings.Contains(body, `"status":"ready"`)
+		}, 30*time.Second, 10*time.Millisecond)
+		code, resp := apiCall(t, srv.addr, key, "POST", "/api/messages/send-media", body)
+		if allow {
+			require.Equal(t, http.StatusOK, code, resp)
+		} else {
+			require.Equal(t, http.StatusUnprocessableEntity, code, resp)
+			require.Contains(t, resp, "media-fetch")
+		}
+		srv.stop(t)
+	}
+}
+
+// TestSandboxPairDelayFlag: with -sandbox-pair-delay the new session shows
+// its QR code (as qr.png too) until the delay has passed.
+func TestSandboxPairDelayFlag(t *testing.T) {
+	t.Parallel()
+	key := auth.NewKeySecret()
+	srv := startServer(t, []string{"-api-key", key, "-sandbox-pair-delay", "1h"},
+		map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
+	require.Eventually(t, func() bool {
+		return status(t, srv.addr, "/api/sessions/default/qr.png", key) == http.StatusOK
+	}, 30*time.Second, 10*time.Millisecond, "the QR code can be fetched")
+	code, body := apiCall(t, srv.addr, key, "GET", "/api/session/state", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `"status":"qr"`, "not paired by itself yet")
+	// Pairing by hand still works meanwhile.
+	code, body = apiCall(t, srv.addr, key, "POST", "/api/sandbox/sessions/default/pair", `{"phone":"+15550004444"}`)
+	require.Equal(t, http.StatusNoContent, code, body)
+	require.Eventually(t, func() bool {
+		_, body := apiCall(t, srv.addr, key, "GET", "/api/session/state", "")
+		return strings.Contains(body, `"status":"ready"`)
+	}, 30*time.Second, 10*time.Millisecond)
+	srv.stop(t)
+}
