@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ func TestReadmeQuickstart(t *testing.T) {
 		"./examples/webhookreceiver": plugintest.Build(t, "github.com/waqtor/waqtor/examples/webhookreceiver"),
 	}
 	receiverAddr := freeAddr(t)
+	dir := t.TempDir() // the commands' working directory
 
 	// 1. The gateway.
 	server, ok := strings.CutPrefix(blocks[0], "go run ./examples/server ")
@@ -53,6 +55,9 @@ func TestReadmeQuickstart(t *testing.T) {
 		return key != ""
 	}, 10*time.Second, 10*time.Millisecond, "the server printed no key:\n%s", srv.logs.String())
 
+	// As the README says, the session is ready a moment later.
+	require.Eventually(t, func() bool { return strings.Contains(srv.logs.String(), "status=ready") }, 20*time.Second,
+		10*time.Millisecond, "the session did not pair:\n%s", srv.logs)
 	env := append(os.Environ(), "KEY="+key, "WAQTOR_URL=http://"+srv.addr)
 	rewrite := func(cmd string) string {
 		for src, bin := range bins {
@@ -67,7 +72,7 @@ func TestReadmeQuickstart(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", rewrite(block))
-		cmd.Env = env
+		cmd.Env, cmd.Dir = env, dir
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s\n%s", block, out)
 		return string(out)
@@ -76,7 +81,7 @@ func TestReadmeQuickstart(t *testing.T) {
 		t.Helper()
 		out := &syncBuffer{}
 		cmd := exec.Command("bash", "-euo", "pipefail", "-c", rewrite(block))
-		cmd.Env = env
+		cmd.Env, cmd.Dir = env, dir
 		cmd.Stdout, cmd.Stderr = out, out
 		require.NoError(t, cmd.Start())
 		t.Cleanup(func() {
@@ -104,7 +109,7 @@ func TestReadmeQuickstart(t *testing.T) {
 	watch := background(blocks[2])
 	shows(watch, "watching")
 	// 3. A send: the answer is the message, the watcher sees it and its receipts.
-	require.Contains(t, oneShot(blocks[3]), `"text":"Hello from waqtor"`)
+	require.Contains(t, oneShot(blocks[3]), `"body":"Hello from waqtor"`)
 	shows(watch, "message.sent", "message.delivered", "message.read")
 	// 4. Inbound, seen live, then in the list.
 	require.Contains(t, oneShot(blocks[4]), `"message_id"`)
@@ -122,10 +127,14 @@ func TestReadmeQuickstart(t *testing.T) {
 		}
 		return err == nil
 	}, 20*time.Second, 10*time.Millisecond, "the receiver does not listen:\n%s", receiver)
-	require.Contains(t, oneShot(blocks[7]), `"text":"Your order has shipped"`)
+	require.Contains(t, oneShot(blocks[7]), `"body":"Your order has shipped"`)
 	shows(receiver, "type=message.sent", "Your order has shipped")
 	// 6. The OpenAPI document.
-	require.Contains(t, oneShot(blocks[8]), `"openapi"`)
+	oneShot(blocks[8])
+	doc, err := os.ReadFile(filepath.Join(dir, "openapi.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(doc), `"openapi":"3.`)
+	require.Contains(t, string(doc), `"/messages/send-text"`)
 }
 
 // quickstartBlocks returns the sh blocks between the README's quickstart
