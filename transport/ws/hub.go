@@ -223,6 +223,7 @@ type Hub struct {
 
 	mu      sync.RWMutex
 	clients map[*client]struct{}
+	slots   int            // connections reserved (upgrading) or served: what MaxConnections caps
 	topics  map[string]int // subscribers per topic
 
 	stats   stats
@@ -430,9 +431,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
+	// The slot is reserved before the upgrade, under the lock: counting
+	// only registered clients let concurrent upgrades pass the check together.
+	h.slots++
 	h.conns.Add(1) // under h.mu, so Stop's Wait never races an Add
 	h.mu.Unlock()
 	defer h.conns.Done()
+	defer h.releaseSlot()
 	acc := &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins, InsecureSkipVerify: h.opts.InsecureSkipOriginCheck || !viaToken}
 	if h.opts.CompressionThreshold > 0 {
 		acc.CompressionMode = websocket.CompressionNoContextTakeover
@@ -521,8 +526,9 @@ func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
 	return p, false, err
 }
 
-// full reports whether the hub has MaxConnections clients. ServeHTTP checks
-// again under the lock before it accepts.
+// full reports whether the hub has MaxConnections clients (served or
+// upgrading). ServeHTTP checks again under the lock, where it reserves its
+// slot, before it accepts.
 func (h *Hub) full() bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -530,7 +536,14 @@ func (h *Hub) full() bool {
 }
 
 // fullLocked is full with h.mu held.
-func (h *Hub) fullLocked() bool { return len(h.clients) >= h.opts.MaxConnections }
+func (h *Hub) fullLocked() bool { return h.slots >= h.opts.MaxConnections }
+
+// releaseSlot frees a slot reserved by ServeHTTP.
+func (h *Hub) releaseSlot() {
+	h.mu.Lock()
+	h.slots--
+	h.mu.Unlock()
+}
 
 // originAllowed applies the origin policy: browsers (token path) must send an
 // allowed Origin; API-key clients may send none, or an allowed one.

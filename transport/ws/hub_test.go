@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -525,4 +526,39 @@ func TestFullHubKeepsToken(t *testing.T) {
 		c.close()
 		return true
 	}, 5*time.Second, 20*time.Millisecond, "the token survived the full hub")
+}
+
+// TestMaxConnectionsConcurrent: upgrades racing for the last slots never
+// exceed MaxConnections: each reserves its slot before the upgrade.
+func TestMaxConnectionsConcurrent(t *testing.T) {
+	t.Parallel()
+	const limit, dials = 3, 30
+	b := setup(t, func(o *ws.HubOpts) { o.MaxConnections = limit })
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		conns     []*client
+		refusedOK int
+	)
+	for range dials {
+		wg.Go(func() {
+			c, res, err := b.tryDial(b.keyA, "")
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				conns = append(conns, c)
+				return
+			}
+			if res != nil && res.StatusCode == http.StatusServiceUnavailable {
+				refusedOK++
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range conns {
+		defer c.close()
+	}
+	require.Len(t, conns, limit)
+	require.Equal(t, dials-limit, refusedOK)
+	require.Eventually(t, func() bool { return b.hub.Stats("").Connections.Current == limit }, 5*time.Second, time.Millisecond)
 }
