@@ -29,6 +29,11 @@
 //
 // where id is the event-log sequence to pass back as after.
 //
+// "rate_limit_exceeded" carries retry_after, the seconds until a frame is
+// accepted, and the same value as retryAfter: the seed protocol's name, the
+// one camelCase field, kept as an alias for its clients (new clients read
+// retry_after).
+//
 // # Security and limits
 //
 // A connection authenticates on the upgrade request with an API key
@@ -48,7 +53,9 @@
 // permessage-deflate and across fragments, and inflating stops at the cap, so
 // a frame's memory stays under twice MaxFrameBytes whatever the client sends.
 // String fields are capped in length, and frames in rate (a token bucket per
-// connection; rate_limit_exceeded, then 1008 after repeated violations). Each
+// connection; rate_limit_exceeded, then 1008 after repeated violations, once
+// the replies owed to the frames within the limit and the warnings are
+// written, for at most WriteTimeout). Each
 // connection has a send queue bounded in bytes: a client that falls behind is
 // closed with 1008 and never slows the others. The server pings every
 // PingInterval and cuts a peer whose pong does not come within PongTimeout (a

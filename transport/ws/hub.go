@@ -625,7 +625,9 @@ func (h *Hub) serve(c *client) string {
 	c.sendState()
 	reason := c.readLoop()
 
-	c.close(websocket.StatusNormalClosure, "")
+	if reason != reasonRateLimit { // else the writer closes once it has flushed
+		c.close(websocket.StatusNormalClosure, "")
+	}
 	wg.Wait()
 	h.mu.Lock()
 	delete(h.clients, c)
@@ -675,6 +677,7 @@ type client struct {
 	pending      []pendingFrame
 	pendingBytes int
 	closed       bool
+	flush        *flushClose // set by closeAfterFlush: nothing more is queued
 
 	// rate limit (reader goroutine only)
 	bucket     tokenBucket
@@ -697,6 +700,13 @@ func (c *client) isClosed() bool {
 	return c.closed
 }
 
+// flushClose is the close a client's writer sends once its queue is written.
+type flushClose struct {
+	code   websocket.StatusCode
+	reason string
+	timer  *time.Timer // closes anyway after WriteTimeout
+}
+
 type pendingFrame struct {
 	seq   int64
 	frame []byte
@@ -717,6 +727,9 @@ func (c *client) close(code websocket.StatusCode, reason string) {
 		c.mu.Lock()
 		c.closed = true
 		c.queue, c.queued, c.pending, c.pendingBytes = nil, 0, nil, 0
+		if c.flush != nil {
+			c.flush.timer.Stop()
+		}
 		c.mu.Unlock()
 		close(c.quit)
 		if c.conn == nil {
@@ -749,6 +762,19 @@ func (c *client) close(code websocket.StatusCode, reason string) {
 	})
 }
 
+// closeAfterFlush closes the connection once the frames already queued are
+// written (the replies and warnings owed to the client), and at the latest
+// after WriteTimeout. Nothing queued after it is sent. It returns at once.
+func (c *client) closeAfterFlush(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.flush != nil {
+		return
+	}
+	c.flush = &flushClose{code: code, reason: reason, timer: time.AfterFunc(c.hub.opts.WriteTimeout, func() { c.close(code, reason) })}
+	c.signal()
+}
+
 type offerResult int
 
 const (
@@ -765,7 +791,7 @@ func (c *client) offer(kind waqtor.EventKind, session, tenant string, seq int64,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || !c.kinds[kind] || (len(c.sessions) > 0 && !slices.Contains(c.sessions, session)) {
+	if c.closed || c.flush != nil || !c.kinds[kind] || (len(c.sessions) > 0 && !slices.Contains(c.sessions, session)) {
 		return offerSkipped
 	}
 	limit := c.hub.opts.SendQueueBytes
@@ -807,7 +833,7 @@ func (c *client) send(v any) {
 func (c *client) enqueueWait(b []byte) bool {
 	for {
 		c.mu.Lock()
-		if c.closed {
+		if c.closed || c.flush != nil {
 			c.mu.Unlock()
 			return false
 		}
@@ -838,8 +864,13 @@ func (c *client) writeLoop() {
 			c.mu.Lock()
 			batch := c.queue
 			c.queue = nil
+			flush := c.flush
 			c.mu.Unlock()
 			if len(batch) == 0 {
+				if flush != nil {
+					c.close(flush.code, flush.reason)
+					return
+				}
 				break
 			}
 			for _, b := range batch {
@@ -932,12 +963,14 @@ func (c *client) readLoop() string {
 			c.violations++
 			c.hub.security(httpmetrics.SecurityRateLimited)
 			if c.violations >= c.hub.opts.RateLimitViolations {
-				c.close(websocket.StatusPolicyViolation, "rate limit exceeded repeatedly")
+				// The replies to the frames within the limit and the
+				// warnings are owed: written first, then the close.
+				c.closeAfterFlush(websocket.StatusPolicyViolation, "rate limit exceeded repeatedly")
 				return reasonRateLimit
 			}
-			retry := int(math.Ceil(wait.Seconds()))
+			retry := max(int(math.Ceil(wait.Seconds())), 1)
 			c.send(&RateLimitFrame{Message: fmt.Sprintf("too many frames: at most %d at once, then one per %s", c.hub.opts.RateLimitBurst,
-				c.hub.opts.RateLimitRefill), RetryAfter: max(retry, 1), Type: TypeRateLimitExceeded})
+				c.hub.opts.RateLimitRefill), RetryAfter: retry, RetryAfterAlias: retry, Type: TypeRateLimitExceeded})
 			continue
 		}
 		if typ != websocket.MessageText {
