@@ -246,11 +246,18 @@ func TestTokens(t *testing.T) {
 	tok, exp, err := tk.Issue(p)
 	require.NoError(t, err)
 	require.Equal(t, now.Add(auth.TokenTTLDefault), exp)
+	for range 2 {
+		got, err := tk.Inspect(tok)
+		require.NoError(t, err)
+		require.Equal(t, p, got, "Inspect does not spend the token")
+	}
 	got, err := tk.Verify(tok)
 	require.NoError(t, err)
 	require.Equal(t, p, got)
 	_, err = tk.Verify(tok)
 	require.ErrorIs(t, err, auth.ErrUnauthenticated, "single use")
+	_, err = tk.Inspect(tok)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "Inspect sees it spent")
 
 	tok2, _, err := tk.Issue(p)
 	require.NoError(t, err)
@@ -262,6 +269,8 @@ func TestTokens(t *testing.T) {
 	} {
 		_, err := tk.Verify(bad)
 		require.ErrorIs(t, err, auth.ErrUnauthenticated, name)
+		_, err = tk.Inspect(bad)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated, name)
 	}
 	other, err := auth.NewTokens(nil)
 	require.NoError(t, err)
@@ -270,6 +279,8 @@ func TestTokens(t *testing.T) {
 
 	now = now.Add(auth.TokenTTLDefault)
 	_, err = tk.Verify(tok2)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "expired")
+	_, err = tk.Inspect(tok2)
 	require.ErrorIs(t, err, auth.ErrUnauthenticated, "expired")
 
 	_, err = auth.NewTokens(&auth.TokensConfig{Secret: []byte("short")})

@@ -43,8 +43,12 @@
 // subscription naming a session outside them is refused like an unknown one.
 // Every credential failure gets the same 401. Browser (token) connections
 // must come from an allowed Origin; API-key connections may send no Origin.
-// The Origin and the connection limit are checked before the credentials, so
-// a token refused with 403 (Origin) or 503 (hub full) is not spent.
+// Connections are capped in total (MaxConnections, 503 beyond), per tenant
+// (MaxConnectionsPerTenant, 429) and per API key (MaxConnectionsPerKey, 429;
+// token connections count against their tenant only), so that one tenant
+// cannot take every slot. A token is spent only once the connection is
+// admitted: one refused with 403 (Origin), 503 (hub full) or 429 (a cap) may
+// be retried.
 // The hub logs connections and refusals at debug level with the URL passed
 // through [RedactURL]; hosts that log requests should do the same, or tokens
 // end up in access logs.

@@ -31,22 +31,32 @@ import (
 
 // Defaults of HubOpts.
 const (
-	AuthFailureLimitDefault    = 30
-	AuthFailureWindowDefault   = time.Minute
-	KeyFailureLimitDefault     = 20
-	MaxConnectionsDefault      = 10000
-	MaxFrameBytesDefault       = 10 << 10
-	MaxStringLengthDefault     = 1000
-	PingIntervalDefault        = 25 * time.Second
-	PongTimeoutDefault         = 10 * time.Second
-	RateLimitBurstDefault      = 60
-	RateLimitRefillDefault     = time.Second
-	RateLimitViolationsDefault = 5
-	ResumeMaxDefault           = 10000
-	SendQueueBytesDefault      = 1 << 20
-	ServerNameDefault          = "waqtor"
-	WriteTimeoutDefault        = 5 * time.Second
+	AuthFailureLimitDefault  = 30
+	AuthFailureWindowDefault = time.Minute
+	KeyFailureLimitDefault   = 20
+	MaxConnectionsDefault    = 10000
+	// MaxConnectionsPerKeyDefault leaves room for a service's workers and
+	// reconnect overlaps, far below a tenant's share.
+	MaxConnectionsPerKeyDefault = 100
+	// MaxConnectionsPerTenantDefault is a tenth of MaxConnectionsDefault:
+	// one tenant cannot take more than a tenth of the hub.
+	MaxConnectionsPerTenantDefault = 1000
+	MaxFrameBytesDefault           = 10 << 10
+	MaxStringLengthDefault         = 1000
+	PingIntervalDefault            = 25 * time.Second
+	PongTimeoutDefault             = 10 * time.Second
+	RateLimitBurstDefault          = 60
+	RateLimitRefillDefault         = time.Second
+	RateLimitViolationsDefault     = 5
+	ResumeMaxDefault               = 10000
+	SendQueueBytesDefault          = 1 << 20
+	ServerNameDefault              = "waqtor"
+	WriteTimeoutDefault            = 5 * time.Second
 )
+
+// securityConnectionCap is the security event kind of a connection refused
+// for its tenant's or key's cap.
+const securityConnectionCap = "connection_cap"
 
 // closeGrace bounds the close handshake with a peer.
 const closeGrace = time.Second
@@ -101,6 +111,21 @@ type HubOpts struct {
 	// MaxConnections caps concurrent connections (503 beyond). Defaults to
 	// MaxConnectionsDefault (10,000).
 	MaxConnections int
+	// MaxConnectionsPerKey caps the concurrent connections opened with one
+	// API key (a principal's KeyID) on the upgrade request, so that one
+	// service or leaked key cannot take its tenant's share; beyond it the
+	// upgrade gets 429 with the reason in the body. Browser connections
+	// (tokens) count against their tenant only, not against the key that
+	// minted them: one backend key typically mints the tokens of all of a
+	// product's browsers. Negative disables it. Defaults to
+	// MaxConnectionsPerKeyDefault (100).
+	MaxConnectionsPerKey int
+	// MaxConnectionsPerTenant caps the concurrent connections of one tenant
+	// (keys and tokens alike), so that one tenant cannot take every slot of
+	// MaxConnections; beyond it the upgrade gets 429 with the reason in the
+	// body. It is checked before a token is spent. Negative disables it.
+	// Defaults to MaxConnectionsPerTenantDefault (1,000).
+	MaxConnectionsPerTenant int
 	// MaxFrameBytes caps a client frame (after decompression); a larger one
 	// closes the connection with 1009. Defaults to MaxFrameBytesDefault (10 KiB).
 	MaxFrameBytes int64
@@ -161,6 +186,8 @@ func (o *HubOpts) WithDefaults() *HubOpts {
 	out.AuthFailureWindow = cmp.Or(o.AuthFailureWindow, AuthFailureWindowDefault)
 	out.KeyFailureLimit = cmp.Or(o.KeyFailureLimit, KeyFailureLimitDefault)
 	out.MaxConnections = cmp.Or(o.MaxConnections, MaxConnectionsDefault)
+	out.MaxConnectionsPerKey = cmp.Or(o.MaxConnectionsPerKey, MaxConnectionsPerKeyDefault)
+	out.MaxConnectionsPerTenant = cmp.Or(o.MaxConnectionsPerTenant, MaxConnectionsPerTenantDefault)
 	out.MaxFrameBytes = cmp.Or(o.MaxFrameBytes, MaxFrameBytesDefault)
 	out.MaxStringLength = cmp.Or(o.MaxStringLength, MaxStringLengthDefault)
 	out.PingInterval = cmp.Or(o.PingInterval, PingIntervalDefault)
@@ -223,8 +250,10 @@ type Hub struct {
 
 	mu      sync.RWMutex
 	clients map[*client]struct{}
-	slots   int            // connections reserved (upgrading) or served: what MaxConnections caps
-	topics  map[string]int // subscribers per topic
+	slots   int // connections reserved (upgrading) or served: what MaxConnections caps
+	// Slots per tenant and per key (connections opened with the key itself).
+	tenantSlots, keySlots map[string]int
+	topics                map[string]int // subscribers per topic
 
 	stats   stats
 	metrics *metrics
@@ -249,6 +278,7 @@ func NewHub(core *waqtor.Core, opts *HubOpts) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{core: core, opts: o, logger: o.Logger, clients: map[*client]struct{}{}, topics: map[string]int{},
+		tenantSlots: map[string]int{}, keySlots: map[string]int{},
 		stopped: make(chan struct{}), start: time.Now(),
 		throttle: auththrottle.New(o.AuthFailureLimit, o.KeyFailureLimit, o.AuthFailureWindow)}
 	h.authn = o.AuthenticateFunc
@@ -400,19 +430,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, ip, http.StatusTooManyRequests, string(refused), nil)
 		return
 	}
-	p, viaToken, err := h.authenticate(r)
+	// A token is inspected, not spent, until every check that may refuse
+	// the connection has passed: a browser refused for a full hub or a cap
+	// may retry with the same token.
+	p, tok, err := h.authenticate(r)
 	if err != nil {
-		if !errors.Is(err, auth.ErrUnauthenticated) {
-			h.recordError("auth", err)
-			h.refuse(w, r, ip, http.StatusInternalServerError, "authentication failed", err)
-			return
-		}
-		// One answer for every failure (unknown key, bad token signature,
-		// expired or replayed token): the cause goes to the log only.
-		h.security(httpmetrics.SecurityUnauthorized)
-		h.throttle.Failed(r, attempt)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
-		h.refuse(w, r, ip, http.StatusUnauthorized, "missing or invalid credentials", err)
+		h.authFailed(w, r, ip, attempt, err)
 		return
 	}
 	if !p.Allows(auth.ScopeRead) {
@@ -420,24 +443,21 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, ip, http.StatusForbidden, `this key lacks the "read" scope`, nil)
 		return
 	}
-	h.mu.Lock()
-	switch {
-	case h.state.Load() != hubStarted:
-		h.mu.Unlock()
-		http.Error(w, "WebSocket hub not running", http.StatusServiceUnavailable)
-		return
-	case h.fullLocked():
-		h.mu.Unlock()
-		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+	viaToken := tok != ""
+	status, msg := h.reserve(p, viaToken)
+	if status != 0 {
+		h.refuse(w, r, ip, status, msg, nil)
 		return
 	}
-	// The slot is reserved before the upgrade, under the lock: counting
-	// only registered clients let concurrent upgrades pass the check together.
-	h.slots++
-	h.conns.Add(1) // under h.mu, so Stop's Wait never races an Add
-	h.mu.Unlock()
 	defer h.conns.Done()
-	defer h.releaseSlot()
+	defer h.release(p, viaToken)
+	if viaToken {
+		// Spent now; it fails if the token was used meanwhile.
+		if p, err = h.opts.Tokens.Verify(tok); err != nil {
+			h.authFailed(w, r, ip, attempt, err)
+			return
+		}
+	}
 	acc := &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins, InsecureSkipVerify: h.opts.InsecureSkipOriginCheck || !viaToken}
 	if h.opts.CompressionThreshold > 0 {
 		acc.CompressionMode = websocket.CompressionNoContextTakeover
@@ -505,16 +525,19 @@ func RedactURL(u *url.URL) string {
 	return out.String()
 }
 
-func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
+// authenticate returns the principal of the upgrade request, and its token
+// when it came with one: the token is inspected, not spent (ServeHTTP spends
+// it once the connection is admitted).
+func (h *Hub) authenticate(r *http.Request) (*auth.Principal, string, error) {
 	if tok := r.URL.Query().Get("token"); tok != "" {
 		if h.opts.Tokens == nil {
-			return nil, true, fmt.Errorf("%w: tokens are not enabled", auth.ErrUnauthenticated)
+			return nil, tok, fmt.Errorf("%w: tokens are not enabled", auth.ErrUnauthenticated)
 		}
-		p, err := h.opts.Tokens.Verify(tok)
-		return p, true, err
+		p, err := h.opts.Tokens.Inspect(tok)
+		return p, tok, err
 	}
 	if h.authn == nil {
-		return nil, false, fmt.Errorf("%w: no credentials", auth.ErrUnauthenticated)
+		return nil, "", fmt.Errorf("%w: no credentials", auth.ErrUnauthenticated)
 	}
 	p, err := h.authn(r)
 	if err == nil {
@@ -523,7 +546,72 @@ func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
 			err = fmt.Errorf("ws: AuthenticateFunc returned an invalid principal: %w", err)
 		}
 	}
-	return p, false, err
+	return p, "", err
+}
+
+// authFailed answers a failed authentication.
+func (h *Hub) authFailed(w http.ResponseWriter, r *http.Request, ip string, attempt auththrottle.Attempt, err error) {
+	if !errors.Is(err, auth.ErrUnauthenticated) {
+		h.recordError("auth", err)
+		h.refuse(w, r, ip, http.StatusInternalServerError, "authentication failed", err)
+		return
+	}
+	// One answer for every failure (unknown key, bad token signature,
+	// expired or replayed token): the cause goes to the log only.
+	h.security(httpmetrics.SecurityUnauthorized)
+	h.throttle.Failed(r, attempt)
+	w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
+	h.refuse(w, r, ip, http.StatusUnauthorized, "missing or invalid credentials", err)
+}
+
+// keyCounted reports whether a connection counts against its key's cap:
+// connections opened with the key itself. Token connections count against
+// the tenant only: one backend key typically mints the tokens of all of a
+// product's browsers.
+func keyCounted(p *auth.Principal, viaToken bool) bool { return !viaToken && p.KeyID != "" }
+
+// reserve takes a connection slot for p under the lock, before the upgrade
+// (and before a token is spent), or returns the status and message that
+// refuse it. On success the caller owes h.release and h.conns.Done.
+func (h *Hub) reserve(p *auth.Principal, viaToken bool) (int, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.state.Load() != hubStarted:
+		return http.StatusServiceUnavailable, "WebSocket hub not running"
+	case h.fullLocked():
+		return http.StatusServiceUnavailable, "too many connections"
+	case h.opts.MaxConnectionsPerTenant > 0 && h.tenantSlots[p.Tenant] >= h.opts.MaxConnectionsPerTenant:
+		h.security(securityConnectionCap)
+		return http.StatusTooManyRequests, fmt.Sprintf("too many connections for this tenant (at most %d)", h.opts.MaxConnectionsPerTenant)
+	case keyCounted(p, viaToken) && h.opts.MaxConnectionsPerKey > 0 && h.keySlots[p.KeyID] >= h.opts.MaxConnectionsPerKey:
+		h.security(securityConnectionCap)
+		return http.StatusTooManyRequests, fmt.Sprintf("too many connections for this API key (at most %d)", h.opts.MaxConnectionsPerKey)
+	}
+	// The slot is reserved before the upgrade, under the lock: counting
+	// only registered clients let concurrent upgrades pass the check together.
+	h.slots++
+	h.tenantSlots[p.Tenant]++
+	if keyCounted(p, viaToken) {
+		h.keySlots[p.KeyID]++
+	}
+	h.conns.Add(1) // under h.mu, so Stop's Wait never races an Add
+	return 0, ""
+}
+
+// release frees a slot taken by reserve.
+func (h *Hub) release(p *auth.Principal, viaToken bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.slots--
+	if h.tenantSlots[p.Tenant]--; h.tenantSlots[p.Tenant] <= 0 {
+		delete(h.tenantSlots, p.Tenant)
+	}
+	if keyCounted(p, viaToken) {
+		if h.keySlots[p.KeyID]--; h.keySlots[p.KeyID] <= 0 {
+			delete(h.keySlots, p.KeyID)
+		}
+	}
 }
 
 // full reports whether the hub has MaxConnections clients (served or
@@ -537,13 +625,6 @@ func (h *Hub) full() bool {
 
 // fullLocked is full with h.mu held.
 func (h *Hub) fullLocked() bool { return h.slots >= h.opts.MaxConnections }
-
-// releaseSlot frees a slot reserved by ServeHTTP.
-func (h *Hub) releaseSlot() {
-	h.mu.Lock()
-	h.slots--
-	h.mu.Unlock()
-}
 
 // originAllowed applies the origin policy: browsers (token path) must send an
 // allowed Origin; API-key clients may send none, or an allowed one.

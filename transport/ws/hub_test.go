@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -561,4 +562,69 @@ func TestMaxConnectionsConcurrent(t *testing.T) {
 	require.Len(t, conns, limit)
 	require.Equal(t, dials-limit, refusedOK)
 	require.Eventually(t, func() bool { return b.hub.Stats("").Connections.Current == limit }, 5*time.Second, time.Millisecond)
+}
+
+// TestConnectionCaps: one key and one tenant cannot take every slot: beyond
+// MaxConnectionsPerKey (connections opened with the key) and
+// MaxConnectionsPerTenant (keys and tokens alike) the upgrade gets 429 with
+// the reason, while another tenant still connects; token connections count
+// against the tenant, not the key that minted them, and a token refused for
+// a cap is not spent.
+func TestConnectionCaps(t *testing.T) {
+	t.Parallel()
+	tokens, err := auth.NewTokens(nil)
+	require.NoError(t, err)
+	b := setup(t, func(o *ws.HubOpts) {
+		o.MaxConnectionsPerKey, o.MaxConnectionsPerTenant = 2, 4
+		o.Tokens = tokens
+		o.AllowedOrigins = []string{"app.example.com"}
+	})
+	ctx := context.Background()
+	_, keyA2, err := b.keys.Create(ctx, &auth.KeyCreateParams{Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "default"})
+	require.NoError(t, err)
+	pA, err := b.keys.Authenticate(ctx, b.keyA)
+	require.NoError(t, err)
+	refused := func(key, query, reason string) {
+		t.Helper()
+		var hdr []string
+		if query != "" {
+			hdr = []string{"Origin", "https://app.example.com"}
+		}
+		_, res, err := b.tryDial(key, query, hdr...)
+		require.Error(t, err)
+		require.NotNil(t, res)
+		require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
+		body, _ := io.ReadAll(res.Body)
+		require.Contains(t, string(body), reason)
+	}
+	for range 2 {
+		defer b.dial(t, b.keyA).close()
+	}
+	refused(b.keyA, "", "too many connections for this API key (at most 2)")
+	defer b.dial(t, keyA2).close()
+	defer b.dial(t, b.keyB).close() // another tenant
+
+	tok, _, err := tokens.Issue(pA) // minted by keyA, which is at its cap
+	require.NoError(t, err)
+	first, _, err := b.tryDial("", "?token="+tok, "Origin", "https://app.example.com")
+	require.NoError(t, err, "a token counts against the tenant, not the key")
+
+	tok2, _, err := tokens.Issue(pA)
+	require.NoError(t, err)
+	refused("", "?token="+tok2, "too many connections for this tenant (at most 4)")
+	refused(keyA2, "", "too many connections for this tenant (at most 4)")
+	other := b.dial(t, b.keyB)
+	other.handshake(t)
+	other.close()
+	require.EqualValues(t, 3, b.hub.Stats("").Security["connection_cap"])
+
+	first.close()
+	require.Eventually(t, func() bool {
+		c, _, err := b.tryDial("", "?token="+tok2, "Origin", "https://app.example.com")
+		if err != nil {
+			return false
+		}
+		c.close()
+		return true
+	}, 5*time.Second, 20*time.Millisecond, "the token refused for the cap was not spent")
 }
