@@ -49,6 +49,12 @@
 // cannot take every slot. A token is spent only once the connection is
 // admitted: one refused with 403 (Origin), 503 (hub full) or 429 (a cap) may
 // be retried.
+// Revoking a key through the hub's KeyStore (DELETE /keys/{id}) closes the
+// key's connections at once with 1008 "key revoked", those opened with tokens
+// it minted included, and the tokens it minted no longer open one (a token
+// carries its key's ID, whose state is read from the database). A key revoked
+// by another process sharing the database, or that expires, loses its
+// connections within KeyRecheckInterval.
 // The hub logs connections and refusals at debug level with the URL passed
 // through [RedactURL]; hosts that log requests should do the same, or tokens
 // end up in access logs.

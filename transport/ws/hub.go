@@ -31,10 +31,11 @@ import (
 
 // Defaults of HubOpts.
 const (
-	AuthFailureLimitDefault  = 30
-	AuthFailureWindowDefault = time.Minute
-	KeyFailureLimitDefault   = 20
-	MaxConnectionsDefault    = 10000
+	AuthFailureLimitDefault   = 30
+	AuthFailureWindowDefault  = time.Minute
+	KeyFailureLimitDefault    = 20
+	KeyRecheckIntervalDefault = 30 * time.Second
+	MaxConnectionsDefault     = 10000
 	// MaxConnectionsPerKeyDefault leaves room for a service's workers and
 	// reconnect overlaps, far below a tenant's share.
 	MaxConnectionsPerKeyDefault = 100
@@ -103,8 +104,18 @@ type HubOpts struct {
 	// key ID, from any address, per AuthFailureWindow (429 beyond). Negative
 	// disables it. Defaults to KeyFailureLimitDefault (20), like rest's.
 	KeyFailureLimit int
+	// KeyRecheckInterval is how often the hub rereads, from Keys's database,
+	// the keys of its open connections, and closes (1008) those of keys
+	// revoked or expired since. Revocations through Keys itself (the REST
+	// route DELETE /keys/{id} of this process) close them at once; this
+	// catches those made by other processes sharing the database, and
+	// expiries. Negative disables it. Defaults to KeyRecheckIntervalDefault
+	// (30 s).
+	KeyRecheckInterval time.Duration
 	// Keys authenticates API keys (X-API-Key or Authorization: Bearer on the
-	// upgrade request). Defaults to none.
+	// upgrade request). Revoking a key through it closes the key's open
+	// connections (1008, "key revoked"), those of tokens it minted included,
+	// and voids the tokens it minted. Defaults to none.
 	Keys *auth.KeyStore
 	// Logger receives the hub's logs. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -185,6 +196,7 @@ func (o *HubOpts) WithDefaults() *HubOpts {
 	out.AuthFailureLimit = cmp.Or(o.AuthFailureLimit, AuthFailureLimitDefault)
 	out.AuthFailureWindow = cmp.Or(o.AuthFailureWindow, AuthFailureWindowDefault)
 	out.KeyFailureLimit = cmp.Or(o.KeyFailureLimit, KeyFailureLimitDefault)
+	out.KeyRecheckInterval = cmp.Or(o.KeyRecheckInterval, KeyRecheckIntervalDefault)
 	out.MaxConnections = cmp.Or(o.MaxConnections, MaxConnectionsDefault)
 	out.MaxConnectionsPerKey = cmp.Or(o.MaxConnectionsPerKey, MaxConnectionsPerKeyDefault)
 	out.MaxConnectionsPerTenant = cmp.Or(o.MaxConnectionsPerTenant, MaxConnectionsPerTenantDefault)
@@ -253,7 +265,13 @@ type Hub struct {
 	slots   int // connections reserved (upgrading) or served: what MaxConnections caps
 	// Slots per tenant and per key (connections opened with the key itself).
 	tenantSlots, keySlots map[string]int
-	topics                map[string]int // subscribers per topic
+	// ended holds keys revoked (or expired) while connections may be
+	// upgrading, so that one authenticated just before cannot register
+	// after the sweep; entries are pruned after endedMemory.
+	ended       map[string]time.Time
+	unsubRevoke func()
+	quit        chan struct{}  // closed by Stop: ends the key recheck
+	topics      map[string]int // subscribers per topic
 
 	stats   stats
 	metrics *metrics
@@ -278,7 +296,7 @@ func NewHub(core *waqtor.Core, opts *HubOpts) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{core: core, opts: o, logger: o.Logger, clients: map[*client]struct{}{}, topics: map[string]int{},
-		tenantSlots: map[string]int{}, keySlots: map[string]int{},
+		tenantSlots: map[string]int{}, keySlots: map[string]int{}, ended: map[string]time.Time{}, quit: make(chan struct{}),
 		stopped: make(chan struct{}), start: time.Now(),
 		throttle: auththrottle.New(o.AuthFailureLimit, o.KeyFailureLimit, o.AuthFailureWindow)}
 	h.authn = o.AuthenticateFunc
@@ -313,6 +331,16 @@ func (h *Hub) Start(ctx context.Context) error {
 		defer h.bg.Done()
 		h.dispatch(ch)
 	}()
+	if h.opts.Keys != nil {
+		h.unsubRevoke = h.opts.Keys.OnRevoke(func(id string) { h.endKey(id, "key revoked") })
+		if h.opts.KeyRecheckInterval > 0 {
+			h.bg.Add(1)
+			go func() {
+				defer h.bg.Done()
+				h.recheckKeys()
+			}()
+		}
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -347,6 +375,10 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	h.mu.RUnlock()
 	h.unsub()
+	if h.unsubRevoke != nil {
+		h.unsubRevoke()
+	}
+	close(h.quit)
 	done := make(chan struct{})
 	go func() {
 		h.bg.Wait()
@@ -444,6 +476,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	viaToken := tok != ""
+	if viaToken {
+		if err := h.checkTokenKey(r.Context(), p); err != nil {
+			h.authFailed(w, r, ip, attempt, err)
+			return
+		}
+	}
 	status, msg := h.reserve(p, viaToken)
 	if status != 0 {
 		h.refuse(w, r, ip, status, msg, nil)
@@ -690,9 +728,13 @@ func (h *Hub) serve(c *client) string {
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	stopping := h.state.Load() != hubStarted
+	_, ended := h.ended[c.p.KeyID]
 	h.mu.Unlock()
-	if stopping { // Stop ran during the handshake
+	switch {
+	case stopping: // Stop ran during the handshake
 		c.close(websocket.StatusGoingAway, "server shutting down")
+	case ended && c.p.KeyID != "": // revoked during the handshake
+		c.end("key revoked")
 	}
 	h.stats.connections.Add(1)
 	h.metrics.connections.Inc()
@@ -722,6 +764,96 @@ func (h *Hub) serve(c *client) string {
 	return reason
 }
 
+// checkTokenKey refuses a token minted by a key that has since been revoked
+// or has expired: tokens carry their key's ID (in the principal), and the
+// key's state is read from the database, so this holds across processes
+// sharing it. A key ID Keys does not know (a principal from a host's
+// AuthenticateFunc) is not checked.
+func (h *Hub) checkTokenKey(ctx context.Context, p *auth.Principal) error {
+	if p.KeyID == "" || h.opts.Keys == nil {
+		return nil
+	}
+	h.mu.RLock()
+	_, ended := h.ended[p.KeyID]
+	h.mu.RUnlock()
+	if ended {
+		return fmt.Errorf("%w: %w: token of key %s", auth.ErrUnauthenticated, auth.ErrKeyRevoked, p.KeyID)
+	}
+	if err := h.opts.Keys.CheckActive(ctx, p.KeyID); err != nil && !errors.Is(err, auth.ErrKeyNotFound) {
+		return fmt.Errorf("token of key %s: %w", p.KeyID, err)
+	}
+	return nil
+}
+
+// endedMemory is how long a revoked key is remembered for connections that
+// were upgrading when it was revoked (a handshake takes far less).
+const endedMemory = time.Minute
+
+// endKey closes (1008) every connection authenticated by the key, tokens it
+// minted included, and keeps connections upgrading with it from
+// registering.
+func (h *Hub) endKey(keyID, reason string) {
+	if keyID == "" {
+		return
+	}
+	now := time.Now()
+	var hit []*client
+	h.mu.Lock()
+	for id, at := range h.ended {
+		if now.Sub(at) > endedMemory {
+			delete(h.ended, id)
+		}
+	}
+	h.ended[keyID] = now
+	for c := range h.clients {
+		if c.p.KeyID == keyID {
+			hit = append(hit, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range hit {
+		c.end(reason)
+	}
+	if len(hit) > 0 {
+		h.logger.Info("WebSocket connections of a key closed", slog.String("key_id", keyID), slog.String("reason", reason),
+			slog.Int("connections", len(hit)))
+	}
+}
+
+// recheckKeys rereads the keys of open connections every
+// KeyRecheckInterval and ends those revoked or expired, until Stop.
+func (h *Hub) recheckKeys() {
+	t := time.NewTicker(h.opts.KeyRecheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.quit:
+			return
+		case <-t.C:
+		}
+		ids := map[string]bool{}
+		h.mu.RLock()
+		for c := range h.clients {
+			if c.p.KeyID != "" {
+				ids[c.p.KeyID] = true
+			}
+		}
+		h.mu.RUnlock()
+		for id := range ids {
+			err := h.opts.Keys.CheckActive(h.runCtx, id)
+			switch {
+			case err == nil, errors.Is(err, auth.ErrKeyNotFound):
+			case errors.Is(err, auth.ErrKeyRevoked):
+				h.endKey(id, "key revoked")
+			case errors.Is(err, auth.ErrKeyExpired):
+				h.endKey(id, "key expired")
+			default:
+				h.recordError("key_recheck", err)
+			}
+		}
+	}
+}
+
 // topicDelta updates subscriber counts; call with h.mu held.
 func (h *Hub) topicDelta(topic string, d int) {
 	h.topics[topic] += d
@@ -741,6 +873,7 @@ type client struct {
 	lastPong    atomic.Int64
 	dead        atomic.Bool
 	slow        atomic.Bool
+	ended       atomic.Bool // its key was revoked or expired
 	ctx         context.Context
 	cancel      context.CancelFunc
 	closeOnce   sync.Once
@@ -763,6 +896,13 @@ type client struct {
 	// rate limit (reader goroutine only)
 	bucket     tokenBucket
 	violations int
+}
+
+// end closes a client whose key was revoked or expired, at once (what is
+// queued is not owed to it any more).
+func (c *client) end(reason string) {
+	c.ended.Store(true)
+	c.close(websocket.StatusPolicyViolation, reason)
 }
 
 // closeSlow closes a client that cannot keep up, once.
@@ -1013,6 +1153,7 @@ func (c *client) pingLoop() {
 const (
 	reasonClosed     = "closed"
 	reasonDead       = "dead_peer"
+	reasonKeyEnded   = "key_revoked"
 	reasonOversized  = "oversized"
 	reasonRateLimit  = "rate_limited"
 	reasonServerStop = "server_stop"
@@ -1032,6 +1173,8 @@ func (c *client) readLoop() string {
 				return reasonOversized
 			case c.dead.Load():
 				return reasonDead
+			case c.ended.Load():
+				return reasonKeyEnded
 			case c.hub.state.Load() == hubStopped:
 				return reasonServerStop
 			}
