@@ -38,7 +38,9 @@
 //
 // A connection authenticates on the upgrade request with an API key
 // (X-API-Key or Authorization: Bearer) or, for browsers, a single-use token
-// from the REST route of [Hub.TokenRoutes] (?token=). It sees only its
+// from the REST route of [Hub.TokenRoutes] (?token=). The seed's ?apiKey=
+// is accepted only with HubOpts.InsecureAllowQueryAPIKey (off by default: a
+// key in a URL leaks into logs and proxies). It sees only its
 // principal's tenant and sessions and needs the "read" scope; a
 // subscription naming a session outside them is refused like an unknown one.
 // Every credential failure gets the same 401. Browser (token) connections

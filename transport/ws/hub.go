@@ -97,6 +97,14 @@ type HubOpts struct {
 	// CompressionThreshold enables permessage-deflate (no context takeover)
 	// for messages of at least this many bytes. Defaults to 0: compression off.
 	CompressionThreshold int
+	// InsecureAllowQueryAPIKey accepts the API key in the apiKey query
+	// parameter (/ws?apiKey=wqt_…), as the seed protocol did, when no
+	// X-API-Key or Authorization header carries one; it is then handled as
+	// if sent in X-API-Key. For migrating the seed's clients only: a key in a
+	// URL leaks into access logs, proxy logs, browser history and Referer
+	// headers, and unlike a browser token it does not expire. Prefer the
+	// headers, or browser tokens (Tokens). Defaults to false.
+	InsecureAllowQueryAPIKey bool
 	// InsecureSkipOriginCheck accepts every Origin. For development only: it
 	// opens the door to cross-site WebSocket hijacking. Defaults to false.
 	InsecureSkipOriginCheck bool
@@ -455,6 +463,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
+	if h.opts.InsecureAllowQueryAPIKey {
+		r = withQueryAPIKey(r)
+	}
 	attempt, refused := h.throttle.Check(r)
 	if refused != auththrottle.None {
 		h.security(httpmetrics.SecurityRateLimited)
@@ -532,9 +543,10 @@ func (h *Hub) refuse(w http.ResponseWriter, r *http.Request, ip string, status i
 var redactedParams = []string{"access_token", "api_key", "apikey", "key", "sig", "token"}
 
 // RedactURL returns u as a string with the values of credential query
-// parameters (token, the browser token of the WebSocket; apiKey, key,
-// api_key, access_token and sig, which some clients send although the hub
-// ignores them) replaced by REDACTED. Hosts that log requests should log
+// parameters (token, the browser token of the WebSocket; apiKey, accepted
+// with HubOpts.InsecureAllowQueryAPIKey; key, api_key, access_token and sig,
+// which some clients send although the hub ignores them) replaced by
+// REDACTED. Hosts that log requests should log
 // this rather than the URL: tokens in query strings otherwise end up in
 // access logs.
 func RedactURL(u *url.URL) string {
@@ -561,6 +573,22 @@ func RedactURL(u *url.URL) string {
 	out := *u
 	out.RawQuery = q.Encode()
 	return out.String()
+}
+
+// QueryAPIKeyParam is the query parameter of HubOpts.InsecureAllowQueryAPIKey.
+const QueryAPIKeyParam = "apiKey"
+
+// withQueryAPIKey returns r with its apiKey query parameter in X-API-Key,
+// when no header carries a key.
+func withQueryAPIKey(r *http.Request) *http.Request {
+	k := r.URL.Query().Get(QueryAPIKeyParam)
+	if k == "" || auth.KeyFromRequest(r) != "" {
+		return r
+	}
+	out := *r
+	out.Header = r.Header.Clone()
+	out.Header.Set(auth.HeaderAPIKey, k)
+	return &out
 }
 
 // authenticate returns the principal of the upgrade request, and its token

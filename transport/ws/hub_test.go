@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -627,4 +628,35 @@ func TestConnectionCaps(t *testing.T) {
 		c.close()
 		return true
 	}, 5*time.Second, 20*time.Millisecond, "the token refused for the cap was not spent")
+}
+
+// TestQueryAPIKey: the seed's /ws?apiKey= is refused by default (401) and
+// accepted with InsecureAllowQueryAPIKey, where a wrong key is still refused,
+// a header key wins over the query, and the key is redacted from logs.
+func TestQueryAPIKey(t *testing.T) {
+	t.Parallel()
+	off := setup(t, nil)
+	_, res, err := off.tryDial("", "?apiKey="+off.keyA)
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "off by default")
+
+	on := setup(t, func(o *ws.HubOpts) { o.InsecureAllowQueryAPIKey = true })
+	c, _, err := on.tryDial("", "?apiKey="+on.keyA)
+	require.NoError(t, err)
+	defer c.close()
+	require.Equal(t, ws.TypeWelcome, c.read(t).typ())
+	_, res, err = on.tryDial("", "?apiKey="+auth.NewKeySecret())
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "an unknown key")
+	_, res, err = on.tryDial(auth.NewKeySecret(), "?apiKey="+on.keyA)
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "the header's key is the one checked")
+	b, _, err := on.tryDial("", "?apiKey="+on.keyB)
+	require.NoError(t, err)
+	defer b.close()
+	w := b.read(t)
+	require.Equal(t, "other", w["tenant"], "the query key's tenant")
+	u, err := url.Parse("/ws?apiKey=" + on.keyA)
+	require.NoError(t, err)
+	require.NotContains(t, ws.RedactURL(u), on.keyA)
 }
