@@ -232,6 +232,9 @@ func (o *HubOpts) validate() error {
 	if o.Keys == nil && o.AuthenticateFunc == nil && o.Tokens == nil {
 		return errors.New("ws: HubOpts needs Keys (try auth.NewKeyStore), an AuthenticateFunc or Tokens")
 	}
+	if o.InsecureAllowQueryAPIKey && o.Keys == nil && o.AuthenticateFunc == nil {
+		return errors.New("ws: InsecureAllowQueryAPIKey needs Keys (try auth.NewKeyStore) or an AuthenticateFunc that reads X-API-Key")
+	}
 	for _, p := range o.AllowedOrigins {
 		if _, err := path.Match(p, ""); err != nil {
 			return fmt.Errorf("ws: AllowedOrigins: bad pattern %q: %w", p, err)

@@ -660,3 +660,32 @@ func TestQueryAPIKey(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, ws.RedactURL(u), on.keyA)
 }
+
+// TestNewHubOpts: options that cannot work are refused with an error naming
+// the fix; negative caps and recheck interval disable them.
+func TestNewHubOpts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	tokens, err := auth.NewTokens(nil)
+	require.NoError(t, err)
+	for name, tc := range map[string]struct {
+		opts *ws.HubOpts
+		want string
+	}{
+		"no authentication":     {opts: &ws.HubOpts{}, want: "needs Keys"},
+		"query key, no keys":    {opts: &ws.HubOpts{Tokens: tokens, InsecureAllowQueryAPIKey: true}, want: "InsecureAllowQueryAPIKey needs Keys"},
+		"negative size":         {opts: &ws.HubOpts{Keys: b.keys, MaxConnections: -1}, want: "must not be negative"},
+		"caps and recheck off":  {opts: &ws.HubOpts{Keys: b.keys, MaxConnectionsPerKey: -1, MaxConnectionsPerTenant: -1, KeyRecheckInterval: -1}},
+		"query key with keys":   {opts: &ws.HubOpts{Keys: b.keys, InsecureAllowQueryAPIKey: true}},
+		"tokens only, defaults": {opts: &ws.HubOpts{Tokens: tokens}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ws.NewHub(b.core, tc.opts)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
