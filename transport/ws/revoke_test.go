@@ -2,8 +2,10 @@ package ws_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/transport/rest"
 	"github.com/waqtor/waqtor/transport/ws"
 )
 
@@ -131,4 +134,53 @@ func TestRevokeFromAnotherProcess(t *testing.T) {
 	code, reason = closedWith(t, e)
 	require.Equal(t, websocket.StatusPolicyViolation, code)
 	require.Equal(t, "key expired", reason)
+}
+
+// TestRevokeThroughREST is the reported reproduction end to end: a socket
+// opened with a key, and a browser token the key got from POST /ws-token,
+// both lose access when DELETE /keys/{id} revokes the key through the REST
+// handler sharing the hub's KeyStore.
+func TestRevokeThroughREST(t *testing.T) {
+	t.Parallel()
+	tokens, err := auth.NewTokens(nil)
+	require.NoError(t, err)
+	b := setup(t, func(o *ws.HubOpts) {
+		o.Tokens = tokens
+		o.AllowedOrigins = []string{"app.example.com"}
+		o.KeyRecheckInterval = -1
+	})
+	group, err := b.hub.TokenRoutes()
+	require.NoError(t, err)
+	api, err := rest.NewHandler(b.core, &rest.HandlerOpts{Keys: b.keys, Groups: []rest.RouteGroup{group}, Logger: discardLogger()})
+	require.NoError(t, err)
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	call := func(key, method, path string) *http.Response {
+		req, err := http.NewRequest(method, srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-API-Key", key)
+		res, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = res.Body.Close() })
+		return res
+	}
+	ctx := context.Background()
+	k, secret, err := b.keys.Create(ctx, &auth.KeyCreateParams{Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "default"})
+	require.NoError(t, err)
+	res := call(secret, "POST", "/ws-token")
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	var tok ws.TokenResponse
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&tok))
+
+	c := b.dial(t, secret)
+	defer c.close()
+	c.handshake(t)
+	c.subscribe(t, "message.*")
+	require.Equal(t, http.StatusNoContent, call(b.keyA, "DELETE", "/keys/"+k.ID).StatusCode)
+	code, reason := closedWith(t, c)
+	require.Equal(t, websocket.StatusPolicyViolation, code)
+	require.Equal(t, "key revoked", reason)
+	_, res, err = b.tryDial("", "?token="+tok.Token, "Origin", "https://app.example.com")
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "the token minted before the revocation")
 }
