@@ -246,11 +246,18 @@ func TestTokens(t *testing.T) {
 	tok, exp, err := tk.Issue(p)
 	require.NoError(t, err)
 	require.Equal(t, now.Add(auth.TokenTTLDefault), exp)
+	for range 2 {
+		got, err := tk.Inspect(tok)
+		require.NoError(t, err)
+		require.Equal(t, p, got, "Inspect does not spend the token")
+	}
 	got, err := tk.Verify(tok)
 	require.NoError(t, err)
 	require.Equal(t, p, got)
 	_, err = tk.Verify(tok)
 	require.ErrorIs(t, err, auth.ErrUnauthenticated, "single use")
+	_, err = tk.Inspect(tok)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "Inspect sees it spent")
 
 	tok2, _, err := tk.Issue(p)
 	require.NoError(t, err)
@@ -262,6 +269,8 @@ func TestTokens(t *testing.T) {
 	} {
 		_, err := tk.Verify(bad)
 		require.ErrorIs(t, err, auth.ErrUnauthenticated, name)
+		_, err = tk.Inspect(bad)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated, name)
 	}
 	other, err := auth.NewTokens(nil)
 	require.NoError(t, err)
@@ -270,6 +279,8 @@ func TestTokens(t *testing.T) {
 
 	now = now.Add(auth.TokenTTLDefault)
 	_, err = tk.Verify(tok2)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "expired")
+	_, err = tk.Inspect(tok2)
 	require.ErrorIs(t, err, auth.ErrUnauthenticated, "expired")
 
 	_, err = auth.NewTokens(&auth.TokensConfig{Secret: []byte("short")})
@@ -327,4 +338,65 @@ func TestKeyLastUsed(t *testing.T) {
 			require.Equal(t, *b.now, list[0].LastUsedAt)
 		})
 	}
+}
+
+// TestOnRevoke: Revoke notifies every subscriber with the key's ID once the
+// revocation is stored (CheckActive sees it), again for an already revoked
+// key, never after unsubscribing, and not at all for an unknown or foreign
+// key (which changes nothing); a panicking subscriber does not keep the
+// others from hearing of it.
+func TestOnRevoke(t *testing.T) {
+	t.Parallel()
+	b := setup(t, dbtest.SQLite)
+	ctx := context.Background()
+	k, _, err := b.ks.Create(ctx, &auth.KeyCreateParams{Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "t"})
+	require.NoError(t, err)
+	var got, gotLate []string
+	stop := b.ks.OnRevoke(func(id string) {
+		require.ErrorIs(t, b.ks.CheckActive(ctx, id), auth.ErrKeyRevoked, "notified after the revocation is stored")
+		got = append(got, id)
+	})
+	b.ks.OnRevoke(func(string) { panic("boom") })
+	defer b.ks.OnRevoke(func(id string) { gotLate = append(gotLate, id) })()
+
+	require.ErrorIs(t, b.ks.Revoke(ctx, "other", k.ID), auth.ErrKeyNotFound)
+	require.ErrorIs(t, b.ks.Revoke(ctx, "", "nope"), auth.ErrKeyNotFound)
+	require.Empty(t, got, "nothing revoked, nothing notified")
+	require.NoError(t, b.ks.CheckActive(ctx, k.ID))
+
+	require.NoError(t, b.ks.Revoke(ctx, "t", k.ID))
+	require.Equal(t, []string{k.ID}, got)
+	require.Equal(t, []string{k.ID}, gotLate, "after the panicking subscriber")
+	require.NoError(t, b.ks.Revoke(ctx, "t", k.ID))
+	require.Equal(t, []string{k.ID, k.ID}, got, "again for a revoked key")
+	stop()
+	require.NoError(t, b.ks.Revoke(ctx, "t", k.ID))
+	require.Len(t, got, 2, "unsubscribed")
+	require.Len(t, gotLate, 3)
+}
+
+// TestCheckActive: CheckActive reads the database, so it sees what another
+// KeyStore (another process) revoked, and keys that expired.
+func TestCheckActive(t *testing.T) {
+	t.Parallel()
+	b := setup(t, dbtest.SQLite)
+	ctx := context.Background()
+	k, _, err := b.ks.Create(ctx, &auth.KeyCreateParams{Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "t", ExpiresAt: b.now.Add(time.Hour)})
+	require.NoError(t, err)
+	k2, _, err := b.ks.Create(ctx, &auth.KeyCreateParams{Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "t"})
+	require.NoError(t, err)
+	require.NoError(t, b.ks.CheckActive(ctx, k.ID))
+	require.ErrorIs(t, b.ks.CheckActive(ctx, "nope"), auth.ErrKeyNotFound)
+
+	other, err := auth.NewKeyStore(ctx, b.core, nil)
+	require.NoError(t, err)
+	require.NoError(t, other.Revoke(ctx, "t", k2.ID))
+	err = b.ks.CheckActive(ctx, k2.ID)
+	require.ErrorIs(t, err, auth.ErrKeyRevoked)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+
+	*b.now = b.now.Add(time.Hour)
+	err = b.ks.CheckActive(ctx, k.ID)
+	require.ErrorIs(t, err, auth.ErrKeyExpired)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
 }

@@ -18,4 +18,8 @@ var (
 	ErrKeyNotFound = errors.New("auth: key not found")
 	// ErrKeyExists reports an imported key that is already stored.
 	ErrKeyExists = errors.New("auth: key already exists")
+	// ErrKeyExpired reports a key past its expiry (KeyStore.CheckActive).
+	ErrKeyExpired = errors.New("auth: key expired")
+	// ErrKeyRevoked reports a revoked key (KeyStore.CheckActive).
+	ErrKeyRevoked = errors.New("auth: key revoked")
 )

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -80,6 +81,10 @@ type KeyStore struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
+
+	subsMu  sync.Mutex
+	subs    map[uint64]func(keyID string) // OnRevoke subscribers
+	nextSub uint64
 }
 
 type cached struct {
@@ -360,6 +365,69 @@ func (ks *KeyStore) Revoke(ctx context.Context, tenant, id string) error {
 		}
 	}
 	ks.mu.Unlock()
+	ks.notifyRevoked(ctx, id)
+	return nil
+}
+
+// OnRevoke registers fn to be called with the key's ID each time Revoke
+// succeeds (an already revoked key included), so that holders of open
+// connections authenticated by the key (the WebSocket hub) can end them.
+// fn runs on Revoke's goroutine once the revocation is stored, and must not
+// block; a panic in it is logged and recovered. Revocations made by another
+// process sharing the database are not seen here: subscribers that must
+// honour them recheck their keys with CheckActive. It returns a function
+// that unregisters fn.
+func (ks *KeyStore) OnRevoke(fn func(keyID string)) (unsubscribe func()) {
+	ks.subsMu.Lock()
+	defer ks.subsMu.Unlock()
+	if ks.subs == nil {
+		ks.subs = map[uint64]func(string){}
+	}
+	id := ks.nextSub
+	ks.nextSub++
+	ks.subs[id] = fn
+	return func() {
+		ks.subsMu.Lock()
+		defer ks.subsMu.Unlock()
+		delete(ks.subs, id)
+	}
+}
+
+func (ks *KeyStore) notifyRevoked(ctx context.Context, keyID string) {
+	ks.subsMu.Lock()
+	fns := make([]func(string), 0, len(ks.subs))
+	for _, fn := range ks.subs {
+		fns = append(fns, fn)
+	}
+	ks.subsMu.Unlock()
+	for _, fn := range fns {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					ks.logger.ErrorContext(ctx, "OnRevoke subscriber panicked", slog.String("key_id", keyID), slog.Any("panic", r),
+						slog.String("stack", string(debug.Stack())))
+				}
+			}()
+			fn(keyID)
+		}()
+	}
+}
+
+// CheckActive reports whether the key with this ID may still be used: nil
+// when it is, an error wrapping ErrUnauthenticated and ErrKeyRevoked or
+// ErrKeyExpired when it is not, ErrKeyNotFound for an unknown ID, or a
+// database error. It reads the database (no cache), so it sees revocations
+// made by every process sharing it.
+func (ks *KeyStore) CheckActive(ctx context.Context, id string) error {
+	k, _, err := ks.get(ctx, id)
+	switch {
+	case err != nil:
+		return err
+	case !k.RevokedAt.IsZero():
+		return fmt.Errorf("%w: %w: %s", ErrUnauthenticated, ErrKeyRevoked, k.Prefix)
+	case !k.ExpiresAt.IsZero() && !ks.now().Before(k.ExpiresAt):
+		return fmt.Errorf("%w: %w: %s", ErrUnauthenticated, ErrKeyExpired, k.Prefix)
+	}
 	return nil
 }
 

@@ -106,6 +106,18 @@ const MaxTokenLength = 8192
 // principal. Every failure (malformed, bad signature, expired, already used)
 // wraps ErrUnauthenticated.
 func (t *Tokens) Verify(token string) (*Principal, error) {
+	return t.check(token, true)
+}
+
+// Inspect is Verify without spending the token: it returns the principal of a
+// valid, unused token and leaves it usable, so that a transport can apply
+// limits that depend on the principal (a connection cap per tenant) before
+// the single use. Failures are Verify's.
+func (t *Tokens) Inspect(token string) (*Principal, error) {
+	return t.check(token, false)
+}
+
+func (t *Tokens) check(token string, spend bool) (*Principal, error) {
 	if len(token) > MaxTokenLength || !strings.HasPrefix(token, TokenPrefix) {
 		return nil, fmt.Errorf("%w: malformed token", ErrUnauthenticated)
 	}
@@ -142,7 +154,9 @@ func (t *Tokens) Verify(token string) (*Principal, error) {
 	if _, seen := t.used[c.Nonce]; seen {
 		return nil, fmt.Errorf("%w: token already used", ErrUnauthenticated)
 	}
-	t.used[c.Nonce] = exp
+	if spend {
+		t.used[c.Nonce] = exp
+	}
 	p := c.P
 	return &p, nil
 }

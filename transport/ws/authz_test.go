@@ -125,10 +125,39 @@ type stepClock struct {
 
 func (c *stepClock) now() time.Time { return c.base.Add(time.Duration(c.n.Add(1)-1) * c.step) }
 
+// bucketModel is a plain token bucket, independent of the hub's limiter (a
+// GCRA): credit in nanoseconds of refill, full at burst*refill when the
+// connection opens at start, one refill's worth spent per accepted frame.
+// It says exactly which frames the hub owes a reply, refills during the
+// test included.
+type bucketModel struct {
+	burst  int
+	refill time.Duration
+	credit time.Duration
+	last   time.Time
+}
+
+func newBucketModel(start time.Time, burst int, refill time.Duration) *bucketModel {
+	return &bucketModel{burst: burst, refill: refill, credit: time.Duration(burst) * refill, last: start}
+}
+
+func (m *bucketModel) allow(now time.Time) bool {
+	m.credit = min(m.credit+now.Sub(m.last), time.Duration(m.burst)*m.refill)
+	m.last = now
+	if m.credit < m.refill {
+		return false
+	}
+	m.credit -= m.refill
+	return true
+}
+
 // TestRateLimitFlood: a flood at 10x the allowed rate for 60 s (time
-// compressed by the limiter's clock): accepted frames stay within
-// rate*60 + burst, every other one gets rate_limit_exceeded; with the
-// default violation count the flood is closed with 1008.
+// compressed by the limiter's clock): exactly the frames a token bucket
+// allows (the burst plus one per refill since the first frame) are answered,
+// within rate*60 + burst, and every other one gets rate_limit_exceeded; with
+// the default violation count the flood is closed with 1008 after the
+// replies owed for the frames within the limit (refills included) and the
+// warnings.
 func TestRateLimitFlood(t *testing.T) {
 	t.Parallel()
 	const (
@@ -137,8 +166,10 @@ func TestRateLimitFlood(t *testing.T) {
 		duration = 60 * time.Second
 		flood    = 10 // times the rate
 		frames   = int(duration / refill * flood)
+		step     = refill / flood
 	)
-	clock := &stepClock{base: time.Unix(1e9, 0), step: refill / flood}
+	base := time.Unix(1e9, 0)
+	clock := &stepClock{base: base, step: step}
 	b := setup(t, func(o *ws.HubOpts) {
 		o.RateLimitBurst, o.RateLimitRefill, o.RateLimitViolations = burst, refill, frames+1
 		o.Test.Now = clock.now
@@ -153,6 +184,14 @@ func TestRateLimitFlood(t *testing.T) {
 			}
 		}
 	}()
+	// Frame i (from 1) is read at base + i*step.
+	model := newBucketModel(base, burst, refill)
+	want := 0
+	for i := 1; i <= frames; i++ {
+		if model.allow(base.Add(time.Duration(i) * step)) {
+			want++
+		}
+	}
 	var accepted, rejected int
 	for range frames {
 		switch f := c.read(t); f.typ() {
@@ -160,23 +199,28 @@ func TestRateLimitFlood(t *testing.T) {
 			accepted++
 		case ws.TypeRateLimitExceeded:
 			rejected++
-			require.Equal(t, float64(1), f["retryAfter"])
+			require.Equal(t, float64(1), f["retry_after"])
+			require.Equal(t, float64(1), f["retryAfter"], "the seed's name, kept as an alias")
 		default:
 			t.Fatalf("unexpected frame %v", f)
 		}
 	}
-	bound := float64(duration/refill) + burst
-	t.Logf("%d frames at %dx the rate over %s: %d accepted (bound %.0f), %d rejected", frames, flood, duration, accepted, bound, rejected)
-	require.LessOrEqual(t, float64(accepted), bound*1.01)
+	bound := int(duration/refill) + burst
+	t.Logf("%d frames at %dx the rate over %s: %d accepted (model %d, bound %d), %d rejected", frames, flood, duration, accepted, want,
+		bound, rejected)
 	// The bucket is full until the first frame, one step in: it refills for
-	// 59.9 s of the 60.
-	require.GreaterOrEqual(t, float64(accepted), bound-1, "the limiter lets the allowed rate through")
+	// 59.9 s of the 60, so 69.
+	require.Equal(t, burst+int((duration-step)/refill), want, "the model")
+	require.Equal(t, want, accepted, "the limiter lets exactly the allowed rate through")
+	require.LessOrEqual(t, accepted, bound)
 	require.Equal(t, frames, accepted+rejected)
 	require.EqualValues(t, rejected, b.hub.Stats("").Security["rate_limited"])
 
 	// With the default of 5 violations, the same flood is cut off with 1008
-	// at its fifth frame over the limit.
-	clock2 := &stepClock{base: time.Unix(1e9, 0), step: refill / flood}
+	// at its fifth frame over the limit, after every reply owed: the burst,
+	// plus the token refilled one refill after the first frame (frame 11,
+	// at 1.1 s), and the 4 warnings.
+	clock2 := &stepClock{base: base, step: step}
 	b2 := setup(t, func(o *ws.HubOpts) { o.RateLimitBurst, o.RateLimitRefill = burst, refill; o.Test.Now = clock2.now })
 	c2 := b2.dial(t, b2.keyA)
 	defer c2.close()
@@ -188,24 +232,74 @@ func TestRateLimitFlood(t *testing.T) {
 			}
 		}
 	}()
-	var pongs, warnings int
+	model = newBucketModel(base, burst, refill)
+	var wantFrames []string
+	for i, violations := 1, 0; violations < ws.RateLimitViolationsDefault; i++ {
+		switch {
+		case model.allow(base.Add(time.Duration(i) * step)):
+			wantFrames = append(wantFrames, ws.TypePong)
+		case violations+1 < ws.RateLimitViolationsDefault:
+			wantFrames = append(wantFrames, ws.TypeRateLimitExceeded)
+			violations++
+		default:
+			violations++
+		}
+	}
+	var got []string
 	for {
 		f, err := c2.tryRead(5 * time.Second)
 		if err != nil {
 			require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "%v", err)
 			break
 		}
+		got = append(got, f.typ())
+	}
+	require.Len(t, wantFrames, burst+1+ws.RateLimitViolationsDefault-1, "the model")
+	require.Equal(t, wantFrames, got)
+	require.EqualValues(t, ws.RateLimitViolationsDefault, b2.hub.Stats("").Security["rate_limited"])
+}
+
+// TestRateLimitFlushBeforeClose: 65 pings at once against a burst of 60 (and
+// 5 violations) get exactly 60 pongs, then 4 rate_limit_exceeded warnings,
+// then the close (1008): the frames owed are written before the close, not
+// dropped with the send queue.
+func TestRateLimitFlushBeforeClose(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1e9, 0)
+	b := setup(t, func(o *ws.HubOpts) { o.Test.Now = func() time.Time { return now } }) // no refill during the test
+	c := b.dial(t, b.keyA)
+	defer c.close()
+	c.handshake(t)
+	const pings = ws.RateLimitBurstDefault + ws.RateLimitViolationsDefault
+	go func() {
+		for range pings {
+			if c.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping"}`)) != nil {
+				return
+			}
+		}
+	}()
+	var pongs, warnings int
+	for {
+		f, err := c.tryRead(5 * time.Second)
+		if err != nil {
+			require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "%v", err)
+			break
+		}
 		switch f.typ() {
 		case ws.TypePong:
+			require.Zero(t, warnings, "the pongs come first")
 			pongs++
 		case ws.TypeRateLimitExceeded:
 			warnings++
+			require.Equal(t, float64(1), f["retry_after"])
+			require.Equal(t, float64(1), f["retryAfter"])
+		default:
+			t.Fatalf("unexpected frame %v", f)
 		}
 	}
-	// Frames still queued when the connection closes are dropped.
-	require.LessOrEqual(t, pongs, burst)
-	require.LessOrEqual(t, warnings, ws.RateLimitViolationsDefault-1)
-	require.EqualValues(t, ws.RateLimitViolationsDefault, b2.hub.Stats("").Security["rate_limited"])
+	require.Equal(t, ws.RateLimitBurstDefault, pongs)
+	require.Equal(t, ws.RateLimitViolationsDefault-1, warnings)
+	require.Eventually(t, func() bool { return b.hub.Stats("").Connections.Current == 0 }, 5*time.Second, time.Millisecond)
 }
 
 // TestHandshakeMemoryBounded: the hub keeps no limiter or other state keyed

@@ -99,7 +99,8 @@ func runFanout(t *testing.T, stalled bool, rate, events int) *fanoutResult {
 	if rate > 0 {
 		queue = 24 << 10
 	}
-	hub, err := ws.NewHub(core, &ws.HubOpts{Keys: keys, Logger: discardLogger(), MaxConnections: 5000, SendQueueBytes: queue})
+	hub, err := ws.NewHub(core, &ws.HubOpts{Keys: keys, Logger: discardLogger(), MaxConnections: 5000,
+		MaxConnectionsPerKey: -1, MaxConnectionsPerTenant: -1, SendQueueBytes: queue})
 	require.NoError(t, err)
 	require.NoError(t, hub.Start(ctx))
 	defer hub.Stop(ctx)

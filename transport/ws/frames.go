@@ -292,10 +292,15 @@ type ErrorFrame struct {
 
 // RateLimitFrame warns a client that sends too fast; frames beyond the limit
 // are ignored, and the connection is closed (1008) after repeated violations.
+// The delay is sent twice: retry_after, in the protocol's snake_case, and
+// retryAfter, the seed protocol's name, kept for its clients (the one
+// camelCase name of the protocol).
 type RateLimitFrame struct {
 	Message    string `json:"message"`
-	RetryAfter int    `json:"retryAfter" doc:"Seconds until a frame will be accepted."`
-	Type       string `json:"type"`
+	RetryAfter int    `json:"retry_after" doc:"Seconds until a frame will be accepted."`
+	// RetryAfterAlias is RetryAfter under the seed's name; always equal.
+	RetryAfterAlias int    `json:"retryAfter" doc:"Alias of retry_after (the seed protocol's name), always equal to it."`
+	Type            string `json:"type"`
 }
 
 // StateFrame answers get_state (and follows welcome) with the state of the

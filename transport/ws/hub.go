@@ -31,22 +31,33 @@ import (
 
 // Defaults of HubOpts.
 const (
-	AuthFailureLimitDefault    = 30
-	AuthFailureWindowDefault   = time.Minute
-	KeyFailureLimitDefault     = 20
-	MaxConnectionsDefault      = 10000
-	MaxFrameBytesDefault       = 10 << 10
-	MaxStringLengthDefault     = 1000
-	PingIntervalDefault        = 25 * time.Second
-	PongTimeoutDefault         = 10 * time.Second
-	RateLimitBurstDefault      = 60
-	RateLimitRefillDefault     = time.Second
-	RateLimitViolationsDefault = 5
-	ResumeMaxDefault           = 10000
-	SendQueueBytesDefault      = 1 << 20
-	ServerNameDefault          = "waqtor"
-	WriteTimeoutDefault        = 5 * time.Second
+	AuthFailureLimitDefault   = 30
+	AuthFailureWindowDefault  = time.Minute
+	KeyFailureLimitDefault    = 20
+	KeyRecheckIntervalDefault = 30 * time.Second
+	MaxConnectionsDefault     = 10000
+	// MaxConnectionsPerKeyDefault leaves room for a service's workers and
+	// reconnect overlaps, far below a tenant's share.
+	MaxConnectionsPerKeyDefault = 100
+	// MaxConnectionsPerTenantDefault is a tenth of MaxConnectionsDefault:
+	// one tenant cannot take more than a tenth of the hub.
+	MaxConnectionsPerTenantDefault = 1000
+	MaxFrameBytesDefault           = 10 << 10
+	MaxStringLengthDefault         = 1000
+	PingIntervalDefault            = 25 * time.Second
+	PongTimeoutDefault             = 10 * time.Second
+	RateLimitBurstDefault          = 60
+	RateLimitRefillDefault         = time.Second
+	RateLimitViolationsDefault     = 5
+	ResumeMaxDefault               = 10000
+	SendQueueBytesDefault          = 1 << 20
+	ServerNameDefault              = "waqtor"
+	WriteTimeoutDefault            = 5 * time.Second
 )
+
+// securityConnectionCap is the security event kind of a connection refused
+// for its tenant's or key's cap.
+const securityConnectionCap = "connection_cap"
 
 // closeGrace bounds the close handshake with a peer.
 const closeGrace = time.Second
@@ -86,6 +97,14 @@ type HubOpts struct {
 	// CompressionThreshold enables permessage-deflate (no context takeover)
 	// for messages of at least this many bytes. Defaults to 0: compression off.
 	CompressionThreshold int
+	// InsecureAllowQueryAPIKey accepts the API key in the apiKey query
+	// parameter (/ws?apiKey=wqt_…), as the seed protocol did, when no
+	// X-API-Key or Authorization header carries one; it is then handled as
+	// if sent in X-API-Key. For migrating the seed's clients only: a key in a
+	// URL leaks into access logs, proxy logs, browser history and Referer
+	// headers, and unlike a browser token it does not expire. Prefer the
+	// headers, or browser tokens (Tokens). Defaults to false.
+	InsecureAllowQueryAPIKey bool
 	// InsecureSkipOriginCheck accepts every Origin. For development only: it
 	// opens the door to cross-site WebSocket hijacking. Defaults to false.
 	InsecureSkipOriginCheck bool
@@ -93,14 +112,39 @@ type HubOpts struct {
 	// key ID, from any address, per AuthFailureWindow (429 beyond). Negative
 	// disables it. Defaults to KeyFailureLimitDefault (20), like rest's.
 	KeyFailureLimit int
+	// KeyRecheckInterval is how often the hub rereads, from Keys's database,
+	// the keys of its open connections, and closes (1008) those of keys
+	// revoked or expired since. Revocations through Keys itself (the REST
+	// route DELETE /keys/{id} of this process) close them at once; this
+	// catches those made by other processes sharing the database, and
+	// expiries. Negative disables it. Defaults to KeyRecheckIntervalDefault
+	// (30 s).
+	KeyRecheckInterval time.Duration
 	// Keys authenticates API keys (X-API-Key or Authorization: Bearer on the
-	// upgrade request). Defaults to none.
+	// upgrade request). Revoking a key through it closes the key's open
+	// connections (1008, "key revoked"), those of tokens it minted included,
+	// and voids the tokens it minted. Defaults to none.
 	Keys *auth.KeyStore
 	// Logger receives the hub's logs. Defaults to slog.Default().
 	Logger *slog.Logger
 	// MaxConnections caps concurrent connections (503 beyond). Defaults to
 	// MaxConnectionsDefault (10,000).
 	MaxConnections int
+	// MaxConnectionsPerKey caps the concurrent connections opened with one
+	// API key (a principal's KeyID) on the upgrade request, so that one
+	// service or leaked key cannot take its tenant's share; beyond it the
+	// upgrade gets 429 with the reason in the body. Browser connections
+	// (tokens) count against their tenant only, not against the key that
+	// minted them: one backend key typically mints the tokens of all of a
+	// product's browsers. Negative disables it. Defaults to
+	// MaxConnectionsPerKeyDefault (100).
+	MaxConnectionsPerKey int
+	// MaxConnectionsPerTenant caps the concurrent connections of one tenant
+	// (keys and tokens alike), so that one tenant cannot take every slot of
+	// MaxConnections; beyond it the upgrade gets 429 with the reason in the
+	// body. It is checked before a token is spent. Negative disables it.
+	// Defaults to MaxConnectionsPerTenantDefault (1,000).
+	MaxConnectionsPerTenant int
 	// MaxFrameBytes caps a client frame (after decompression); a larger one
 	// closes the connection with 1009. Defaults to MaxFrameBytesDefault (10 KiB).
 	MaxFrameBytes int64
@@ -160,7 +204,10 @@ func (o *HubOpts) WithDefaults() *HubOpts {
 	out.AuthFailureLimit = cmp.Or(o.AuthFailureLimit, AuthFailureLimitDefault)
 	out.AuthFailureWindow = cmp.Or(o.AuthFailureWindow, AuthFailureWindowDefault)
 	out.KeyFailureLimit = cmp.Or(o.KeyFailureLimit, KeyFailureLimitDefault)
+	out.KeyRecheckInterval = cmp.Or(o.KeyRecheckInterval, KeyRecheckIntervalDefault)
 	out.MaxConnections = cmp.Or(o.MaxConnections, MaxConnectionsDefault)
+	out.MaxConnectionsPerKey = cmp.Or(o.MaxConnectionsPerKey, MaxConnectionsPerKeyDefault)
+	out.MaxConnectionsPerTenant = cmp.Or(o.MaxConnectionsPerTenant, MaxConnectionsPerTenantDefault)
 	out.MaxFrameBytes = cmp.Or(o.MaxFrameBytes, MaxFrameBytesDefault)
 	out.MaxStringLength = cmp.Or(o.MaxStringLength, MaxStringLengthDefault)
 	out.PingInterval = cmp.Or(o.PingInterval, PingIntervalDefault)
@@ -184,6 +231,9 @@ func (o *HubOpts) WithDefaults() *HubOpts {
 func (o *HubOpts) validate() error {
 	if o.Keys == nil && o.AuthenticateFunc == nil && o.Tokens == nil {
 		return errors.New("ws: HubOpts needs Keys (try auth.NewKeyStore), an AuthenticateFunc or Tokens")
+	}
+	if o.InsecureAllowQueryAPIKey && o.Keys == nil && o.AuthenticateFunc == nil {
+		return errors.New("ws: InsecureAllowQueryAPIKey needs Keys (try auth.NewKeyStore) or an AuthenticateFunc that reads X-API-Key")
 	}
 	for _, p := range o.AllowedOrigins {
 		if _, err := path.Match(p, ""); err != nil {
@@ -223,7 +273,16 @@ type Hub struct {
 
 	mu      sync.RWMutex
 	clients map[*client]struct{}
-	topics  map[string]int // subscribers per topic
+	slots   int // connections reserved (upgrading) or served: what MaxConnections caps
+	// Slots per tenant and per key (connections opened with the key itself).
+	tenantSlots, keySlots map[string]int
+	// ended holds keys revoked (or expired) while connections may be
+	// upgrading, so that one authenticated just before cannot register
+	// after the sweep; entries are pruned after endedMemory.
+	ended       map[string]time.Time
+	unsubRevoke func()
+	quit        chan struct{}  // closed by Stop: ends the key recheck
+	topics      map[string]int // subscribers per topic
 
 	stats   stats
 	metrics *metrics
@@ -248,6 +307,7 @@ func NewHub(core *waqtor.Core, opts *HubOpts) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{core: core, opts: o, logger: o.Logger, clients: map[*client]struct{}{}, topics: map[string]int{},
+		tenantSlots: map[string]int{}, keySlots: map[string]int{}, ended: map[string]time.Time{}, quit: make(chan struct{}),
 		stopped: make(chan struct{}), start: time.Now(),
 		throttle: auththrottle.New(o.AuthFailureLimit, o.KeyFailureLimit, o.AuthFailureWindow)}
 	h.authn = o.AuthenticateFunc
@@ -282,6 +342,16 @@ func (h *Hub) Start(ctx context.Context) error {
 		defer h.bg.Done()
 		h.dispatch(ch)
 	}()
+	if h.opts.Keys != nil {
+		h.unsubRevoke = h.opts.Keys.OnRevoke(func(id string) { h.endKey(id, "key revoked") })
+		if h.opts.KeyRecheckInterval > 0 {
+			h.bg.Add(1)
+			go func() {
+				defer h.bg.Done()
+				h.recheckKeys()
+			}()
+		}
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -316,6 +386,10 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	h.mu.RUnlock()
 	h.unsub()
+	if h.unsubRevoke != nil {
+		h.unsubRevoke()
+	}
+	close(h.quit)
 	done := make(chan struct{})
 	go func() {
 		h.bg.Wait()
@@ -392,6 +466,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
+	if h.opts.InsecureAllowQueryAPIKey {
+		r = withQueryAPIKey(r)
+	}
 	attempt, refused := h.throttle.Check(r)
 	if refused != auththrottle.None {
 		h.security(httpmetrics.SecurityRateLimited)
@@ -399,19 +476,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, ip, http.StatusTooManyRequests, string(refused), nil)
 		return
 	}
-	p, viaToken, err := h.authenticate(r)
+	// A token is inspected, not spent, until every check that may refuse
+	// the connection has passed: a browser refused for a full hub or a cap
+	// may retry with the same token.
+	p, tok, err := h.authenticate(r)
 	if err != nil {
-		if !errors.Is(err, auth.ErrUnauthenticated) {
-			h.recordError("auth", err)
-			h.refuse(w, r, ip, http.StatusInternalServerError, "authentication failed", err)
-			return
-		}
-		// One answer for every failure (unknown key, bad token signature,
-		// expired or replayed token): the cause goes to the log only.
-		h.security(httpmetrics.SecurityUnauthorized)
-		h.throttle.Failed(r, attempt)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
-		h.refuse(w, r, ip, http.StatusUnauthorized, "missing or invalid credentials", err)
+		h.authFailed(w, r, ip, attempt, err)
 		return
 	}
 	if !p.Allows(auth.ScopeRead) {
@@ -419,20 +489,27 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, ip, http.StatusForbidden, `this key lacks the "read" scope`, nil)
 		return
 	}
-	h.mu.Lock()
-	switch {
-	case h.state.Load() != hubStarted:
-		h.mu.Unlock()
-		http.Error(w, "WebSocket hub not running", http.StatusServiceUnavailable)
-		return
-	case h.fullLocked():
-		h.mu.Unlock()
-		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+	viaToken := tok != ""
+	if viaToken {
+		if err := h.checkTokenKey(r.Context(), p); err != nil {
+			h.authFailed(w, r, ip, attempt, err)
+			return
+		}
+	}
+	status, msg := h.reserve(p, viaToken)
+	if status != 0 {
+		h.refuse(w, r, ip, status, msg, nil)
 		return
 	}
-	h.conns.Add(1) // under h.mu, so Stop's Wait never races an Add
-	h.mu.Unlock()
 	defer h.conns.Done()
+	defer h.release(p, viaToken)
+	if viaToken {
+		// Spent now; it fails if the token was used meanwhile.
+		if p, err = h.opts.Tokens.Verify(tok); err != nil {
+			h.authFailed(w, r, ip, attempt, err)
+			return
+		}
+	}
 	acc := &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins, InsecureSkipVerify: h.opts.InsecureSkipOriginCheck || !viaToken}
 	if h.opts.CompressionThreshold > 0 {
 		acc.CompressionMode = websocket.CompressionNoContextTakeover
@@ -469,9 +546,10 @@ func (h *Hub) refuse(w http.ResponseWriter, r *http.Request, ip string, status i
 var redactedParams = []string{"access_token", "api_key", "apikey", "key", "sig", "token"}
 
 // RedactURL returns u as a string with the values of credential query
-// parameters (token, the browser token of the WebSocket; apiKey, key,
-// api_key, access_token and sig, which some clients send although the hub
-// ignores them) replaced by REDACTED. Hosts that log requests should log
+// parameters (token, the browser token of the WebSocket; apiKey, accepted
+// with HubOpts.InsecureAllowQueryAPIKey; key, api_key, access_token and sig,
+// which some clients send although the hub ignores them) replaced by
+// REDACTED. Hosts that log requests should log
 // this rather than the URL: tokens in query strings otherwise end up in
 // access logs.
 func RedactURL(u *url.URL) string {
@@ -500,16 +578,35 @@ func RedactURL(u *url.URL) string {
 	return out.String()
 }
 
-func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
+// QueryAPIKeyParam is the query parameter of HubOpts.InsecureAllowQueryAPIKey.
+const QueryAPIKeyParam = "apiKey"
+
+// withQueryAPIKey returns r with its apiKey query parameter in X-API-Key,
+// when no header carries a key.
+func withQueryAPIKey(r *http.Request) *http.Request {
+	k := r.URL.Query().Get(QueryAPIKeyParam)
+	if k == "" || auth.KeyFromRequest(r) != "" {
+		return r
+	}
+	out := *r
+	out.Header = r.Header.Clone()
+	out.Header.Set(auth.HeaderAPIKey, k)
+	return &out
+}
+
+// authenticate returns the principal of the upgrade request, and its token
+// when it came with one: the token is inspected, not spent (ServeHTTP spends
+// it once the connection is admitted).
+func (h *Hub) authenticate(r *http.Request) (*auth.Principal, string, error) {
 	if tok := r.URL.Query().Get("token"); tok != "" {
 		if h.opts.Tokens == nil {
-			return nil, true, fmt.Errorf("%w: tokens are not enabled", auth.ErrUnauthenticated)
+			return nil, tok, fmt.Errorf("%w: tokens are not enabled", auth.ErrUnauthenticated)
 		}
-		p, err := h.opts.Tokens.Verify(tok)
-		return p, true, err
+		p, err := h.opts.Tokens.Inspect(tok)
+		return p, tok, err
 	}
 	if h.authn == nil {
-		return nil, false, fmt.Errorf("%w: no credentials", auth.ErrUnauthenticated)
+		return nil, "", fmt.Errorf("%w: no credentials", auth.ErrUnauthenticated)
 	}
 	p, err := h.authn(r)
 	if err == nil {
@@ -518,11 +615,77 @@ func (h *Hub) authenticate(r *http.Request) (*auth.Principal, bool, error) {
 			err = fmt.Errorf("ws: AuthenticateFunc returned an invalid principal: %w", err)
 		}
 	}
-	return p, false, err
+	return p, "", err
 }
 
-// full reports whether the hub has MaxConnections clients. ServeHTTP checks
-// again under the lock before it accepts.
+// authFailed answers a failed authentication.
+func (h *Hub) authFailed(w http.ResponseWriter, r *http.Request, ip string, attempt auththrottle.Attempt, err error) {
+	if !errors.Is(err, auth.ErrUnauthenticated) {
+		h.recordError("auth", err)
+		h.refuse(w, r, ip, http.StatusInternalServerError, "authentication failed", err)
+		return
+	}
+	// One answer for every failure (unknown key, bad token signature,
+	// expired or replayed token): the cause goes to the log only.
+	h.security(httpmetrics.SecurityUnauthorized)
+	h.throttle.Failed(r, attempt)
+	w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
+	h.refuse(w, r, ip, http.StatusUnauthorized, "missing or invalid credentials", err)
+}
+
+// keyCounted reports whether a connection counts against its key's cap:
+// connections opened with the key itself. Token connections count against
+// the tenant only: one backend key typically mints the tokens of all of a
+// product's browsers.
+func keyCounted(p *auth.Principal, viaToken bool) bool { return !viaToken && p.KeyID != "" }
+
+// reserve takes a connection slot for p under the lock, before the upgrade
+// (and before a token is spent), or returns the status and message that
+// refuse it. On success the caller owes h.release and h.conns.Done.
+func (h *Hub) reserve(p *auth.Principal, viaToken bool) (int, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.state.Load() != hubStarted:
+		return http.StatusServiceUnavailable, "WebSocket hub not running"
+	case h.fullLocked():
+		return http.StatusServiceUnavailable, "too many connections"
+	case h.opts.MaxConnectionsPerTenant > 0 && h.tenantSlots[p.Tenant] >= h.opts.MaxConnectionsPerTenant:
+		h.security(securityConnectionCap)
+		return http.StatusTooManyRequests, fmt.Sprintf("too many connections for this tenant (at most %d)", h.opts.MaxConnectionsPerTenant)
+	case keyCounted(p, viaToken) && h.opts.MaxConnectionsPerKey > 0 && h.keySlots[p.KeyID] >= h.opts.MaxConnectionsPerKey:
+		h.security(securityConnectionCap)
+		return http.StatusTooManyRequests, fmt.Sprintf("too many connections for this API key (at most %d)", h.opts.MaxConnectionsPerKey)
+	}
+	// The slot is reserved before the upgrade, under the lock: counting
+	// only registered clients let concurrent upgrades pass the check together.
+	h.slots++
+	h.tenantSlots[p.Tenant]++
+	if keyCounted(p, viaToken) {
+		h.keySlots[p.KeyID]++
+	}
+	h.conns.Add(1) // under h.mu, so Stop's Wait never races an Add
+	return 0, ""
+}
+
+// release frees a slot taken by reserve.
+func (h *Hub) release(p *auth.Principal, viaToken bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.slots--
+	if h.tenantSlots[p.Tenant]--; h.tenantSlots[p.Tenant] <= 0 {
+		delete(h.tenantSlots, p.Tenant)
+	}
+	if keyCounted(p, viaToken) {
+		if h.keySlots[p.KeyID]--; h.keySlots[p.KeyID] <= 0 {
+			delete(h.keySlots, p.KeyID)
+		}
+	}
+}
+
+// full reports whether the hub has MaxConnections clients (served or
+// upgrading). ServeHTTP checks again under the lock, where it reserves its
+// slot, before it accepts.
 func (h *Hub) full() bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -530,7 +693,7 @@ func (h *Hub) full() bool {
 }
 
 // fullLocked is full with h.mu held.
-func (h *Hub) fullLocked() bool { return len(h.clients) >= h.opts.MaxConnections }
+func (h *Hub) fullLocked() bool { return h.slots >= h.opts.MaxConnections }
 
 // originAllowed applies the origin policy: browsers (token path) must send an
 // allowed Origin; API-key clients may send none, or an allowed one.
@@ -596,9 +759,13 @@ func (h *Hub) serve(c *client) string {
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	stopping := h.state.Load() != hubStarted
+	_, ended := h.ended[c.p.KeyID]
 	h.mu.Unlock()
-	if stopping { // Stop ran during the handshake
+	switch {
+	case stopping: // Stop ran during the handshake
 		c.close(websocket.StatusGoingAway, "server shutting down")
+	case ended && c.p.KeyID != "": // revoked during the handshake
+		c.end("key revoked")
 	}
 	h.stats.connections.Add(1)
 	h.metrics.connections.Inc()
@@ -612,7 +779,9 @@ func (h *Hub) serve(c *client) string {
 	c.sendState()
 	reason := c.readLoop()
 
-	c.close(websocket.StatusNormalClosure, "")
+	if reason != reasonRateLimit { // else the writer closes once it has flushed
+		c.close(websocket.StatusNormalClosure, "")
+	}
 	wg.Wait()
 	h.mu.Lock()
 	delete(h.clients, c)
@@ -624,6 +793,96 @@ func (h *Hub) serve(c *client) string {
 	h.metrics.connections.Dec()
 	h.metrics.disconnections.WithLabelValues(reason).Inc()
 	return reason
+}
+
+// checkTokenKey refuses a token minted by a key that has since been revoked
+// or has expired: tokens carry their key's ID (in the principal), and the
+// key's state is read from the database, so this holds across processes
+// sharing it. A key ID Keys does not know (a principal from a host's
+// AuthenticateFunc) is not checked.
+func (h *Hub) checkTokenKey(ctx context.Context, p *auth.Principal) error {
+	if p.KeyID == "" || h.opts.Keys == nil {
+		return nil
+	}
+	h.mu.RLock()
+	_, ended := h.ended[p.KeyID]
+	h.mu.RUnlock()
+	if ended {
+		return fmt.Errorf("%w: %w: token of key %s", auth.ErrUnauthenticated, auth.ErrKeyRevoked, p.KeyID)
+	}
+	if err := h.opts.Keys.CheckActive(ctx, p.KeyID); err != nil && !errors.Is(err, auth.ErrKeyNotFound) {
+		return fmt.Errorf("token of key %s: %w", p.KeyID, err)
+	}
+	return nil
+}
+
+// endedMemory is how long a revoked key is remembered for connections that
+// were upgrading when it was revoked (a handshake takes far less).
+const endedMemory = time.Minute
+
+// endKey closes (1008) every connection authenticated by the key, tokens it
+// minted included, and keeps connections upgrading with it from
+// registering.
+func (h *Hub) endKey(keyID, reason string) {
+	if keyID == "" {
+		return
+	}
+	now := time.Now()
+	var hit []*client
+	h.mu.Lock()
+	for id, at := range h.ended {
+		if now.Sub(at) > endedMemory {
+			delete(h.ended, id)
+		}
+	}
+	h.ended[keyID] = now
+	for c := range h.clients {
+		if c.p.KeyID == keyID {
+			hit = append(hit, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range hit {
+		c.end(reason)
+	}
+	if len(hit) > 0 {
+		h.logger.Info("WebSocket connections of a key closed", slog.String("key_id", keyID), slog.String("reason", reason),
+			slog.Int("connections", len(hit)))
+	}
+}
+
+// recheckKeys rereads the keys of open connections every
+// KeyRecheckInterval and ends those revoked or expired, until Stop.
+func (h *Hub) recheckKeys() {
+	t := time.NewTicker(h.opts.KeyRecheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.quit:
+			return
+		case <-t.C:
+		}
+		ids := map[string]bool{}
+		h.mu.RLock()
+		for c := range h.clients {
+			if c.p.KeyID != "" {
+				ids[c.p.KeyID] = true
+			}
+		}
+		h.mu.RUnlock()
+		for id := range ids {
+			err := h.opts.Keys.CheckActive(h.runCtx, id)
+			switch {
+			case err == nil, errors.Is(err, auth.ErrKeyNotFound):
+			case errors.Is(err, auth.ErrKeyRevoked):
+				h.endKey(id, "key revoked")
+			case errors.Is(err, auth.ErrKeyExpired):
+				h.endKey(id, "key expired")
+			default:
+				h.recordError("key_recheck", err)
+			}
+		}
+	}
 }
 
 // topicDelta updates subscriber counts; call with h.mu held.
@@ -645,6 +904,7 @@ type client struct {
 	lastPong    atomic.Int64
 	dead        atomic.Bool
 	slow        atomic.Bool
+	ended       atomic.Bool // its key was revoked or expired
 	ctx         context.Context
 	cancel      context.CancelFunc
 	closeOnce   sync.Once
@@ -662,10 +922,18 @@ type client struct {
 	pending      []pendingFrame
 	pendingBytes int
 	closed       bool
+	flush        *flushClose // set by closeAfterFlush: nothing more is queued
 
 	// rate limit (reader goroutine only)
 	bucket     tokenBucket
 	violations int
+}
+
+// end closes a client whose key was revoked or expired, at once (what is
+// queued is not owed to it any more).
+func (c *client) end(reason string) {
+	c.ended.Store(true)
+	c.close(websocket.StatusPolicyViolation, reason)
 }
 
 // closeSlow closes a client that cannot keep up, once.
@@ -682,6 +950,13 @@ func (c *client) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closed
+}
+
+// flushClose is the close a client's writer sends once its queue is written.
+type flushClose struct {
+	code   websocket.StatusCode
+	reason string
+	timer  *time.Timer // closes anyway after WriteTimeout
 }
 
 type pendingFrame struct {
@@ -704,6 +979,9 @@ func (c *client) close(code websocket.StatusCode, reason string) {
 		c.mu.Lock()
 		c.closed = true
 		c.queue, c.queued, c.pending, c.pendingBytes = nil, 0, nil, 0
+		if c.flush != nil {
+			c.flush.timer.Stop()
+		}
 		c.mu.Unlock()
 		close(c.quit)
 		if c.conn == nil {
@@ -736,6 +1014,19 @@ func (c *client) close(code websocket.StatusCode, reason string) {
 	})
 }
 
+// closeAfterFlush closes the connection once the frames already queued are
+// written (the replies and warnings owed to the client), and at the latest
+// after WriteTimeout. Nothing queued after it is sent. It returns at once.
+func (c *client) closeAfterFlush(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.flush != nil {
+		return
+	}
+	c.flush = &flushClose{code: code, reason: reason, timer: time.AfterFunc(c.hub.opts.WriteTimeout, func() { c.close(code, reason) })}
+	c.signal()
+}
+
 type offerResult int
 
 const (
@@ -752,7 +1043,7 @@ func (c *client) offer(kind waqtor.EventKind, session, tenant string, seq int64,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || !c.kinds[kind] || (len(c.sessions) > 0 && !slices.Contains(c.sessions, session)) {
+	if c.closed || c.flush != nil || !c.kinds[kind] || (len(c.sessions) > 0 && !slices.Contains(c.sessions, session)) {
 		return offerSkipped
 	}
 	limit := c.hub.opts.SendQueueBytes
@@ -794,7 +1085,7 @@ func (c *client) send(v any) {
 func (c *client) enqueueWait(b []byte) bool {
 	for {
 		c.mu.Lock()
-		if c.closed {
+		if c.closed || c.flush != nil {
 			c.mu.Unlock()
 			return false
 		}
@@ -825,8 +1116,13 @@ func (c *client) writeLoop() {
 			c.mu.Lock()
 			batch := c.queue
 			c.queue = nil
+			flush := c.flush
 			c.mu.Unlock()
 			if len(batch) == 0 {
+				if flush != nil {
+					c.close(flush.code, flush.reason)
+					return
+				}
 				break
 			}
 			for _, b := range batch {
@@ -888,6 +1184,7 @@ func (c *client) pingLoop() {
 const (
 	reasonClosed     = "closed"
 	reasonDead       = "dead_peer"
+	reasonKeyEnded   = "key_revoked"
 	reasonOversized  = "oversized"
 	reasonRateLimit  = "rate_limited"
 	reasonServerStop = "server_stop"
@@ -907,6 +1204,8 @@ func (c *client) readLoop() string {
 				return reasonOversized
 			case c.dead.Load():
 				return reasonDead
+			case c.ended.Load():
+				return reasonKeyEnded
 			case c.hub.state.Load() == hubStopped:
 				return reasonServerStop
 			}
@@ -919,12 +1218,14 @@ func (c *client) readLoop() string {
 			c.violations++
 			c.hub.security(httpmetrics.SecurityRateLimited)
 			if c.violations >= c.hub.opts.RateLimitViolations {
-				c.close(websocket.StatusPolicyViolation, "rate limit exceeded repeatedly")
+				// The replies to the frames within the limit and the
+				// warnings are owed: written first, then the close.
+				c.closeAfterFlush(websocket.StatusPolicyViolation, "rate limit exceeded repeatedly")
 				return reasonRateLimit
 			}
-			retry := int(math.Ceil(wait.Seconds()))
+			retry := max(int(math.Ceil(wait.Seconds())), 1)
 			c.send(&RateLimitFrame{Message: fmt.Sprintf("too many frames: at most %d at once, then one per %s", c.hub.opts.RateLimitBurst,
-				c.hub.opts.RateLimitRefill), RetryAfter: max(retry, 1), Type: TypeRateLimitExceeded})
+				c.hub.opts.RateLimitRefill), RetryAfter: retry, RetryAfterAlias: retry, Type: TypeRateLimitExceeded})
 			continue
 		}
 		if typ != websocket.MessageText {

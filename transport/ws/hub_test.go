@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -525,4 +528,164 @@ func TestFullHubKeepsToken(t *testing.T) {
 		c.close()
 		return true
 	}, 5*time.Second, 20*time.Millisecond, "the token survived the full hub")
+}
+
+// TestMaxConnectionsConcurrent: upgrades racing for the last slots never
+// exceed MaxConnections: each reserves its slot before the upgrade.
+func TestMaxConnectionsConcurrent(t *testing.T) {
+	t.Parallel()
+	const limit, dials = 3, 30
+	b := setup(t, func(o *ws.HubOpts) { o.MaxConnections = limit })
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		conns     []*client
+		refusedOK int
+	)
+	for range dials {
+		wg.Go(func() {
+			c, res, err := b.tryDial(b.keyA, "")
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				conns = append(conns, c)
+				return
+			}
+			if res != nil && res.StatusCode == http.StatusServiceUnavailable {
+				refusedOK++
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range conns {
+		defer c.close()
+	}
+	require.Len(t, conns, limit)
+	require.Equal(t, dials-limit, refusedOK)
+	require.Eventually(t, func() bool { return b.hub.Stats("").Connections.Current == limit }, 5*time.Second, time.Millisecond)
+}
+
+// TestConnectionCaps: one key and one tenant cannot take every slot: beyond
+// MaxConnectionsPerKey (connections opened with the key) and
+// MaxConnectionsPerTenant (keys and tokens alike) the upgrade gets 429 with
+// the reason, while another tenant still connects; token connections count
+// against the tenant, not the key that minted them, and a token refused for
+// a cap is not spent.
+func TestConnectionCaps(t *testing.T) {
+	t.Parallel()
+	tokens, err := auth.NewTokens(nil)
+	require.NoError(t, err)
+	b := setup(t, func(o *ws.HubOpts) {
+		o.MaxConnectionsPerKey, o.MaxConnectionsPerTenant = 2, 4
+		o.Tokens = tokens
+		o.AllowedOrigins = []string{"app.example.com"}
+	})
+	ctx := context.Background()
+	_, keyA2, err := b.keys.Create(ctx, &auth.KeyCreateParams{Scopes: []auth.Scope{auth.ScopeRead}, Tenant: "default"})
+	require.NoError(t, err)
+	pA, err := b.keys.Authenticate(ctx, b.keyA)
+	require.NoError(t, err)
+	refused := func(key, query, reason string) {
+		t.Helper()
+		var hdr []string
+		if query != "" {
+			hdr = []string{"Origin", "https://app.example.com"}
+		}
+		_, res, err := b.tryDial(key, query, hdr...)
+		require.Error(t, err)
+		require.NotNil(t, res)
+		require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
+		body, _ := io.ReadAll(res.Body)
+		require.Contains(t, string(body), reason)
+	}
+	for range 2 {
+		defer b.dial(t, b.keyA).close()
+	}
+	refused(b.keyA, "", "too many connections for this API key (at most 2)")
+	defer b.dial(t, keyA2).close()
+	defer b.dial(t, b.keyB).close() // another tenant
+
+	tok, _, err := tokens.Issue(pA) // minted by keyA, which is at its cap
+	require.NoError(t, err)
+	first, _, err := b.tryDial("", "?token="+tok, "Origin", "https://app.example.com")
+	require.NoError(t, err, "a token counts against the tenant, not the key")
+
+	tok2, _, err := tokens.Issue(pA)
+	require.NoError(t, err)
+	refused("", "?token="+tok2, "too many connections for this tenant (at most 4)")
+	refused(keyA2, "", "too many connections for this tenant (at most 4)")
+	other := b.dial(t, b.keyB)
+	other.handshake(t)
+	other.close()
+	require.EqualValues(t, 3, b.hub.Stats("").Security["connection_cap"])
+
+	first.close()
+	require.Eventually(t, func() bool {
+		c, _, err := b.tryDial("", "?token="+tok2, "Origin", "https://app.example.com")
+		if err != nil {
+			return false
+		}
+		c.close()
+		return true
+	}, 5*time.Second, 20*time.Millisecond, "the token refused for the cap was not spent")
+}
+
+// TestQueryAPIKey: the seed's /ws?apiKey= is refused by default (401) and
+// accepted with InsecureAllowQueryAPIKey, where a wrong key is still refused,
+// a header key wins over the query, and the key is redacted from logs.
+func TestQueryAPIKey(t *testing.T) {
+	t.Parallel()
+	off := setup(t, nil)
+	_, res, err := off.tryDial("", "?apiKey="+off.keyA)
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "off by default")
+
+	on := setup(t, func(o *ws.HubOpts) { o.InsecureAllowQueryAPIKey = true })
+	c, _, err := on.tryDial("", "?apiKey="+on.keyA)
+	require.NoError(t, err)
+	defer c.close()
+	require.Equal(t, ws.TypeWelcome, c.read(t).typ())
+	_, res, err = on.tryDial("", "?apiKey="+auth.NewKeySecret())
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "an unknown key")
+	_, res, err = on.tryDial(auth.NewKeySecret(), "?apiKey="+on.keyA)
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "the header's key is the one checked")
+	b, _, err := on.tryDial("", "?apiKey="+on.keyB)
+	require.NoError(t, err)
+	defer b.close()
+	w := b.read(t)
+	require.Equal(t, "other", w["tenant"], "the query key's tenant")
+	u, err := url.Parse("/ws?apiKey=" + on.keyA)
+	require.NoError(t, err)
+	require.NotContains(t, ws.RedactURL(u), on.keyA)
+}
+
+// TestNewHubOpts: options that cannot work are refused with an error naming
+// the fix; negative caps and recheck interval disable them.
+func TestNewHubOpts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	tokens, err := auth.NewTokens(nil)
+	require.NoError(t, err)
+	for name, tc := range map[string]struct {
+		opts *ws.HubOpts
+		want string
+	}{
+		"no authentication":     {opts: &ws.HubOpts{}, want: "needs Keys"},
+		"query key, no keys":    {opts: &ws.HubOpts{Tokens: tokens, InsecureAllowQueryAPIKey: true}, want: "InsecureAllowQueryAPIKey needs Keys"},
+		"negative size":         {opts: &ws.HubOpts{Keys: b.keys, MaxConnections: -1}, want: "must not be negative"},
+		"caps and recheck off":  {opts: &ws.HubOpts{Keys: b.keys, MaxConnectionsPerKey: -1, MaxConnectionsPerTenant: -1, KeyRecheckInterval: -1}},
+		"query key with keys":   {opts: &ws.HubOpts{Keys: b.keys, InsecureAllowQueryAPIKey: true}},
+		"tokens only, defaults": {opts: &ws.HubOpts{Tokens: tokens}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ws.NewHub(b.core, tc.opts)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
 }
