@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor/auth"
@@ -81,4 +84,36 @@ func TestSandboxPairDelayFlag(t *testing.T) {
 		return strings.Contains(body, `"status":"ready"`)
 	}, 30*time.Second, 10*time.Millisecond)
 	srv.stop(t)
+}
+
+// TestWSQueryAPIKeyFlag: the seed's /ws?apiKey= is refused unless the
+// operator turns on -ws-query-api-key.
+func TestWSQueryAPIKeyFlag(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		key := auth.NewKeySecret()
+		args := []string{"-api-key", key}
+		if on {
+			args = append(args, "-ws-query-api-key")
+		}
+		srv := startServer(t, args, map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conn, res, err := websocket.Dial(ctx, "ws://"+srv.addr+"/ws?apiKey="+key, nil)
+		if on {
+			require.NoError(t, err)
+			_ = conn.Close(websocket.StatusNormalClosure, "")
+		} else {
+			require.Error(t, err)
+			require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+		}
+		cancel()
+		srv.stop(t)
+	}
+	_, err := parseOptions(nil, func(k string) string {
+		if k == "WAQTOR_WS_QUERY_API_KEY" {
+			return "maybe"
+		}
+		return ""
+	}, io.Discard)
+	require.ErrorContains(t, err, `WAQTOR_WS_QUERY_API_KEY="maybe": not true or false`)
 }

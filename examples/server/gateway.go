@@ -291,7 +291,7 @@ func (f *hubFeature) Start(ctx context.Context) error {
 		return err
 	}
 	g.hub, err = ws.NewHub(g.core, &ws.HubOpts{Keys: g.keys, Tokens: tokens, AllowedOrigins: g.o.allowedOrigins,
-		CompressionThreshold: g.o.wsCompression, Logger: g.logger, Registerer: g.reg})
+		CompressionThreshold: g.o.wsCompression, InsecureAllowQueryAPIKey: g.o.wsQueryAPIKey, Logger: g.logger, Registerer: g.reg})
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,7 @@ type options struct {
 	webhookAllowCIDRs    []netip.Prefix
 	webhookEncryptionKey []byte
 	wsCompression        int
+	wsQueryAPIKey        bool
 }
 
 // envFlags registers flags whose defaults come from environment variables.
@@ -90,6 +91,18 @@ func (e *envFlags) int(p *int, name, env string, def int, usage string) {
 		def = n
 	}
 	e.fs.IntVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) bool(p *bool, name, env string, usage string) {
+	def := false
+	if v, ok := e.env(env); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s=%q: not true or false", env, v))
+		}
+		def = b
+	}
+	e.fs.BoolVar(p, name, def, usage+" (env "+env+")")
 }
 
 func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
@@ -234,6 +247,8 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		})
 	e.int(&o.wsCompression, "ws-compression-threshold", "WAQTOR_WS_COMPRESSION_THRESHOLD", wsCompressionThresholdDefault,
 		"compress WebSocket messages of at least this many bytes (permessage-deflate: ~75% fewer bytes for 4 KiB events, ~15x the CPU per message and client); 0: off")
+	e.bool(&o.wsQueryAPIKey, "ws-query-api-key", "WAQTOR_WS_QUERY_API_KEY",
+		"also accept the API key as the seed's /ws?apiKey= query parameter; insecure: keys in URLs leak into access logs, proxies and browser history")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
