@@ -337,7 +337,8 @@ func (c *Core) Session(ctx context.Context, id string) (*Session, error) {
 
 // SessionListParams filters Sessions.
 type SessionListParams struct {
-	// Tenant keeps only this tenant's sessions. Defaults to all tenants.
+	// Tenant keeps only this tenant's sessions. Defaults to the context's
+	// tenant (WithTenant), else all tenants.
 	Tenant string
 }
 
@@ -348,10 +349,17 @@ func (c *Core) Sessions(ctx context.Context, p *SessionListParams) ([]*Session, 
 		return nil, err
 	}
 	defer c.ops.done()
+	var tenant string
+	if p != nil {
+		tenant = p.Tenant
+	}
+	if tenant == "" {
+		tenant, _ = TenantFrom(ctx)
+	}
 	c.mu.Lock()
 	var list []*session
 	for _, s := range c.sessions {
-		if p == nil || p.Tenant == "" || s.tenant == p.Tenant {
+		if tenant == "" || s.tenant == tenant {
 			list = append(list, s)
 		}
 	}

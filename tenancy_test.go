@@ -47,6 +47,19 @@ func TestSessionNamespacePerTenant(t *testing.T) {
 		require.ErrorIs(t, err, waqtor.ErrSessionExists, "an explicit Tenant is the same namespace")
 		_, err = c.Session(waqtor.WithTenant(ctx, "other"), "shop")
 		require.ErrorIs(t, err, waqtor.ErrSessionNotFound)
+		// Listing defaults to the context's tenant, else every tenant.
+		listed, err := c.Sessions(acme, nil)
+		require.NoError(t, err)
+		require.Len(t, listed, 2)
+		for _, s := range listed {
+			require.Equal(t, "acme", s.Tenant)
+		}
+		listed, err = c.Sessions(acme, &waqtor.SessionListParams{Tenant: "default"})
+		require.NoError(t, err)
+		require.Len(t, listed, 3, "an explicit Tenant wins")
+		listed, err = c.Sessions(ctx, nil)
+		require.NoError(t, err)
+		require.Len(t, listed, 5)
 
 		// The engine knows them by distinct keys.
 		b.engine.Conn("legacy").Pair(ctx, "15550000001@s.whatsapp.net")
