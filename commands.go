@@ -56,7 +56,7 @@ func (c *Core) Send(ctx context.Context, sessionID, chat string, content Content
 }
 
 func (c *Core) send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
-	s, err := c.session(sessionID)
+	s, err := c.session(ctx, sessionID)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (c *Core) send(ctx context.Context, sessionID, chat string, content Content
 		return nil, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 	}
 	now := c.now().UTC()
-	row := &store.Message{SessionID: s.id, Chat: jid, ID: newMessageID(), TenantID: s.tenant, Direction: store.DirectionOut,
+	row := &store.Message{SessionID: s.key, Chat: jid, ID: newMessageID(), TenantID: s.tenant, Direction: store.DirectionOut,
 		Type: string(content.ContentType()), Content: string(data), Status: string(StatusPending), IdempotencyKey: key,
 		Time: now, CreatedAt: now, UpdatedAt: now}
 	if !s.claim(row.ID) {
@@ -107,7 +107,7 @@ func (c *Core) send(ctx context.Context, sessionID, chat string, content Content
 			return err
 		}
 		if m, ok := content.(*Media); ok {
-			return store.PutOutboxMedia(ctx, tx, s.id, row.ID, m.Data)
+			return store.PutOutboxMedia(ctx, tx, s.key, row.ID, m.Data)
 		}
 		return nil
 	})
@@ -134,7 +134,7 @@ func validateIdempotencyKey(key string) error {
 }
 
 func (c *Core) messageByKey(ctx context.Context, s *session, key string) (*Message, error) {
-	row, err := store.GetMessageByIdempotencyKey(ctx, c.store.DB, s.id, key)
+	row, err := store.GetMessageByIdempotencyKey(ctx, c.store.DB, s.key, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrMessageNotFound
 	}
@@ -148,7 +148,7 @@ func (c *Core) messageByKey(ctx context.Context, s *session, key string) (*Messa
 // from the store, so callers need only give an ID.
 func (c *Core) completeContent(ctx context.Context, s *session, chat string, content Content) (Content, error) {
 	lookup := func(id string) *store.Message {
-		row, err := store.GetMessage(ctx, c.store.DB, s.id, id)
+		row, err := store.GetMessage(ctx, c.store.DB, s.key, id)
 		if err != nil {
 			return nil
 		}
@@ -334,7 +334,7 @@ func messageFromRow(r *store.Message) (*Message, error) {
 		IsGroup:   IsGroupJID(r.Chat),
 		PushName:  r.PushName,
 		Sender:    Address{JID: r.Sender, LID: r.SenderLID, Phone: JIDPhone(r.Sender)},
-		Session:   r.SessionID,
+		Session:   sessionIDOf(r.SessionID, r.TenantID),
 		Status:    MessageStatus(r.Status),
 		Tenant:    r.TenantID,
 		Time:      r.Time,
@@ -392,7 +392,7 @@ func (c *Core) Revoke(ctx context.Context, session, chat, targetID string, opts 
 // MarkRead sends read receipts for inbound messages ids of chat. In groups,
 // sender is the messages' author.
 func (c *Core) MarkRead(ctx context.Context, session, chat string, ids []string, sender string) error {
-	s, release, err := c.acquire(session)
+	s, release, err := c.acquire(ctx, session)
 	if err != nil {
 		return err
 	}
@@ -424,7 +424,7 @@ func (c *Core) MarkRead(ctx context.Context, session, chat string, ids []string,
 // SetPresence shows a typing or recording indicator in chat (PresencePaused
 // clears it).
 func (c *Core) SetPresence(ctx context.Context, session, chat string, p ChatPresence) error {
-	s, release, err := c.acquire(session)
+	s, release, err := c.acquire(ctx, session)
 	if err != nil {
 		return err
 	}
@@ -451,7 +451,7 @@ const MaxCheckNumbers = 500
 // CheckNumbers reports which phone numbers have WhatsApp accounts. Every number
 // is validated first; one invalid number fails the whole call with its index.
 func (c *Core) CheckNumbers(ctx context.Context, session string, phones []string) ([]NumberCheck, error) {
-	s, release, err := c.acquire(session)
+	s, release, err := c.acquire(ctx, session)
 	if err != nil {
 		return nil, err
 	}
@@ -480,10 +480,11 @@ func (c *Core) Message(ctx context.Context, session, id string) (*Message, error
 		return nil, err
 	}
 	defer c.ops.done()
-	if _, err := c.session(session); err != nil {
+	s, err := c.session(ctx, session)
+	if err != nil {
 		return nil, err
 	}
-	row, err := store.GetMessage(ctx, c.store.DB, session, id)
+	row, err := store.GetMessage(ctx, c.store.DB, s.key, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %q", ErrMessageNotFound, id)
 	}
@@ -523,7 +524,8 @@ func (c *Core) Messages(ctx context.Context, p *MessageListParams) (*MessageList
 	if p == nil {
 		return nil, fieldErr(ErrInvalidMessage, "params", "are required")
 	}
-	if _, err := c.session(p.Session); err != nil {
+	s, err := c.session(ctx, p.Session)
+	if err != nil {
 		return nil, err
 	}
 	chat, err := NormalizeChat(p.Chat)
@@ -535,7 +537,7 @@ func (c *Core) Messages(ctx context.Context, p *MessageListParams) (*MessageList
 		limit = 50
 	}
 	limit = min(limit, 500)
-	q := store.ListChatMessagesParams{Session: p.Session, Chat: chat, Limit: limit + 1}
+	q := store.ListChatMessagesParams{Session: s.key, Chat: chat, Limit: limit + 1}
 	if p.Before != "" {
 		if q.Before, q.BeforeID, err = decodeMessageCursor(p.Before); err != nil {
 			return nil, err
@@ -592,7 +594,7 @@ func (c *Core) storeInbound(ctx context.Context, s *session, ms ...*InboundMessa
 		if m.Time.IsZero() {
 			ts = now
 		}
-		row := &store.Message{SessionID: s.id, Chat: m.Chat.JID, ChatLID: m.Chat.LID, ID: m.ID, TenantID: s.tenant,
+		row := &store.Message{SessionID: s.key, Chat: m.Chat.JID, ChatLID: m.Chat.LID, ID: m.ID, TenantID: s.tenant,
 			Direction: store.DirectionIn, Sender: m.Sender.JID, SenderLID: m.Sender.LID, PushName: m.PushName,
 			Type: string(m.Content.ContentType()), Content: string(data), Status: string(StatusReceived),
 			Time: ts, CreatedAt: now, UpdatedAt: now}
@@ -655,7 +657,7 @@ func (c *Core) applyReceipt(ctx context.Context, s *session, r *Receipt) error {
 	}
 	for _, id := range r.IDs {
 		err := c.commit(ctx, func(tx *sql.Tx, em *emitter) error {
-			row, err := store.GetMessage(ctx, tx, s.id, id)
+			row, err := store.GetMessage(ctx, tx, s.key, id)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil // not ours (or deleted)
 			}
@@ -673,7 +675,7 @@ func (c *Core) applyReceipt(ctx context.Context, s *session, r *Receipt) error {
 				return err
 			}
 			if cur == StatusPending {
-				if err := store.DeleteOutboxMedia(ctx, tx, s.id, id); err != nil {
+				if err := store.DeleteOutboxMedia(ctx, tx, s.key, id); err != nil {
 					return err
 				}
 			}

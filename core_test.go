@@ -76,6 +76,8 @@ func TestSessions(t *testing.T) {
 	t.Parallel()
 	kinds(t, func(t *testing.T, kind dbtest.Kind) {
 		ctx := context.Background()
+		// Session IDs are resolved in the context's tenant.
+		actx := waqtor.WithTenant(ctx, "acme")
 		b := setup(t, kind)
 		c := b.core
 
@@ -90,13 +92,13 @@ func TestSessions(t *testing.T) {
 		qr := waitEvent[*waqtor.SessionQR](t, events, func(e *waqtor.SessionQR) bool { return e.Meta().Session == "shop-1" })
 		require.Equal(t, "fake-qr-shop-1", qr.Code)
 		require.Equal(t, "acme", qr.Meta().Tenant)
-		snap := waitState(t, c, "shop-1", waqtor.StateQR)
+		snap := waitStateIn(t, c, actx, "shop-1", waqtor.StateQR)
 		require.Equal(t, "fake-qr-shop-1", snap.QR.Code)
-		got, err := c.QR(ctx, "shop-1")
+		got, err := c.QR(actx, "shop-1")
 		require.NoError(t, err)
 		require.Equal(t, snap.QR.Code, got.Code)
 
-		code, err := c.PairPhone(ctx, "shop-1", "+1 555 000 2222")
+		code, err := c.PairPhone(actx, "shop-1", "+1 555 000 2222")
 		require.NoError(t, err)
 		require.Equal(t, "FAKE-2222", code)
 
@@ -106,9 +108,9 @@ func TestSessions(t *testing.T) {
 		})
 		require.Equal(t, "+15550002222", ready.Info.Phone)
 		require.Equal(t, waqtor.StateQR, ready.Previous)
-		_, err = c.PairPhone(ctx, "shop-1", "+15550002222")
+		_, err = c.PairPhone(actx, "shop-1", "+15550002222")
 		require.ErrorIs(t, err, waqtor.ErrAlreadyPaired)
-		_, err = c.QR(ctx, "shop-1")
+		_, err = c.QR(actx, "shop-1")
 		require.ErrorIs(t, err, waqtor.ErrNotReady)
 
 		all, err := c.Sessions(ctx, nil)
@@ -119,8 +121,10 @@ func TestSessions(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, acme, 1)
 
-		_, err = c.CreateSession(ctx, &waqtor.CreateSessionParams{ID: "shop-1"})
+		_, err = c.CreateSession(actx, &waqtor.CreateSessionParams{ID: "shop-1"})
 		require.ErrorIs(t, err, waqtor.ErrSessionExists)
+		_, err = c.Session(ctx, "shop-1")
+		require.ErrorIs(t, err, waqtor.ErrSessionNotFound, "acme's session is not the default tenant's")
 		for _, bad := range []string{"", "UPPER", "-x", "a b", string(make([]byte, 65))} {
 			_, err := c.Session(ctx, bad)
 			require.ErrorIs(t, err, waqtor.ErrInvalidSessionID, "%q", bad)
@@ -135,23 +139,23 @@ func TestSessions(t *testing.T) {
 		require.NoError(t, waqtor.ValidateSessionID(gen.ID))
 		require.Equal(t, "default", gen.Tenant)
 
-		require.NoError(t, c.Restart(ctx, "shop-1"))
-		waitState(t, c, "shop-1", waqtor.StateReady)
-		require.NoError(t, c.Disconnect(ctx, "shop-1"))
-		waitState(t, c, "shop-1", waqtor.StateDisconnected)
-		_, err = c.SendText(ctx, "shop-1", "+15550003333", "hi", nil)
+		require.NoError(t, c.Restart(actx, "shop-1"))
+		waitStateIn(t, c, actx, "shop-1", waqtor.StateReady)
+		require.NoError(t, c.Disconnect(actx, "shop-1"))
+		waitStateIn(t, c, actx, "shop-1", waqtor.StateDisconnected)
+		_, err = c.SendText(actx, "shop-1", "+15550003333", "hi", nil)
 		require.ErrorIs(t, err, waqtor.ErrNotReady)
-		require.NoError(t, c.Connect(ctx, "shop-1"))
-		waitState(t, c, "shop-1", waqtor.StateReady)
+		require.NoError(t, c.Connect(actx, "shop-1"))
+		waitStateIn(t, c, actx, "shop-1", waqtor.StateReady)
 
-		require.NoError(t, c.Logout(ctx, "shop-1"))
-		out := waitState(t, c, "shop-1", waqtor.StateLoggedOut)
+		require.NoError(t, c.Logout(actx, "shop-1"))
+		out := waitStateIn(t, c, actx, "shop-1", waqtor.StateLoggedOut)
 		require.Empty(t, out.Info.JID)
 
-		require.NoError(t, c.DeleteSession(ctx, "shop-1"))
-		_, err = c.Session(ctx, "shop-1")
+		require.NoError(t, c.DeleteSession(actx, "shop-1"))
+		_, err = c.Session(actx, "shop-1")
 		require.ErrorIs(t, err, waqtor.ErrSessionNotFound)
-		require.ErrorIs(t, c.DeleteSession(ctx, "shop-1"), waqtor.ErrSessionNotFound)
+		require.ErrorIs(t, c.DeleteSession(actx, "shop-1"), waqtor.ErrSessionNotFound)
 	})
 }
 

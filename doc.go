@@ -28,7 +28,10 @@
 // A Core holds many sessions, each a linked device of one WhatsApp account. IDs
 // are caller-chosen slugs ([ValidateSessionID]); every session belongs to a
 // tenant ("default" unless [CreateSessionParams].Tenant says otherwise), so one
-// Core can serve many customers. A session's state ([SessionState]) is one of
+// Core can serve many customers. IDs are unique within a tenant: two tenants
+// may each have a session "shop", and every method taking a session ID looks
+// it up in the tenant of its context ([WithTenant]; the default tenant
+// without one). A session's state ([SessionState]) is one of
 // connecting, qr, ready, disconnected, logged_out, auth_failure or banned, and
 // every change is a [SessionStatus] event. See [Core.CreateSession],
 // [Core.Sessions], [Core.Connect], [Core.Disconnect], [Core.Restart],

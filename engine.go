@@ -31,7 +31,8 @@ type EngineCloser interface {
 
 // MediaDownloader is implemented by engines that can fetch inbound media on demand.
 type MediaDownloader interface {
-	// DownloadMedia returns the bytes of inbound media described by m (its Ref).
+	// DownloadMedia returns the bytes of inbound media described by m (its Ref),
+	// received by the session whose EngineSession.ID is session.
 	DownloadMedia(ctx context.Context, session string, m *Media) ([]byte, error)
 }
 
@@ -58,7 +59,10 @@ type EngineEnv struct {
 
 // EngineSession describes the session a Conn is opened for.
 type EngineSession struct {
-	// ID is the session's ID.
+	// ID identifies the session to the engine (its device store, its logs):
+	// unique across tenants, and the same for as long as the session exists.
+	// It is the session's ID, or "tenant/ID" when a session of another tenant
+	// already had that ID as its key (session IDs are unique per tenant only).
 	ID string
 	// JID is the account's JID from the last successful pairing, or "" when the
 	// session has never paired (or logged out).

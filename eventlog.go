@@ -118,7 +118,9 @@ type LogReadParams struct {
 	Kinds []EventKind
 	// Limit caps the number of events. Defaults to 100; at most 10,000.
 	Limit int
-	// Sessions keeps only these sessions. Defaults to all.
+	// Sessions keeps only these sessions. Session IDs are unique per tenant
+	// only: without Tenant, an ID matches that session of every tenant.
+	// Defaults to all.
 	Sessions []string
 	// Tenant keeps only this tenant's events. Defaults to all.
 	Tenant string

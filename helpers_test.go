@@ -76,9 +76,15 @@ func startCore(t testing.TB, dsn string, eng *fakeengine.Engine, mutate ...func(
 
 func waitState(t testing.TB, c *waqtor.Core, id string, want waqtor.SessionState) *waqtor.Session {
 	t.Helper()
+	return waitStateIn(t, c, context.Background(), id, want)
+}
+
+// waitStateIn waits for session id of ctx's tenant (waqtor.WithTenant) to reach want.
+func waitStateIn(t testing.TB, c *waqtor.Core, ctx context.Context, id string, want waqtor.SessionState) *waqtor.Session {
+	t.Helper()
 	var last *waqtor.Session
 	require.Eventually(t, func() bool {
-		s, err := c.Session(context.Background(), id)
+		s, err := c.Session(ctx, id)
 		if err != nil {
 			return false
 		}

@@ -209,6 +209,10 @@ func (c *Core) DownloadMedia(ctx context.Context, session, messageID string) ([]
 	if err != nil {
 		return nil, nil, err
 	}
+	s, err := c.session(ctx, session)
+	if err != nil {
+		return nil, nil, err
+	}
 	m, ok := msg.Content.(*Media)
 	if !ok {
 		return nil, nil, fieldErr(ErrInvalidMessage, "message", "%s is %s, not media", messageID, msg.Content.ContentType())
@@ -221,7 +225,7 @@ func (c *Core) DownloadMedia(ctx context.Context, session, messageID string) ([]
 		return nil, nil, err
 	}
 	defer c.ops.done()
-	data, err := d.DownloadMedia(ctx, session, m)
+	data, err := d.DownloadMedia(ctx, s.key, m)
 	if err != nil {
 		return nil, nil, fmt.Errorf("waqtor: download media of %s: %w", messageID, err)
 	}

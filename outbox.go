@@ -66,7 +66,7 @@ func (c *Core) retryPending(ctx context.Context, s *session) error {
 	}
 	defer c.ops.done()
 	cutoff := c.now()
-	rows, err := store.ListMessagesByStatus(ctx, c.store.DB, s.id, string(StatusPending), cutoff, outboxBatch)
+	rows, err := store.ListMessagesByStatus(ctx, c.store.DB, s.key, string(StatusPending), cutoff, outboxBatch)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (c *Core) retryPending(ctx context.Context, s *session) error {
 
 func (c *Core) resend(ctx context.Context, s *session, conn Conn, row *store.Message) error {
 	// Re-read under the claim: another process or a receipt may have moved it.
-	cur, err := store.GetMessage(ctx, c.store.DB, s.id, row.ID)
+	cur, err := store.GetMessage(ctx, c.store.DB, s.key, row.ID)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (c *Core) resend(ctx context.Context, s *session, conn Conn, row *store.Mes
 		return c.failStored(ctx, s, cur, err)
 	}
 	if m, ok := content.(*Media); ok {
-		data, err := store.GetOutboxMedia(ctx, c.store.DB, s.id, cur.ID)
+		data, err := store.GetOutboxMedia(ctx, c.store.DB, s.key, cur.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return c.failStored(ctx, s, cur, errors.New("waqtor: media bytes missing"))
 		}

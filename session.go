@@ -1,6 +1,7 @@
 package waqtor
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -46,9 +47,17 @@ type QRCode struct {
 	Expires time.Time `json:"expires"`
 }
 
+// sessionRef names a session as its tenant knows it: session IDs are unique
+// within a tenant, and two tenants may each have a session "shop".
+type sessionRef struct{ tenant, id string }
+
 // session is the Core's live state of one session.
 type session struct {
-	id     string
+	// key is the session's row ID in the store (the session_id of its messages)
+	// and its EngineSession.ID: unique across tenants, never shown to a caller.
+	// See storeKey.
+	key    string
+	id     string // the session's ID within its tenant
 	tenant string
 
 	// life serialises lifecycle operations (connect, disconnect, logout, close):
@@ -127,6 +136,49 @@ func ValidateSessionID(id string) error {
 	return nil
 }
 
+// storeKey returns the store and engine key of a new session id of tenant: id
+// itself when no session has that key yet, else "tenant/id". Tenants and IDs are
+// slugs without "/", so a qualified key never equals a plain one, and two
+// sessions of one tenant never share an ID: keys are collision-free by
+// construction. Databases from before per-tenant namespaces hold only plain
+// keys, so they need no migration. Call with c.mu held.
+func (c *Core) storeKey(tenant, id string) string {
+	if _, taken := c.byKey[id]; !taken {
+		return id
+	}
+	return tenant + "/" + id
+}
+
+// sessionIDOf returns the ID, within tenant, of the session stored under key.
+func sessionIDOf(key, tenant string) string { return strings.TrimPrefix(key, tenant+"/") }
+
+type tenantCtxKey struct{}
+
+// WithTenant returns a copy of ctx in which the Core resolves session IDs
+// within tenant. Session IDs are unique per tenant only (tenants "a" and "b"
+// may each have a session "shop"), so every method that takes a session ID
+// looks it up in the tenant of its context, and in Config.DefaultTenant when
+// the context has none: core.SendText(ctx, "shop", ...) acts on the default
+// tenant's "shop". auth.WithPrincipal sets the principal's tenant, so the REST
+// and WebSocket transports act within the caller's tenant.
+func WithTenant(ctx context.Context, tenant string) context.Context {
+	return context.WithValue(ctx, tenantCtxKey{}, tenant)
+}
+
+// TenantFrom returns the tenant WithTenant stored in ctx.
+func TenantFrom(ctx context.Context) (string, bool) {
+	t, ok := ctx.Value(tenantCtxKey{}).(string)
+	return t, ok
+}
+
+// tenantOf returns the tenant session IDs are resolved in for ctx.
+func (c *Core) tenantOf(ctx context.Context) string {
+	if t, ok := TenantFrom(ctx); ok {
+		return t
+	}
+	return c.cfg.DefaultTenant
+}
+
 func newSessionID() string {
 	var b [5]byte
 	_, _ = rand.Read(b[:])
@@ -140,7 +192,15 @@ func (c *Core) loadSessions(ctx context.Context) error {
 	}
 	for _, r := range rows {
 		s := c.newSession(r)
-		c.sessions[r.ID] = s
+		ref := sessionRef{s.tenant, s.id}
+		if err := ValidateSessionID(s.id); err != nil {
+			return fmt.Errorf("%w: stored session %q of tenant %q: %w", ErrDatabase, r.ID, r.TenantID, err)
+		}
+		if _, dup := c.sessions[ref]; dup {
+			return fmt.Errorf("%w: tenant %q has two sessions %q", ErrDatabase, r.TenantID, s.id)
+		}
+		c.sessions[ref] = s
+		c.byKey[s.key] = s
 		// Whatever the last process saw, nothing is connected now.
 		switch SessionState(r.Status) {
 		case StateReady, StateConnecting, StateQR:
@@ -154,21 +214,24 @@ func (c *Core) loadSessions(ctx context.Context) error {
 }
 
 func (c *Core) newSession(r *store.Session) *session {
-	return &session{id: r.ID, tenant: r.TenantID, life: make(chan struct{}, 1), row: *r, inflight: map[string]struct{}{}}
+	return &session{key: r.ID, id: sessionIDOf(r.ID, r.TenantID), tenant: r.TenantID, life: make(chan struct{}, 1), row: *r, inflight: map[string]struct{}{}}
 }
 
 // CreateSessionParams configures CreateSession.
 type CreateSessionParams struct {
-	// ID is the session's slug ([a-z0-9][a-z0-9_-]{0,63}). Defaults to a
-	// generated one ("s-" and 10 hex digits).
+	// ID is the session's slug ([a-z0-9][a-z0-9_-]{0,63}), unique within its
+	// tenant: other tenants may use the same ID for sessions of their own.
+	// Defaults to a generated one ("s-" and 10 hex digits).
 	ID string
-	// Tenant owns the session. Defaults to Config.DefaultTenant.
+	// Tenant owns the session. Defaults to the context's tenant (WithTenant),
+	// else Config.DefaultTenant.
 	Tenant string
 }
 
 // CreateSession creates a session. When the Core is started it connects at once,
 // so a new session moves to StateQR and emits session.qr events until it is
-// paired. Errors wrap ErrInvalidSessionID or ErrSessionExists.
+// paired. Errors wrap ErrInvalidSessionID or ErrSessionExists (the tenant already
+// has a session with that ID; sessions of other tenants never conflict).
 func (c *Core) CreateSession(ctx context.Context, p *CreateSessionParams) (*Session, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
@@ -186,21 +249,23 @@ func (c *Core) CreateSession(ctx context.Context, p *CreateSessionParams) (*Sess
 	}
 	tenant := p.Tenant
 	if tenant == "" {
-		tenant = c.cfg.DefaultTenant
+		tenant = c.tenantOf(ctx)
 	}
 	if !slugRe.MatchString(tenant) {
 		return nil, fieldErr(ErrConfig, "tenant", "%q must match %s", tenant, slugRe)
 	}
 	now := c.now().UTC()
-	row := &store.Session{ID: id, TenantID: tenant, Status: string(StateDisconnected), StatusReason: "created",
-		CreatedAt: now, UpdatedAt: now}
+	ref := sessionRef{tenant, id}
 	c.mu.Lock()
-	if _, ok := c.sessions[id]; ok {
+	if _, ok := c.sessions[ref]; ok {
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: %q", ErrSessionExists, id)
 	}
+	row := &store.Session{ID: c.storeKey(tenant, id), TenantID: tenant, Status: string(StateDisconnected),
+		StatusReason: "created", CreatedAt: now, UpdatedAt: now}
 	s := c.newSession(row)
-	c.sessions[id] = s // reserve the ID while inserting
+	c.sessions[ref] = s // reserve the ID and the key while inserting
+	c.byKey[s.key] = s
 	c.mu.Unlock()
 	err := c.commit(ctx, func(tx *sql.Tx, em *emitter) error {
 		if err := store.InsertSession(ctx, tx, row); err != nil {
@@ -211,7 +276,8 @@ func (c *Core) CreateSession(ctx context.Context, p *CreateSessionParams) (*Sess
 	})
 	if err != nil {
 		c.mu.Lock()
-		delete(c.sessions, id)
+		delete(c.sessions, ref)
+		delete(c.byKey, s.key)
 		c.mu.Unlock()
 		if errors.Is(err, store.ErrDuplicate) {
 			return nil, fmt.Errorf("%w: %q", ErrSessionExists, id)
@@ -223,41 +289,45 @@ func (c *Core) CreateSession(ctx context.Context, p *CreateSessionParams) (*Sess
 	c.mu.Unlock()
 	if started {
 		if err := c.connect(ctx, s); err != nil {
-			c.logger.WarnContext(ctx, "New session failed to connect", slog.String("session", id), slog.Any("error", err))
+			c.logger.WarnContext(ctx, "New session failed to connect", slog.String("session", id),
+				slog.String("tenant", tenant), slog.Any("error", err))
 		}
 	}
 	return s.snapshot(), nil
 }
 
-// acquire registers a command in progress on session id; call release when
-// the command is done.
-func (c *Core) acquire(id string) (s *session, release func(), err error) {
+// acquire registers a command in progress on session id of ctx's tenant; call
+// release when the command is done.
+func (c *Core) acquire(ctx context.Context, id string) (s *session, release func(), err error) {
 	if err := c.begin(); err != nil {
 		return nil, nil, err
 	}
-	if s, err = c.session(id); err != nil {
+	if s, err = c.session(ctx, id); err != nil {
 		c.ops.done()
 		return nil, nil, err
 	}
 	return s, c.ops.done, nil
 }
 
-func (c *Core) session(id string) (*session, error) {
+// session returns session id of ctx's tenant (see WithTenant).
+func (c *Core) session(ctx context.Context, id string) (*session, error) {
 	if err := ValidateSessionID(id); err != nil {
 		return nil, err
 	}
+	ref := sessionRef{c.tenantOf(ctx), id}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.sessions[id]
+	s, ok := c.sessions[ref]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrSessionNotFound, id)
 	}
 	return s, nil
 }
 
-// Session returns the current state of one session.
+// Session returns the current state of one session of ctx's tenant (see
+// WithTenant).
 func (c *Core) Session(ctx context.Context, id string) (*Session, error) {
-	s, release, err := c.acquire(id)
+	s, release, err := c.acquire(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -267,20 +337,29 @@ func (c *Core) Session(ctx context.Context, id string) (*Session, error) {
 
 // SessionListParams filters Sessions.
 type SessionListParams struct {
-	// Tenant keeps only this tenant's sessions. Defaults to all tenants.
+	// Tenant keeps only this tenant's sessions. Defaults to the context's
+	// tenant (WithTenant), else all tenants.
 	Tenant string
 }
 
-// Sessions lists sessions ordered by ID.
+// Sessions lists sessions ordered by ID (and tenant, for sessions of several
+// tenants with the same ID).
 func (c *Core) Sessions(ctx context.Context, p *SessionListParams) ([]*Session, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
 	}
 	defer c.ops.done()
+	var tenant string
+	if p != nil {
+		tenant = p.Tenant
+	}
+	if tenant == "" {
+		tenant, _ = TenantFrom(ctx)
+	}
 	c.mu.Lock()
 	var list []*session
 	for _, s := range c.sessions {
-		if p == nil || p.Tenant == "" || s.tenant == p.Tenant {
+		if tenant == "" || s.tenant == tenant {
 			list = append(list, s)
 		}
 	}
@@ -289,14 +368,16 @@ func (c *Core) Sessions(ctx context.Context, p *SessionListParams) ([]*Session, 
 	for i, s := range list {
 		out[i] = s.snapshot()
 	}
-	slices.SortFunc(out, func(a, b *Session) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b *Session) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Tenant, b.Tenant))
+	})
 	return out, nil
 }
 
 // Connect connects a session (for example one that was never paired, or that
 // was disconnected with Disconnect). It returns once the attempt has started.
 func (c *Core) Connect(ctx context.Context, id string) error {
-	s, release, err := c.acquire(id)
+	s, release, err := c.acquire(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -333,7 +414,7 @@ func (c *Core) openConn(ctx context.Context, s *session) (Conn, error) {
 	}
 	s.generation++
 	h := &connHandler{c: c, s: s, gen: s.generation}
-	es := &EngineSession{ID: s.id, JID: s.row.JID, Tenant: s.tenant}
+	es := &EngineSession{ID: s.key, JID: s.row.JID, Tenant: s.tenant}
 	s.mu.Unlock()
 	conn, err := c.engine.Open(ctx, es, h)
 	if err != nil {
@@ -380,7 +461,7 @@ func (c *Core) closeConnLocked(ctx context.Context, s *session, logout bool) err
 // Disconnect closes a session's connection and keeps its pairing; the session
 // stays disconnected until Connect or Restart (or the next Start, if paired).
 func (c *Core) Disconnect(ctx context.Context, id string) error {
-	s, release, err := c.acquire(id)
+	s, release, err := c.acquire(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -393,7 +474,7 @@ func (c *Core) Disconnect(ctx context.Context, id string) error {
 
 // Restart closes a session's connection and connects it again.
 func (c *Core) Restart(ctx context.Context, id string) error {
-	s, release, err := c.acquire(id)
+	s, release, err := c.acquire(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -414,7 +495,7 @@ func (c *Core) Restart(ctx context.Context, id string) error {
 // and its keys are deleted. The session remains and can pair again (Connect shows
 // a new QR code).
 func (c *Core) Logout(ctx context.Context, id string) error {
-	s, release, err := c.acquire(id)
+	s, release, err := c.acquire(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -428,7 +509,7 @@ func (c *Core) Logout(ctx context.Context, id string) error {
 // DeleteSession logs a session out (when paired), closes it and deletes it with
 // its messages. Its past events stay in the log until pruned.
 func (c *Core) DeleteSession(ctx context.Context, id string) error {
-	s, release, err := c.acquire(id)
+	s, release, err := c.acquire(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -440,11 +521,12 @@ func (c *Core) DeleteSession(ctx context.Context, id string) error {
 	if err := c.closeConnLocked(ctx, s, s.paired()); err != nil {
 		c.logger.WarnContext(ctx, "Closing deleted session failed", slog.String("session", id), slog.Any("error", err))
 	}
-	if err := c.store.InTx(ctx, func(tx *sql.Tx) error { return store.DeleteSession(ctx, tx, id) }); err != nil {
+	if err := c.store.InTx(ctx, func(tx *sql.Tx) error { return store.DeleteSession(ctx, tx, s.key) }); err != nil {
 		return fmt.Errorf("%w: %w", ErrDatabase, err)
 	}
 	c.mu.Lock()
-	delete(c.sessions, id)
+	delete(c.sessions, sessionRef{s.tenant, s.id})
+	delete(c.byKey, s.key)
 	c.mu.Unlock()
 	return nil
 }
@@ -453,7 +535,7 @@ func (c *Core) DeleteSession(ctx context.Context, id string) error {
 // enter on the phone (WhatsApp > Linked devices > Link with phone number). The
 // session must be connected and not yet paired.
 func (c *Core) PairPhone(ctx context.Context, id, phone string) (string, error) {
-	s, release, err := c.acquire(id)
+	s, release, err := c.acquire(ctx, id)
 	if err != nil {
 		return "", err
 	}

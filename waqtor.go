@@ -162,7 +162,8 @@ type Core struct {
 
 	mu       sync.Mutex
 	started  bool
-	sessions map[string]*session
+	sessions map[sessionRef]*session // by tenant and ID
+	byKey    map[string]*session     // by store key (session.key)
 
 	state    atomic.Int32 // coreNew, coreStarted, coreStopping, coreStopped
 	ops      tracker      // commands in progress
@@ -212,7 +213,8 @@ func NewCore(ctx context.Context, cfg *Config) (*Core, error) {
 		now:        cfg.Test.Now,
 		store:      st,
 		bus:        newBus(cfg.Logger),
-		sessions:   make(map[string]*session),
+		sessions:   make(map[sessionRef]*session),
+		byKey:      make(map[string]*session),
 		stopped:    make(chan struct{}),
 		logNotify:  make(chan struct{}),
 		outboxKick: make(chan struct{}, 1),

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/waqtor/waqtor"
 )
 
 // Scope names a permission a key may hold. Built-in scopes are below; features
@@ -121,9 +123,15 @@ func (p *Principal) Validate() error {
 
 type principalKey struct{}
 
-// WithPrincipal returns a copy of ctx carrying p.
+// WithPrincipal returns a copy of ctx carrying p, and p's tenant for the Core
+// (waqtor.WithTenant): session IDs in calls made with the returned context are
+// resolved within p's tenant, never another tenant's.
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+	ctx = context.WithValue(ctx, principalKey{}, p)
+	if p != nil {
+		ctx = waqtor.WithTenant(ctx, p.Tenant)
+	}
+	return ctx
 }
 
 // PrincipalFrom returns the principal the transports stored in ctx.

@@ -346,7 +346,7 @@ func (s *supervisor) runActions(ctx context.Context, d *delivery, e waqtor.Event
 			continue
 		}
 		for try := 1; ; try++ {
-			err := s.execAction(ctx, &a)
+			err := s.execAction(s.tenantCtx(ctx, e.Meta().Tenant), &a)
 			if err == nil {
 				break
 			}

@@ -320,6 +320,20 @@ func (h *Host) DeadLetters(ctx context.Context, plugin string, p *DeadLetterList
 	return h.kv.deadLetters(ctx, plugin, p.AfterSeq, min(limit, 1000))
 }
 
+// tenantCtx returns ctx resolving session IDs (which are unique per tenant
+// only, see waqtor.WithTenant) within the plugin's tenant; for a plugin of
+// every tenant, within the tenant of the event it is handling (eventTenant),
+// and outside an event within the Core's default tenant.
+func (s *supervisor) tenantCtx(ctx context.Context, eventTenant string) context.Context {
+	switch {
+	case s.cfg.Tenant != "":
+		return waqtor.WithTenant(ctx, s.cfg.Tenant)
+	case eventTenant != "":
+		return waqtor.WithTenant(ctx, eventTenant)
+	}
+	return ctx
+}
+
 // checkSession refuses a session outside the plugin's tenant, as not found (no
 // existence oracle).
 func (h *Host) checkSession(ctx context.Context, s *supervisor, id string) error {

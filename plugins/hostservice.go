@@ -39,7 +39,7 @@ func (hs *hostServer) Send(ctx context.Context, req *proto.Send_Request) (*proto
 	if err != nil {
 		return nil, toproto.Error(err, reasons)
 	}
-	cctx, cancel := detach(ctx)
+	cctx, cancel := detach(hs.tenantCtx(ctx, req.GetDeliveryId()))
 	defer cancel()
 	m, err := s.h.send(cctx, s, a, key)
 	if err != nil {
@@ -50,6 +50,19 @@ func (hs *hostServer) Send(ctx context.Context, req *proto.Send_Request) (*proto
 		return nil, toproto.Error(err, reasons)
 	}
 	return &proto.Send_Response{MessageJson: b}, nil
+}
+
+// tenantCtx returns ctx resolving session IDs for a Host call: within the
+// tenant of the delivery's event for a plugin of every tenant (see
+// supervisor.tenantCtx).
+func (hs *hostServer) tenantCtx(ctx context.Context, deliveryID string) context.Context {
+	var tenant string
+	if deliveryID != "" {
+		if d := hs.s.currentDelivery(deliveryID); d != nil {
+			tenant = d.event.Meta().Tenant
+		}
+	}
+	return hs.s.tenantCtx(ctx, tenant)
 }
 
 // sendKey returns the idempotency key of a send through the Host service.
@@ -87,7 +100,7 @@ func (hs *hostServer) MarkRead(ctx context.Context, req *proto.MarkRead_Request)
 	if err := hs.checkDelivery(req.GetDeliveryId()); err != nil {
 		return nil, toproto.Error(err, reasons)
 	}
-	cctx, cancel := detach(ctx)
+	cctx, cancel := detach(hs.tenantCtx(ctx, req.GetDeliveryId()))
 	defer cancel()
 	if err := hs.s.h.markRead(cctx, hs.s, markReadFromProto(req.GetMarkRead())); err != nil {
 		return nil, toproto.Error(err, reasons)
@@ -99,7 +112,7 @@ func (hs *hostServer) SetPresence(ctx context.Context, req *proto.SetPresence_Re
 	if err := hs.checkDelivery(req.GetDeliveryId()); err != nil {
 		return nil, toproto.Error(err, reasons)
 	}
-	cctx, cancel := detach(ctx)
+	cctx, cancel := detach(hs.tenantCtx(ctx, req.GetDeliveryId()))
 	defer cancel()
 	if err := hs.s.h.setPresence(cctx, hs.s, presenceFromProto(req.GetPresence())); err != nil {
 		return nil, toproto.Error(err, reasons)
@@ -108,7 +121,7 @@ func (hs *hostServer) SetPresence(ctx context.Context, req *proto.SetPresence_Re
 }
 
 func (hs *hostServer) GetSession(ctx context.Context, req *proto.GetSession_Request) (*proto.GetSession_Response, error) {
-	sess, err := hs.s.h.session(ctx, hs.s, req.GetId())
+	sess, err := hs.s.h.session(hs.s.tenantCtx(ctx, ""), hs.s, req.GetId())
 	if err != nil {
 		return nil, toproto.Error(err, reasons)
 	}

@@ -196,7 +196,7 @@ func TestTenantRestriction(t *testing.T) {
 	require.NoError(t, err)
 	var acme *waqtor.Session
 	require.Eventually(t, func() bool {
-		acme, err = b.core.Session(ctx, "acme-main")
+		acme, err = b.core.Session(waqtor.WithTenant(ctx, "acme"), "acme-main") // IDs are per tenant
 		return err == nil && acme.State == waqtor.StateReady && acme.Info.Phone != ""
 	}, waitTimeout, 2*time.Millisecond)
 	b.waitRunning(t, "acme-bot", 0)
@@ -211,4 +211,39 @@ func TestTenantRestriction(t *testing.T) {
 	require.NoError(t, err)
 	b.waitText(t, "ack: to acme")
 	require.Zero(t, b.count("ack: to default"))
+}
+
+// TestEveryTenantPluginActsInEventTenant: session IDs are unique per tenant
+// only, so a plugin of every tenant answering an event of tenant "acme"'s
+// session "main" answers from that session, not from the default tenant's
+// "main": both through a returned action ("ack") and through the Host service
+// during the delivery ("echo").
+func TestEveryTenantPluginActsInEventTenant(t *testing.T) {
+	t.Parallel()
+	b := setup(t, fastPlugin(t, "tp"))
+	ctx := context.Background()
+	acmeCtx := waqtor.WithTenant(ctx, "acme")
+	_, err := b.core.CreateSession(acmeCtx, &waqtor.CreateSessionParams{ID: "main"})
+	require.NoError(t, err)
+	var acme *waqtor.Session
+	require.Eventually(t, func() bool {
+		acme, err = b.core.Session(acmeCtx, "main")
+		return err == nil && acme.State == waqtor.StateReady && acme.Info.Phone != ""
+	}, waitTimeout, 2*time.Millisecond)
+	require.NotEqual(t, b.bot, acme.Info.Phone, "two accounts")
+	b.waitRunning(t, "tp", 0)
+
+	_, err = b.phone.SendText(ctx, acme.Info.Phone, "to acme")
+	require.NoError(t, err)
+	for _, text := range []string{"ack: to acme", "echo: to acme"} {
+		b.waitText(t, text)
+		for _, r := range b.phone.Received() {
+			if r.Text() == text {
+				require.Equal(t, acme.Info.JID, r.From, "%q came from acme's account", text)
+			}
+		}
+	}
+	def, err := b.core.Messages(ctx, &waqtor.MessageListParams{Session: "main", Chat: b.phone.Number()})
+	require.NoError(t, err)
+	require.Empty(t, def.Messages, "the default tenant's main sent and received nothing")
 }

@@ -116,6 +116,7 @@ type Route struct {
 	group        string // the group's name, set by NewHandler
 	fixedSession string // set on the flat seed routes: the session they act on
 	hasSession   bool   // the route acts on a {session} (or fixedSession)
+	creates      string // the object the route creates under the body's "id" (ExtCreates)
 }
 
 // ScopeNone marks a route that needs no credentials (Route.Scope).

@@ -34,7 +34,8 @@ const (
 	// refused with 429.
 	KeyFailureLimitDefault = 20
 	// DefaultSessionDefault is the session the flat seed routes
-	// (POST /messages/send-text, GET /session/state, ...) act on.
+	// (POST /messages/send-text, GET /session/state, ...) act on: the
+	// caller's tenant's session of that ID (session IDs are per tenant).
 	DefaultSessionDefault = "default"
 	// MaxBodyBytesDefault caps JSON request bodies.
 	MaxBodyBytesDefault = 1 << 20
@@ -61,8 +62,8 @@ type HandlerOpts struct {
 	// users or tokens. With Keys also set, it is tried first and API keys after
 	// it. Defaults to Keys.AuthenticateRequest.
 	AuthenticateFunc auth.AuthenticateFunc
-	// DefaultSession is the session the flat seed routes act on. Defaults to
-	// DefaultSessionDefault ("default").
+	// DefaultSession is the session the flat seed routes act on, within the
+	// caller's tenant. Defaults to DefaultSessionDefault ("default").
 	DefaultSession string
 	// Groups are the route groups of features (webhooks, plugins, ...).
 	Groups []RouteGroup

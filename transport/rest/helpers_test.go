@@ -123,21 +123,29 @@ var paramPattern = regexp.MustCompile(`\\\{[a-zA-Z_]+\\\}`)
 // session creates a session of tenant; paired makes it ready as phone.
 func (b *testBundle) session(t *testing.T, id, tenant, phone string) {
 	t.Helper()
-	ctx := context.Background()
-	_, err := b.core.CreateSession(ctx, &waqtor.CreateSessionParams{ID: id, Tenant: tenant})
+	ctx := waqtor.WithTenant(context.Background(), tenant)
+	_, err := b.core.CreateSession(ctx, &waqtor.CreateSessionParams{ID: id})
 	require.NoError(t, err)
-	waitState(t, b.core, id, waqtor.StateQR)
+	waitStateIn(t, b.core, ctx, id, waqtor.StateQR)
 	if phone != "" {
+		// The sandbox knows the session by its engine key, which is its ID
+		// as long as no other tenant's session had that ID first.
 		require.NoError(t, b.net.Pair(ctx, id, phone))
-		waitState(t, b.core, id, waqtor.StateReady)
+		waitStateIn(t, b.core, ctx, id, waqtor.StateReady)
 	}
 }
 
 func waitState(t testing.TB, c *waqtor.Core, id string, want waqtor.SessionState) {
 	t.Helper()
+	waitStateIn(t, c, context.Background(), id, want)
+}
+
+// waitStateIn waits for session id of ctx's tenant (waqtor.WithTenant) to reach want.
+func waitStateIn(t testing.TB, c *waqtor.Core, ctx context.Context, id string, want waqtor.SessionState) {
+	t.Helper()
 	var last *waqtor.Session
 	require.Eventually(t, func() bool {
-		s, err := c.Session(context.Background(), id)
+		s, err := c.Session(ctx, id)
 		if err != nil {
 			return false
 		}

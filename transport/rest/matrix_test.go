@@ -21,7 +21,7 @@ func resttestRun(t *testing.T, b *testBundle, objects map[string]string, noScope
 		IntruderKey: b.keyB,
 		NoScopeKey:  noScope,
 		Objects:     objects,
-		Snapshot:    b.snapshotTenant,
+		Snapshot:    b.snapshotVictim,
 		// The handler's rate limit is off (TestTenantMatrix): more samples.
 		TimingSamples: 9,
 		TimingClient:  b.srv.Client(), // the validating client caches per path

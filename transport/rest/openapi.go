@@ -38,6 +38,11 @@ const (
 	ExtFixedSession = "x-waqtor-fixed-session"
 	// ExtUnowned lists Route.Unowned.
 	ExtUnowned = "x-waqtor-unowned"
+	// ExtCreates names the kind of object a route creates under an ID the
+	// client chooses in the body's "id" field ("session" for POST /sessions).
+	// IDs are scoped per tenant: the tenant matrix checks that another
+	// tenant's ID is as free to the intruder as a fresh one.
+	ExtCreates = "x-waqtor-creates"
 )
 
 var (
@@ -292,6 +297,9 @@ func (h *handler) buildDocument() (map[string]any, error) {
 		}
 		if len(rt.Unowned) > 0 {
 			op[ExtUnowned] = rt.Unowned
+		}
+		if rt.creates != "" {
+			op[ExtCreates] = rt.creates
 		}
 		var params []any
 		for _, p := range pathParams(rt.Pattern) {

@@ -211,8 +211,19 @@ func TestTenantMatrix(t *testing.T) {
 	resttestRun(t, b, map[string]string{"session": "default", "message": sent.ID, "key": keyOfA.ID}, noScope)
 }
 
-// snapshotTenant describes everything of tenant "default".
+// snapshotTenant describes everything of tenant "default", and the position of
+// the whole event log.
 func (b *testBundle) snapshotTenant(t *testing.T) string {
+	t.Helper()
+	seq, err := b.core.LastSeq(context.Background())
+	require.NoError(t, err)
+	return fmt.Sprintf("seq=%d", seq) + b.snapshotVictim(t)
+}
+
+// snapshotVictim describes everything of tenant "default" (its sessions,
+// messages, keys and events) and nothing of other tenants: the tenant matrix's
+// intruder creates sessions of its own.
+func (b *testBundle) snapshotVictim(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	sessions, err := b.core.Sessions(ctx, &waqtor.SessionListParams{Tenant: "default"})
@@ -221,9 +232,16 @@ func (b *testBundle) snapshotTenant(t *testing.T) string {
 	require.NoError(t, err)
 	keys, err := b.keys.List(ctx, &auth.KeyListParams{Tenant: "default", IncludeRevoked: true})
 	require.NoError(t, err)
-	seq, err := b.core.LastSeq(ctx)
-	require.NoError(t, err)
-	out := fmt.Sprintf("seq=%d", seq)
+	var seq int64
+	for {
+		evs, err := b.core.ReadLog(ctx, &waqtor.LogReadParams{After: seq, Tenant: "default", Limit: waqtor.LogReadLimitMax})
+		require.NoError(t, err)
+		if len(evs) == 0 {
+			break
+		}
+		seq = evs[len(evs)-1].Meta().Seq
+	}
+	out := fmt.Sprintf(" default-seq=%d", seq)
 	for _, s := range sessions {
 		out += fmt.Sprintf(" session=%s/%s/%s", s.ID, s.State, s.UpdatedAt)
 	}

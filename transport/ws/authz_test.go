@@ -369,3 +369,38 @@ func TestSessionFilterCleared(t *testing.T) {
 	emitText(t, b.core, "s3", "default", "M-s3b")
 	require.Equal(t, []string{"M-s3b"}, c.eventsUntil(t, "M-s3b"))
 }
+
+// TestSessionIDsPerTenant: tenant "other" has a session "s1" of its own, like
+// tenant "default". Its key subscribes to its "s1" (the hub resolves the ID
+// within the key's tenant) and sees only its events, live and resumed; key A
+// subscribed to its "s1" sees only its own.
+func TestSessionIDsPerTenant(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	_, err := b.core.CreateSession(waqtor.WithTenant(context.Background(), "other"), &waqtor.CreateSessionParams{ID: "s1"})
+	require.NoError(t, err)
+	sub := func(key string) *client {
+		c := b.dial(t, key)
+		c.handshake(t)
+		c.send(t, map[string]any{"type": "subscribe", "topics": []string{"message.sent"}, "sessions": []string{"s1"}})
+		f := c.read(t)
+		require.Equal(t, ws.TypeSubscribed, f.typ(), "%v", f)
+		return c
+	}
+	a, o := sub(b.keyA), sub(b.keyB)
+	defer a.close()
+	defer o.close()
+	emitText(t, b.core, "s1", "other", "M-other")
+	emitText(t, b.core, "s1", "default", "M-default")
+	emitText(t, b.core, "s1", "default", "END-default")
+	emitText(t, b.core, "s1", "other", "END-other")
+	require.Equal(t, []string{"M-default", "END-default"}, a.eventsUntil(t, "END-default"))
+	require.Equal(t, []string{"M-other", "END-other"}, o.eventsUntil(t, "END-other"))
+
+	r := b.dial(t, b.keyB)
+	defer r.close()
+	r.handshake(t)
+	r.send(t, map[string]any{"type": "subscribe", "topics": []string{"message.sent"}, "sessions": []string{"s1"}, "after": 0})
+	r.until(t, ws.TypeSubscribed, nil)
+	require.Equal(t, []string{"M-other", "END-other"}, messageIDs(r.barrier(t)))
+}

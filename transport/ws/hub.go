@@ -965,7 +965,8 @@ type pendingFrame struct {
 }
 
 func newClient(h *Hub, p *auth.Principal, ip string) *client {
-	ctx, cancel := context.WithCancel(h.runCtx)
+	// The principal's context resolves session IDs within its tenant.
+	ctx, cancel := context.WithCancel(auth.WithPrincipal(h.runCtx, p))
 	now := time.Now()
 	c := &client{hub: h, p: p, ip: ip, connectedAt: now, ctx: ctx, cancel: cancel, quit: make(chan struct{}), wake: make(chan struct{}, 1),
 		drained: make(chan struct{}, 1), topics: map[string]bool{}, kinds: map[waqtor.EventKind]bool{},

@@ -63,8 +63,8 @@ func maxString(field, v string, maxLen int) error {
 
 // CreateSessionRequest is the body of POST /sessions.
 type CreateSessionRequest struct {
-	// ID is the session's slug; generated when empty.
-	ID string `json:"id,omitempty" doc:"Session slug ([a-z0-9][a-z0-9_-]{0,63}); generated when empty."`
+	// ID is the session's slug, unique within the tenant; generated when empty.
+	ID string `json:"id,omitempty" doc:"Session slug ([a-z0-9][a-z0-9_-]{0,63}), unique within the tenant (other tenants may use the same ID); generated when empty."`
 }
 
 // Validate checks the fields.

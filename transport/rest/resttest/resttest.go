@@ -89,6 +89,9 @@ type Operation struct {
 	FixedSession                            string
 	Unowned                                 []string
 	HasBody                                 bool
+	// Creates names the object the operation creates under the body's "id"
+	// (rest.ExtCreates), "" for other operations.
+	Creates string
 }
 
 // Operations reads the operations of the OpenAPI document served at baseURL.
@@ -110,6 +113,7 @@ func Operations(t testing.TB, client *http.Client, baseURL string) []Operation {
 			Session      bool            `json:"x-waqtor-session"`
 			FixedSession string          `json:"x-waqtor-fixed-session"`
 			Unowned      []string        `json:"x-waqtor-unowned"`
+			Creates      string          `json:"x-waqtor-creates"`
 			RequestBody  json.RawMessage `json:"requestBody"`
 		} `json:"paths"`
 	}
@@ -120,7 +124,7 @@ func Operations(t testing.TB, client *http.Client, baseURL string) []Operation {
 	for path, item := range doc.Paths {
 		for method, op := range item {
 			ops = append(ops, Operation{Method: strings.ToUpper(method), Path: path, OperationID: op.OperationID, Scope: op.Scope,
-				Owner: op.Owner, Session: op.Session, FixedSession: op.FixedSession, Unowned: op.Unowned, HasBody: len(op.RequestBody) > 0})
+				Owner: op.Owner, Session: op.Session, FixedSession: op.FixedSession, Unowned: op.Unowned, HasBody: len(op.RequestBody) > 0, Creates: op.Creates})
 		}
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].Path+ops[i].Method < ops[j].Path+ops[j].Method })
@@ -132,8 +136,14 @@ var paramRe = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\}`)
 // RunTenantMatrix calls every operation that touches an owned object with the
 // intruder's key, on the victim's objects and on random IDs, and requires 404
 // not-found each time, identical in type and title; with NoScopeKey it requires
-// 403 on every authenticated route; finally it requires the victim's Snapshot
-// to be unchanged.
+// 403 on every authenticated route. Then it calls every operation that creates
+// an object under a client-chosen ID (rest.ExtCreates) with the intruder's key
+// and the victim's ID: IDs are scoped per tenant, so that must succeed exactly
+// like creating a fresh ID (no existence oracle, no squatting), and a second
+// creation of either must be refused alike. Finally it requires the victim's
+// Snapshot to be unchanged: Snapshot must describe the victim tenant only, not
+// state the intruder's creations change (such as the whole event log's
+// position).
 func RunTenantMatrix(t *testing.T, cfg *MatrixConfig) {
 	t.Helper()
 	client := cfg.Client
@@ -204,8 +214,69 @@ func RunTenantMatrix(t *testing.T, cfg *MatrixConfig) {
 	if owned == 0 {
 		t.Error("resttest: no operation touches an owned object")
 	}
+	// Creations come last: the intruder's new objects carry the victim's IDs,
+	// which the checks above probe as the victim's.
+	for _, op := range ops {
+		if op.Creates != "" {
+			t.Run("create/"+op.Method+" "+op.Path, func(t *testing.T) { checkCreate(t, client, cfg, op) })
+		}
+	}
 	if after := cfg.Snapshot(t); after != before {
 		t.Errorf("resttest: the victim tenant changed during the matrix:\nbefore: %s\nafter:  %s", before, after)
+	}
+}
+
+// checkCreate creates, with the intruder's key, an object under the victim's
+// ID and one under a fresh ID, then each a second time.
+func checkCreate(t *testing.T, client *http.Client, cfg *MatrixConfig, op Operation) {
+	t.Helper()
+	name := op.Method + " " + op.Path
+	victimID, ok := cfg.Objects[op.Creates]
+	if !ok {
+		t.Fatalf("resttest: %s creates a %s but MatrixConfig.Objects has no ID for it", name, op.Creates)
+	}
+	freshID := randomID()
+	create := func(id string) *result {
+		body := map[string]any{}
+		if v, ok := cfg.Bodies[op.OperationID]; ok {
+			b, err := json.Marshal(v)
+			if err == nil {
+				err = json.Unmarshal(b, &body)
+			}
+			if err != nil {
+				t.Fatalf("resttest: body of %s must be a JSON object: %v", op.OperationID, err)
+			}
+		}
+		body["id"] = id
+		return callBody(t, client, cfg, op, cfg.IntruderKey, fill(t, op, cfg.Objects), body)
+	}
+	taken, fresh := create(victimID), create(freshID)
+	for _, c := range []struct {
+		what string
+		id   string
+		res  *result
+	}{{"the victim's ID", victimID, taken}, {"a fresh ID", freshID, fresh}} {
+		if c.res.status < 200 || c.res.status > 299 {
+			t.Errorf("%s with %s (%s): got %d %s, want success: IDs are scoped per tenant", name, c.what, c.id, c.res.status, c.res.body)
+			continue
+		}
+		var out struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal([]byte(c.res.body), &out); err != nil || out.ID != c.id {
+			t.Errorf("%s with %s: created %q (%v), want %q", name, c.what, out.ID, err, c.id)
+		}
+	}
+	if taken.status != fresh.status {
+		t.Errorf("%s: the victim's ID answers %d, a fresh one %d: an existence oracle", name, taken.status, fresh.status)
+	}
+	again, freshAgain := create(victimID), create(freshID)
+	if again.status != freshAgain.status || again.problem.Type != freshAgain.problem.Type || again.problem.Title != freshAgain.problem.Title {
+		t.Errorf("%s: creating the victim's ID again (%d %s) and a fresh ID again (%d %s) answer differently",
+			name, again.status, again.body, freshAgain.status, freshAgain.body)
+	}
+	if again.status < 400 {
+		t.Errorf("%s: creating the same ID twice succeeded twice (%d)", name, again.status)
 	}
 }
 
@@ -322,14 +393,24 @@ type result struct {
 
 func call(t *testing.T, client *http.Client, cfg *MatrixConfig, op Operation, key, path string) *result {
 	t.Helper()
-	var body io.Reader
+	var v any
 	if op.HasBody {
-		b := []byte("{}")
-		if v, ok := cfg.Bodies[op.OperationID]; ok {
-			var err error
-			if b, err = json.Marshal(v); err != nil {
-				t.Fatalf("resttest: body of %s: %v", op.OperationID, err)
-			}
+		v = json.RawMessage("{}")
+		if b, ok := cfg.Bodies[op.OperationID]; ok {
+			v = b
+		}
+	}
+	return callBody(t, client, cfg, op, key, path, v)
+}
+
+// callBody calls op with v as its JSON body (none when v is nil).
+func callBody(t *testing.T, client *http.Client, cfg *MatrixConfig, op Operation, key, path string, v any) *result {
+	t.Helper()
+	var body io.Reader
+	if v != nil {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("resttest: body of %s: %v", op.OperationID, err)
 		}
 		body = bytes.NewReader(b)
 	}
