@@ -28,8 +28,10 @@ type MediaParams struct {
 	// Kind is ContentImage, ContentVideo, ContentAudio, ContentDocument or
 	// ContentSticker. Required.
 	Kind ContentType
-	// MIME is the media type. Defaults to the type detected from the bytes (or the
-	// server's Content-Type for URLs).
+	// MIME is the media type. For images, videos, audio and stickers it must
+	// agree with Kind. Defaults to the type sniffed from the bytes (for documents:
+	// the server's Content-Type for URLs, else the file name's extension or the
+	// bytes).
 	MIME string
 	// Path is a local file to read.
 	Path string
@@ -46,6 +48,12 @@ type MediaParams struct {
 // SendMedia sends an image, video, audio clip, document or sticker read from
 // bytes, a file or a URL. Errors wrap ErrMediaTooLarge or ErrMediaFetch besides
 // those of Send.
+//
+// The bytes must be in a format WhatsApp shows as Kind: JPEG, PNG or WebP
+// images, WebP stickers, MP4 or 3GPP video, and Ogg/Opus, MP3, AAC, M4A or AMR
+// audio (documents take anything). Others are refused with a [FieldError]
+// wrapping ErrInvalidMessage that names the source field ("data", "path" or
+// "url") and the type detected.
 func (c *Core) SendMedia(ctx context.Context, session, chat string, p *MediaParams, opts *SendOpts) (*Message, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
@@ -63,7 +71,7 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 		return nil, fieldErr(ErrInvalidMessage, "media", "is required")
 	}
 	m := &Media{Caption: p.Caption, FileName: p.FileName, Kind: p.Kind, MIME: p.MIME, Voice: p.Voice}
-	if err := (&Media{Kind: p.Kind, Data: []byte{0}}).validate(); err != nil {
+	if err := m.validateMeta(); err != nil {
 		return nil, err
 	}
 	sources := 0
@@ -76,6 +84,7 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 		return nil, fieldErr(ErrInvalidMessage, "media", "needs exactly one of data, path and url")
 	}
 	limit := c.cfg.MaxMediaBytes
+	source := "data"
 	switch {
 	case p.Data != nil:
 		if int64(len(p.Data)) > limit {
@@ -83,6 +92,7 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 		}
 		m.Data = p.Data
 	case p.Path != "":
+		source = "path"
 		data, err := readFileLimited(p.Path, limit)
 		if err != nil {
 			return nil, err
@@ -92,12 +102,14 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 			m.FileName = filepath.Base(p.Path)
 		}
 	default:
+		source = "url"
 		data, contentType, err := c.fetchMedia(ctx, p.URL, limit)
 		if err != nil {
 			return nil, err
 		}
 		m.Data = data
-		if m.MIME == "" {
+		if m.MIME == "" && m.Kind == ContentDocument {
+			// Other kinds take the type sniffed from the bytes below.
 			if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt != "application/octet-stream" {
 				m.MIME = mt
 			}
@@ -111,10 +123,18 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 		}
 	}
 	if len(m.Data) == 0 {
-		return nil, fieldErr(ErrInvalidMessage, "media", "is empty")
+		return nil, fieldErr(ErrInvalidMessage, source, "is empty")
 	}
-	if m.MIME == "" {
+	sniffed, err := mediaFormat(m.Kind, m.Data, source)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case m.MIME != "":
+	case m.Kind == ContentDocument:
 		m.MIME = detectMIME(m.Data, m.FileName)
+	default:
+		m.MIME = sniffed
 	}
 	m.Size = int64(len(m.Data))
 	return m, nil

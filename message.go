@@ -137,17 +137,31 @@ type Media struct {
 // ContentType returns the media's Kind.
 func (m *Media) ContentType() ContentType { return m.Kind }
 
+// validate checks outbound media, including that its bytes are in a format
+// WhatsApp shows as its kind (see mediaFormat) and that a declared MIME agrees.
 func (m *Media) validate() error {
+	if err := m.validateMeta(); err != nil {
+		return err
+	}
+	if len(m.Data) == 0 {
+		return fieldErr(ErrInvalidMessage, "media", "is empty")
+	}
+	_, err := mediaFormat(m.Kind, m.Data, "data")
+	return err
+}
+
+// validateMeta checks everything of outbound media but its bytes.
+func (m *Media) validateMeta() error {
 	switch m.Kind {
 	case ContentImage, ContentVideo, ContentAudio, ContentDocument, ContentSticker:
 	default:
 		return fieldErr(ErrInvalidMessage, "kind", "must be image, video, audio, document or sticker, not %q", m.Kind)
 	}
-	if len(m.Data) == 0 {
-		return fieldErr(ErrInvalidMessage, "media", "is empty")
-	}
 	if m.Kind == ContentDocument && strings.ContainsAny(m.FileName, "/\\\x00") {
 		return fieldErr(ErrInvalidMessage, "file_name", "must not contain path separators")
+	}
+	if err := checkDeclaredMIME(m.Kind, m.MIME); err != nil {
+		return err
 	}
 	return checkText("caption", m.Caption)
 }
