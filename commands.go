@@ -3,8 +3,10 @@ package waqtor
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,8 +20,11 @@ import (
 // SendOpts are optional per-call settings of the send commands.
 type SendOpts struct {
 	// IdempotencyKey makes a send safe to retry: a second send with the same key
-	// on the same session returns the first send's message and sends nothing.
-	// At most 255 printable characters. Defaults to none.
+	// on the same session returns the first send's message and sends nothing
+	// (nor downloads media from a URL again). The key is bound to the request it
+	// was first used with (chat, content, media bytes or source): reusing it for
+	// another request fails with ErrIdempotencyKeyReused. At most 255 printable
+	// characters. Defaults to none.
 	IdempotencyKey string
 }
 
@@ -46,7 +51,7 @@ func newMessageID() string {
 //
 // Errors before anything is stored wrap ErrSessionNotFound, ErrInvalidSessionID,
 // ErrInvalidPhone, ErrInvalidMessage, ErrNotReady (the session is not connected
-// and logged in) or ErrMediaTooLarge.
+// and logged in), ErrMediaTooLarge or ErrIdempotencyKeyReused.
 func (c *Core) Send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
@@ -56,29 +61,57 @@ func (c *Core) Send(ctx context.Context, sessionID, chat string, content Content
 }
 
 func (c *Core) send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
-	s, err := c.session(sessionID)
+	s, jid, key, err := c.prepareSend(sessionID, chat, opts)
 	if err != nil {
 		return nil, err
+	}
+	if err := c.checkContent(content); err != nil {
+		return nil, err
+	}
+	hash, err := contentRequestHash(s.id, jid, content)
+	if err != nil {
+		return nil, err
+	}
+	return c.sendPrepared(ctx, s, jid, content, key, hash)
+}
+
+// prepareSend resolves the session, the chat and the idempotency key of a send.
+func (c *Core) prepareSend(sessionID, chat string, opts *SendOpts) (*session, string, string, error) {
+	s, err := c.session(sessionID)
+	if err != nil {
+		return nil, "", "", err
 	}
 	jid, err := NormalizeChat(chat)
 	if err != nil {
-		return nil, err
-	}
-	if err := ValidateContent(content); err != nil {
-		return nil, err
-	}
-	if m, ok := content.(*Media); ok && int64(len(m.Data)) > c.cfg.MaxMediaBytes {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrMediaTooLarge, len(m.Data), c.cfg.MaxMediaBytes)
+		return nil, "", "", err
 	}
 	var key string
 	if opts != nil {
 		key = opts.IdempotencyKey
 		if err := validateIdempotencyKey(key); err != nil {
-			return nil, err
+			return nil, "", "", err
 		}
 	}
+	return s, jid, key, nil
+}
+
+// checkContent validates outbound content and the media size limit.
+func (c *Core) checkContent(content Content) error {
+	if err := ValidateContent(content); err != nil {
+		return err
+	}
+	if m, ok := content.(*Media); ok && int64(len(m.Data)) > c.cfg.MaxMediaBytes {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMediaTooLarge, len(m.Data), c.cfg.MaxMediaBytes)
+	}
+	return nil
+}
+
+// sendPrepared stores and sends validated content, or returns the message an
+// earlier send with the same idempotency key made. hash fingerprints the
+// request (see contentRequestHash).
+func (c *Core) sendPrepared(ctx context.Context, s *session, jid string, content Content, key, hash string) (*Message, error) {
 	if key != "" {
-		if prev, err := c.messageByKey(ctx, s, key); err == nil || !errors.Is(err, ErrMessageNotFound) {
+		if prev, err := c.replay(ctx, s, key, hash); err == nil || !errors.Is(err, ErrMessageNotFound) {
 			return prev, err
 		}
 	}
@@ -98,6 +131,9 @@ func (c *Core) send(ctx context.Context, sessionID, chat string, content Content
 	row := &store.Message{SessionID: s.id, Chat: jid, ID: newMessageID(), TenantID: s.tenant, Direction: store.DirectionOut,
 		Type: string(content.ContentType()), Content: string(data), Status: string(StatusPending), IdempotencyKey: key,
 		Time: now, CreatedAt: now, UpdatedAt: now}
+	if key != "" {
+		row.RequestHash = hash
+	}
 	if !s.claim(row.ID) {
 		return nil, fmt.Errorf("waqtor: message ID collision")
 	}
@@ -113,12 +149,71 @@ func (c *Core) send(ctx context.Context, sessionID, chat string, content Content
 	})
 	if errors.Is(err, store.ErrDuplicate) && key != "" {
 		// A concurrent send with the same key won the race.
-		return c.messageByKey(ctx, s, key)
+		return c.replay(ctx, s, key, hash)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: store message: %w", ErrDatabase, err)
 	}
 	return c.deliver(ctx, s, conn, row, content)
+}
+
+// contentRequestHash fingerprints a Send: the session, the chat and the content
+// as the caller gave it, media bytes by their SHA-256.
+func contentRequestHash(session, chat string, content Content) (string, error) {
+	data, err := MarshalContent(content)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+	}
+	req := struct {
+		Chat        string          `json:"chat"`
+		Content     json.RawMessage `json:"content"`
+		MediaSHA256 string          `json:"media_sha256,omitempty"`
+		Op          string          `json:"op"`
+		Session     string          `json:"session"`
+	}{Chat: chat, Content: data, Op: "send", Session: session}
+	if m, ok := content.(*Media); ok {
+		req.MediaSHA256 = sha256Hex(m.Data)
+	}
+	return hashJSON(req)
+}
+
+// mediaRequestHash fingerprints a SendMedia: the session, the chat and the
+// parameters as the caller gave them, bytes by their SHA-256 and a path or URL
+// as such (so that a replay needs no download to be recognised).
+func mediaRequestHash(session, chat string, p *MediaParams) (string, error) {
+	req := struct {
+		Caption    string      `json:"caption"`
+		Chat       string      `json:"chat"`
+		DataSHA256 string      `json:"data_sha256,omitempty"`
+		FileName   string      `json:"file_name"`
+		Kind       ContentType `json:"kind"`
+		MIME       string      `json:"mime"`
+		Op         string      `json:"op"`
+		Path       string      `json:"path,omitempty"`
+		Session    string      `json:"session"`
+		URL        string      `json:"url,omitempty"`
+		Voice      bool        `json:"voice"`
+	}{Caption: p.Caption, Chat: chat, FileName: p.FileName, Kind: p.Kind, MIME: p.MIME, Op: "send-media",
+		Path: p.Path, Session: session, URL: p.URL, Voice: p.Voice}
+	if p.Data != nil {
+		req.DataSHA256 = sha256Hex(p.Data)
+	}
+	return hashJSON(req)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// hashJSON returns the hex SHA-256 of v's JSON, which encoding/json writes in
+// a fixed order for structs.
+func hashJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("waqtor: fingerprint request: %w", err)
+	}
+	return sha256Hex(b), nil
 }
 
 func validateIdempotencyKey(key string) error {
@@ -133,13 +228,20 @@ func validateIdempotencyKey(key string) error {
 	return nil
 }
 
-func (c *Core) messageByKey(ctx context.Context, s *session, key string) (*Message, error) {
+// replay returns the message an earlier send with key made, provided it was
+// made by the same request (hash); ErrMessageNotFound when the key is unused,
+// ErrIdempotencyKeyReused when it was used for another request. Messages
+// stored before fingerprints were kept (an empty hash) match any request.
+func (c *Core) replay(ctx context.Context, s *session, key, hash string) (*Message, error) {
 	row, err := store.GetMessageByIdempotencyKey(ctx, c.store.DB, s.id, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrMessageNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDatabase, err)
+	}
+	if row.RequestHash != "" && row.RequestHash != hash {
+		return nil, fmt.Errorf("%w: key %q was first used for message %s, with another request", ErrIdempotencyKeyReused, key, row.ID)
 	}
 	return messageFromRow(row)
 }

@@ -50,6 +50,9 @@ var (
 	ErrMediaFetch = errors.New("waqtor: media fetch failed")
 	// ErrMessageNotFound reports an unknown message ID.
 	ErrMessageNotFound = errors.New("waqtor: message not found")
+	// ErrIdempotencyKeyReused reports a send whose idempotency key was first used
+	// for a different request (another chat, content or media). Nothing was sent.
+	ErrIdempotencyKeyReused = errors.New("waqtor: idempotency key reused with a different request")
 	// ErrUnsupported reports a command the session's engine does not offer.
 	ErrUnsupported = errors.New("waqtor: not supported by this engine")
 )

@@ -59,11 +59,31 @@ func (c *Core) SendMedia(ctx context.Context, session, chat string, p *MediaPara
 		return nil, err
 	}
 	defer c.ops.done()
+	s, jid, key, err := c.prepareSend(session, chat, opts)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, fieldErr(ErrInvalidMessage, "media", "is required")
+	}
+	hash, err := mediaRequestHash(s.id, jid, p)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		// Before loading: a replay must not read the file or fetch the URL again.
+		if prev, err := c.replay(ctx, s, key, hash); err == nil || !errors.Is(err, ErrMessageNotFound) {
+			return prev, err
+		}
+	}
 	m, err := c.loadMedia(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return c.send(ctx, session, chat, m, opts)
+	if err := c.checkContent(m); err != nil {
+		return nil, err
+	}
+	return c.sendPrepared(ctx, s, jid, m, key, hash)
 }
 
 func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {

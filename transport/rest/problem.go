@@ -56,6 +56,9 @@ const (
 	TypeUnsupportedMediaType = api.TypeUnsupportedMediaType
 	// TypeMediaFetch: media could not be fetched from its URL (422).
 	TypeMediaFetch = api.TypeMediaFetch
+	// TypeIdempotencyKeyReused: an Idempotency-Key reused with a different
+	// request (422).
+	TypeIdempotencyKeyReused = api.TypeIdempotencyKeyReused
 	// TypeRateLimited: too many requests for this key or address; see
 	// Retry-After (429).
 	TypeRateLimited = api.TypeRateLimited
@@ -91,6 +94,7 @@ var titles = map[string]string{
 	TypeMediaTooLarge:        "Media too large",
 	TypeUnsupportedMediaType: "Unsupported media type",
 	TypeMediaFetch:           "Media fetch failed",
+	TypeIdempotencyKeyReused: "Idempotency key reused",
 	TypeRateLimited:          "Too many requests",
 	TypeInternal:             "Internal server error",
 	TypeNotImplemented:       "Not implemented",
@@ -164,6 +168,9 @@ func ProblemFor(err error) *Problem {
 		return NewProblem(http.StatusConflict, TypeSessionNotReady, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrMediaTooLarge):
 		return NewProblem(http.StatusRequestEntityTooLarge, TypeMediaTooLarge, trimPrefix(err))
+	case errors.Is(err, waqtor.ErrIdempotencyKeyReused):
+		return NewProblem(http.StatusUnprocessableEntity, TypeIdempotencyKeyReused, trimPrefix(err),
+			FieldProblem{Field: "Idempotency-Key", Reason: "was first used with a different request"})
 	case errors.Is(err, waqtor.ErrMediaFetch):
 		return NewProblem(http.StatusUnprocessableEntity, TypeMediaFetch, trimPrefix(err),
 			FieldProblem{Field: "url", Reason: "could not be fetched"})

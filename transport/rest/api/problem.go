@@ -39,6 +39,10 @@ const (
 	TypeUnsupportedMediaType = ProblemTypeBase + "unsupported-media-type"
 	// TypeMediaFetch: media could not be fetched from its URL (422).
 	TypeMediaFetch = ProblemTypeBase + "media-fetch-failed"
+	// TypeIdempotencyKeyReused: an Idempotency-Key header reused with a
+	// different request (another chat, content or media) (422); the first
+	// request's message stands and nothing was sent.
+	TypeIdempotencyKeyReused = ProblemTypeBase + "idempotency-key-reused"
 	// TypeRateLimited: too many requests for this key or address; see
 	// Retry-After (429).
 	TypeRateLimited = ProblemTypeBase + "rate-limited"
