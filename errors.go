@@ -53,6 +53,10 @@ var (
 	// ErrIdempotencyKeyReused reports a send whose idempotency key was first used
 	// for a different request (another chat, content or media). Nothing was sent.
 	ErrIdempotencyKeyReused = errors.New("waqtor: idempotency key reused with a different request")
+	// ErrMediaUnavailable reports media whose bytes cannot be had: media this
+	// session sent (the Core does not keep sent bytes once WhatsApp has them; the
+	// sender has them), or media WhatsApp no longer holds.
+	ErrMediaUnavailable = errors.New("waqtor: media not available")
 	// ErrUnsupported reports a command the session's engine does not offer.
 	ErrUnsupported = errors.New("waqtor: not supported by this engine")
 )

@@ -242,8 +242,10 @@ func detectMIME(data []byte, name string) string {
 }
 
 // DownloadMedia returns the bytes of an inbound media message, fetched through
-// the engine. Errors wrap ErrMessageNotFound, ErrInvalidMessage (not media) or
-// ErrUnsupported (the engine cannot download).
+// the engine. Errors wrap ErrMessageNotFound, ErrInvalidMessage (not media),
+// ErrMediaUnavailable (media this session sent, whose bytes are not kept once
+// sent, or media WhatsApp no longer holds) or ErrUnsupported (the engine cannot
+// download).
 func (c *Core) DownloadMedia(ctx context.Context, session, messageID string) ([]byte, *Media, error) {
 	msg, err := c.Message(ctx, session, messageID)
 	if err != nil {
@@ -252,6 +254,16 @@ func (c *Core) DownloadMedia(ctx context.Context, session, messageID string) ([]
 	m, ok := msg.Content.(*Media)
 	if !ok {
 		return nil, nil, fieldErr(ErrInvalidMessage, "message", "%s is %s, not media", messageID, msg.Content.ContentType())
+	}
+	if len(m.Ref) == 0 {
+		// Media this session sent has no download handle: the Core drops the
+		// bytes once WhatsApp accepted them (the caller had them), and keeps no
+		// media archive. Messages the account sent from another device do carry
+		// one, as inbound media does.
+		if msg.Direction == DirectionOut {
+			return nil, nil, fmt.Errorf("%w: message %s was sent by this session, and sent media is not kept", ErrMediaUnavailable, messageID)
+		}
+		return nil, nil, fmt.Errorf("%w: message %s has no download reference", ErrMediaUnavailable, messageID)
 	}
 	d, ok := c.engine.(MediaDownloader)
 	if !ok {

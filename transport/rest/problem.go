@@ -156,6 +156,8 @@ func ProblemFor(err error) *Problem {
 		return NewProblem(http.StatusNotFound, TypeNotFound, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrSessionNotFound):
 		return NewProblem(http.StatusNotFound, TypeNotFound, "session not found")
+	case errors.Is(err, waqtor.ErrMediaUnavailable):
+		return NewProblem(http.StatusNotFound, TypeNotFound, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrMessageNotFound):
 		return NewProblem(http.StatusNotFound, TypeNotFound, "message not found")
 	case errors.Is(err, waqtor.ErrInvalidSessionID), errors.Is(err, waqtor.ErrInvalidPhone), errors.Is(err, waqtor.ErrInvalidMessage):
