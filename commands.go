@@ -276,20 +276,41 @@ func (c *Core) completeContent(ctx context.Context, s *session, chat string, con
 			}
 		}
 	case *Reaction:
+		row, err := c.target(ctx, s, chat, v.TargetID)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case isAmendment(row.Type):
+			return nil, fieldErr(ErrInvalidMessage, "target_id", "%s is a %s, which takes no reactions", v.TargetID, row.Type)
+		case !row.RevokedAt.IsZero():
+			return nil, fieldErr(ErrInvalidMessage, "target_id", "%s was revoked", v.TargetID)
+		}
 		if v.TargetSender == "" {
-			if row := lookup(v.TargetID); row != nil {
-				cp := *v
-				cp.TargetSender = author(row)
-				return &cp, nil
-			}
+			cp := *v
+			cp.TargetSender = author(row)
+			return &cp, nil
+		}
+	case *Edit:
+		row, err := c.target(ctx, s, chat, v.TargetID)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.checkEditable(row); err != nil {
+			return nil, err
 		}
 	case *Revoke:
-		if v.TargetSender == "" {
-			if row := lookup(v.TargetID); row != nil && row.Direction == store.DirectionIn {
-				cp := *v
-				cp.TargetSender = row.Sender
-				return &cp, nil
-			}
+		row, err := c.target(ctx, s, chat, v.TargetID)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkRevocable(row); err != nil {
+			return nil, err
+		}
+		if v.TargetSender != "" {
+			cp := *v
+			cp.TargetSender = "" // our own message: engines address it as such
+			return &cp, nil
 		}
 	case *Contact:
 		if v.VCard == "" {
@@ -303,6 +324,66 @@ func (c *Core) completeContent(ctx context.Context, s *session, chat string, con
 		}
 	}
 	return content, nil
+}
+
+// target returns the message an edit, revocation or reaction refers to, which
+// must be in chat: ErrMessageNotFound otherwise.
+func (c *Core) target(ctx context.Context, s *session, chat, id string) (*store.Message, error) {
+	row, err := store.GetChatMessage(ctx, c.store.DB, s.id, chat, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q in chat %s", ErrMessageNotFound, id, chat)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDatabase, err)
+	}
+	return row, nil
+}
+
+// isAmendment reports whether a content type changes another message rather
+// than being one: those take no reactions, edits or revocations.
+func isAmendment(typ string) bool {
+	switch ContentType(typ) {
+	case ContentReaction, ContentEdit, ContentRevoke, ContentPollVote:
+		return true
+	}
+	return false
+}
+
+// checkEditable applies WhatsApp's rules for edits: only the author's own text
+// messages, once sent, not revoked, within EditWindow of their timestamp.
+func (c *Core) checkEditable(row *store.Message) error {
+	switch {
+	case row.Direction != store.DirectionOut:
+		return fmt.Errorf("%w: %s was received, not sent by this session", ErrNotOwnMessage, row.ID)
+	case row.Type != string(ContentText):
+		return fmt.Errorf("%w: %s is a %s message; only text messages can be edited", ErrNotEditable, row.ID, row.Type)
+	case !row.RevokedAt.IsZero():
+		return fmt.Errorf("%w: %s was revoked", ErrNotEditable, row.ID)
+	case row.Status == string(StatusPending) || row.Status == string(StatusFailed):
+		return fmt.Errorf("%w: %s has not been sent (it is %s)", ErrNotEditable, row.ID, row.Status)
+	}
+	if age := c.now().Sub(row.Time); age > EditWindow {
+		return fmt.Errorf("%w: %s was sent %s ago; WhatsApp allows edits for %s", ErrNotEditable, row.ID,
+			age.Truncate(time.Second), EditWindow)
+	}
+	return nil
+}
+
+// checkRevocable applies WhatsApp's rules for deleting a message for everyone,
+// as its author (group admins may delete others' messages; the Core does not
+// offer that).
+func checkRevocable(row *store.Message) error {
+	switch {
+	case row.Direction != store.DirectionOut:
+		return fmt.Errorf("%w: %s was received, not sent by this session", ErrNotOwnMessage, row.ID)
+	case isAmendment(row.Type):
+		return fmt.Errorf("%w: %s is a %s, not a message", ErrNotRevocable, row.ID, row.Type)
+	case !row.RevokedAt.IsZero():
+		return fmt.Errorf("%w: %s was revoked already", ErrNotRevocable, row.ID)
+	case row.Status == string(StatusPending) || row.Status == string(StatusFailed):
+		return fmt.Errorf("%w: %s has not been sent (it is %s)", ErrNotRevocable, row.ID, row.Status)
+	}
+	return nil
 }
 
 func previewText(contentJSON string) string {
@@ -404,6 +485,7 @@ func (c *Core) recordOutcome(ctx context.Context, s *session, row *store.Message
 			em.emit(s.id, s.tenant, &MessageFailed{Message: *msg, Error: next.Error})
 		case sendErr == nil:
 			em.emit(s.id, s.tenant, &MessageSent{Message: *msg})
+			return c.applyAmend(rctx, tx, em, s, &next)
 		}
 		return nil
 	})
@@ -430,11 +512,14 @@ func messageFromRow(r *store.Message) (*Message, error) {
 		Content:   content,
 		CreatedAt: r.CreatedAt,
 		Direction: Direction(r.Direction),
+		EditedAt:  r.EditedAt,
 		Error:     r.Error,
 		FromMe:    r.Direction == store.DirectionOut,
 		ID:        r.ID,
 		IsGroup:   IsGroupJID(r.Chat),
 		PushName:  r.PushName,
+		Revoked:   !r.RevokedAt.IsZero(),
+		RevokedAt: r.RevokedAt,
 		Sender:    Address{JID: r.Sender, LID: r.SenderLID, Phone: JIDPhone(r.Sender)},
 		Session:   r.SessionID,
 		Status:    MessageStatus(r.Status),
@@ -727,6 +812,9 @@ func (c *Core) storeInbound(ctx context.Context, s *session, ms ...*InboundMessa
 			m := ms[i]
 			msg.Chat, msg.Sender, msg.IsGroup = m.Chat, m.Sender, m.IsGroup || msg.IsGroup
 			em.emit(s.id, s.tenant, &MessageReceived{Message: *msg})
+			if err := c.applyAmend(ctx, tx, em, s, row); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -790,6 +878,9 @@ func (c *Core) applyReceipt(ctx context.Context, s *session, r *Receipt) error {
 					return err
 				}
 				em.emit(s.id, s.tenant, &MessageSent{Message: *msg})
+				if err := c.applyAmend(ctx, tx, em, s, &sentRow); err != nil {
+					return err
+				}
 			}
 			if cur.rank() < StatusDelivered.rank() {
 				em.emit(s.id, s.tenant, &MessageDelivered{Chat: chat, MessageID: id, Recipient: r.Sender,
@@ -810,4 +901,91 @@ func (c *Core) applyReceipt(ctx context.Context, s *session, r *Receipt) error {
 		}
 	}
 	return nil
+}
+
+// applyAmend records on its target the effect of an edit or revocation that
+// was sent (row is the amendment, now sent or received) and emits
+// message.edited or message.revoked. Other messages, amendments of unknown
+// messages and amendments by someone other than the target's author change
+// nothing; neither do an edit older than the last one applied, an edit of a
+// revoked message, or a second revocation.
+func (c *Core) applyAmend(ctx context.Context, tx *sql.Tx, em *emitter, s *session, row *store.Message) error {
+	if row.Type != string(ContentEdit) && row.Type != string(ContentRevoke) {
+		return nil
+	}
+	content, err := UnmarshalContent([]byte(row.Content))
+	if err != nil {
+		return nil // stored by an older waqtor in a form it cannot read: nothing to apply
+	}
+	var targetID string
+	switch v := content.(type) {
+	case *Edit:
+		targetID = v.TargetID
+	case *Revoke:
+		targetID = v.TargetID
+	}
+	target, err := store.GetChatMessage(ctx, tx, s.id, row.Chat, targetID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if target.Direction != row.Direction || (row.Direction == store.DirectionIn && !sameAuthor(row, target)) ||
+		!target.RevokedAt.IsZero() {
+		return nil
+	}
+	at := row.Time
+	next := *target
+	next.UpdatedAt = c.now().UTC()
+	var previous string
+	switch v := content.(type) {
+	case *Edit:
+		if at.Before(target.EditedAt) {
+			return nil // a later edit was applied already
+		}
+		tc, err := UnmarshalContent([]byte(target.Content))
+		if err != nil {
+			return nil
+		}
+		switch t := tc.(type) {
+		case *Text:
+			previous, t.Body = t.Body, v.Text
+		case *Media:
+			previous, t.Caption = t.Caption, v.Text // a caption edited on a phone
+		default:
+			return nil
+		}
+		data, err := MarshalContent(tc)
+		if err != nil {
+			return err
+		}
+		next.Content, next.EditedAt = string(data), at
+	case *Revoke:
+		next.RevokedAt = at
+	}
+	if err := store.UpdateMessageAmend(ctx, tx, &next); err != nil {
+		return err
+	}
+	msg, err := messageFromRow(&next)
+	if err != nil {
+		return err
+	}
+	if row.Type == string(ContentEdit) {
+		em.emit(s.id, s.tenant, &MessageEdited{EditID: row.ID, Message: *msg, PreviousText: previous})
+	} else {
+		em.emit(s.id, s.tenant, &MessageRevoked{Message: *msg, RevokeID: row.ID})
+	}
+	return nil
+}
+
+// sameAuthor reports whether two inbound messages have the same sender, by
+// phone JID or LID.
+func sameAuthor(a, b *store.Message) bool {
+	for _, x := range []string{a.Sender, a.SenderLID} {
+		if x != "" && (x == b.Sender || x == b.SenderLID) {
+			return true
+		}
+	}
+	return false
 }

@@ -40,7 +40,9 @@ const (
 	TypeNotFound = api.TypeNotFound
 	// TypeMethodNotAllowed: the path exists with other methods (405).
 	TypeMethodNotAllowed = api.TypeMethodNotAllowed
-	// TypeConflict: the object already exists (409).
+	// TypeConflict: the object already exists, or its state forbids the
+	// change (editing or revoking a message one did not send, or one past
+	// WhatsApp's limits) (409).
 	TypeConflict = api.TypeConflict
 	// TypeSessionNotReady: the session is not connected and logged in, or is
 	// banned (409).
@@ -162,6 +164,8 @@ func ProblemFor(err error) *Problem {
 		return NewProblem(http.StatusNotFound, TypeNotFound, "message not found")
 	case errors.Is(err, waqtor.ErrInvalidSessionID), errors.Is(err, waqtor.ErrInvalidPhone), errors.Is(err, waqtor.ErrInvalidMessage):
 		return validationFromText(err)
+	case errors.Is(err, waqtor.ErrNotOwnMessage), errors.Is(err, waqtor.ErrNotEditable), errors.Is(err, waqtor.ErrNotRevocable):
+		return NewProblem(http.StatusConflict, TypeConflict, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrSessionExists), errors.Is(err, auth.ErrKeyExists):
 		return NewProblem(http.StatusConflict, TypeConflict, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrAlreadyPaired):

@@ -23,7 +23,9 @@ const (
 	TypeNotFound = ProblemTypeBase + "not-found"
 	// TypeMethodNotAllowed: the path exists with other methods (405).
 	TypeMethodNotAllowed = ProblemTypeBase + "method-not-allowed"
-	// TypeConflict: the object already exists (409).
+	// TypeConflict: the object already exists, or its state forbids the
+	// change (editing or revoking a message one did not send, or one past
+	// WhatsApp's limits) (409).
 	TypeConflict = ProblemTypeBase + "conflict"
 	// TypeSessionNotReady: the session is not connected and logged in, or is
 	// banned (409).
