@@ -10,6 +10,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/internal/dbtest"
+	"github.com/waqtor/waqtor/sandbox"
 )
 
 // Edits, revocations and reactions must name a message of that chat; edits
@@ -198,4 +199,46 @@ func TestInboundEditAndRevokeRecorded(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, evs, 3, "ignored amendments emitted nothing")
 	})
+}
+
+// On the simulated network, a phone's edit and revocation of a message it sent
+// reach the Core and are recorded on the stored message; the session's own edit
+// reaches the phone.
+func TestSandboxEditAndRevoke(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	network := sandbox.NewTestNetwork(t, &sandbox.Config{Seed: 3, DeliverLatency: time.Millisecond, ReadLatency: time.Millisecond})
+	core := startCore(t, dbtest.DSN(t, dbtest.SQLite), nil, func(c *waqtor.Config) { c.Engine = network.Factory() })
+	events, unsub, err := core.Subscribe(waqtor.KindMessageReceived, waqtor.KindMessageEdited, waqtor.KindMessageRevoked)
+	require.NoError(t, err)
+	defer unsub()
+	_, err = core.CreateSession(ctx, &waqtor.CreateSessionParams{ID: "shop"})
+	require.NoError(t, err)
+	waitState(t, core, "shop", waqtor.StateQR)
+	require.NoError(t, network.Pair(ctx, "shop", "+15550100000"))
+	waitState(t, core, "shop", waqtor.StateReady)
+
+	customer := network.Phone("+201001234567")
+	id, err := customer.SendText(ctx, "+15550100000", "two pizzas")
+	require.NoError(t, err)
+	waitEvent[*waqtor.MessageReceived](t, events, func(e *waqtor.MessageReceived) bool { return e.Message.ID == id })
+	_, err = customer.Edit(ctx, id, "three pizzas")
+	require.NoError(t, err)
+	e := waitEvent[*waqtor.MessageEdited](t, events, nil)
+	require.Equal(t, "two pizzas", e.PreviousText)
+	got, err := core.Message(ctx, "shop", id)
+	require.NoError(t, err)
+	require.Equal(t, "three pizzas", got.Content.(*waqtor.Text).Body)
+	_, err = customer.Revoke(ctx, id)
+	require.NoError(t, err)
+	waitEvent[*waqtor.MessageRevoked](t, events, nil)
+	got, err = core.Message(ctx, "shop", id)
+	require.NoError(t, err)
+	require.True(t, got.Revoked)
+
+	reply, err := core.SendText(ctx, "shop", customer.JID(), "on its way", nil)
+	require.NoError(t, err)
+	_, err = core.Edit(ctx, "shop", customer.JID(), reply.ID, "on its way, 10 minutes", nil)
+	require.NoError(t, err)
+	customer.RequireText(t, "on its way, 10 minutes")
 }

@@ -561,17 +561,24 @@ func (c *Core) SendPoll(ctx context.Context, session, chat string, poll *Poll, o
 }
 
 // React reacts to message targetID in chat with emoji; an empty emoji removes the
-// reaction.
+// reaction. The target must be a stored message of chat (ErrMessageNotFound),
+// and emoji a single emoji (a FieldError wrapping ErrInvalidMessage).
 func (c *Core) React(ctx context.Context, session, chat, targetID, emoji string, opts *SendOpts) (*Message, error) {
 	return c.Send(ctx, session, chat, &Reaction{TargetID: targetID, Emoji: emoji}, opts)
 }
 
-// Edit replaces the text of a message this session sent.
+// Edit replaces the text of a text message this session sent in chat, at most
+// EditWindow ago. Errors wrap ErrMessageNotFound, ErrNotOwnMessage or
+// ErrNotEditable. Once WhatsApp accepted the edit, the target records the new
+// text and EditedAt, and message.edited is emitted.
 func (c *Core) Edit(ctx context.Context, session, chat, targetID, text string, opts *SendOpts) (*Message, error) {
 	return c.Send(ctx, session, chat, &Edit{TargetID: targetID, Text: text}, opts)
 }
 
-// Revoke deletes a message for everyone.
+// Revoke deletes a message this session sent in chat for everyone. Errors
+// wrap ErrMessageNotFound, ErrNotOwnMessage or ErrNotRevocable. Once WhatsApp
+// accepted the revocation, the target is marked Revoked and message.revoked is
+// emitted.
 func (c *Core) Revoke(ctx context.Context, session, chat, targetID string, opts *SendOpts) (*Message, error) {
 	return c.Send(ctx, session, chat, &Revoke{TargetID: targetID}, opts)
 }
