@@ -3,8 +3,10 @@ package waqtor
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,8 +20,11 @@ import (
 // SendOpts are optional per-call settings of the send commands.
 type SendOpts struct {
 	// IdempotencyKey makes a send safe to retry: a second send with the same key
-	// on the same session returns the first send's message and sends nothing.
-	// At most 255 printable characters. Defaults to none.
+	// on the same session returns the first send's message and sends nothing
+	// (nor downloads media from a URL again). The key is bound to the request it
+	// was first used with (chat, content, media bytes or source): reusing it for
+	// another request fails with ErrIdempotencyKeyReused. At most 255 printable
+	// characters. Defaults to none.
 	IdempotencyKey string
 }
 
@@ -46,7 +51,7 @@ func newMessageID() string {
 //
 // Errors before anything is stored wrap ErrSessionNotFound, ErrInvalidSessionID,
 // ErrInvalidPhone, ErrInvalidMessage, ErrNotReady (the session is not connected
-// and logged in) or ErrMediaTooLarge.
+// and logged in), ErrMediaTooLarge or ErrIdempotencyKeyReused.
 func (c *Core) Send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
@@ -56,29 +61,57 @@ func (c *Core) Send(ctx context.Context, sessionID, chat string, content Content
 }
 
 func (c *Core) send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
-	s, err := c.session(ctx, sessionID)
+	s, jid, key, err := c.prepareSend(ctx, sessionID, chat, opts)
 	if err != nil {
 		return nil, err
+	}
+	if err := c.checkContent(content); err != nil {
+		return nil, err
+	}
+	hash, err := contentRequestHash(s.id, jid, content)
+	if err != nil {
+		return nil, err
+	}
+	return c.sendPrepared(ctx, s, jid, content, key, hash)
+}
+
+// prepareSend resolves the session, the chat and the idempotency key of a send.
+func (c *Core) prepareSend(ctx context.Context, sessionID, chat string, opts *SendOpts) (*session, string, string, error) {
+	s, err := c.session(ctx, sessionID)
+	if err != nil {
+		return nil, "", "", err
 	}
 	jid, err := NormalizeChat(chat)
 	if err != nil {
-		return nil, err
-	}
-	if err := ValidateContent(content); err != nil {
-		return nil, err
-	}
-	if m, ok := content.(*Media); ok && int64(len(m.Data)) > c.cfg.MaxMediaBytes {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrMediaTooLarge, len(m.Data), c.cfg.MaxMediaBytes)
+		return nil, "", "", err
 	}
 	var key string
 	if opts != nil {
 		key = opts.IdempotencyKey
 		if err := validateIdempotencyKey(key); err != nil {
-			return nil, err
+			return nil, "", "", err
 		}
 	}
+	return s, jid, key, nil
+}
+
+// checkContent validates outbound content and the media size limit.
+func (c *Core) checkContent(content Content) error {
+	if err := ValidateContent(content); err != nil {
+		return err
+	}
+	if m, ok := content.(*Media); ok && int64(len(m.Data)) > c.cfg.MaxMediaBytes {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMediaTooLarge, len(m.Data), c.cfg.MaxMediaBytes)
+	}
+	return nil
+}
+
+// sendPrepared stores and sends validated content, or returns the message an
+// earlier send with the same idempotency key made. hash fingerprints the
+// request (see contentRequestHash).
+func (c *Core) sendPrepared(ctx context.Context, s *session, jid string, content Content, key, hash string) (*Message, error) {
 	if key != "" {
-		if prev, err := c.messageByKey(ctx, s, key); err == nil || !errors.Is(err, ErrMessageNotFound) {
+		if prev, err := c.replay(ctx, s, key, hash); err == nil || !errors.Is(err, ErrMessageNotFound) {
 			return prev, err
 		}
 	}
@@ -98,6 +131,9 @@ func (c *Core) send(ctx context.Context, sessionID, chat string, content Content
 	row := &store.Message{SessionID: s.key, Chat: jid, ID: newMessageID(), TenantID: s.tenant, Direction: store.DirectionOut,
 		Type: string(content.ContentType()), Content: string(data), Status: string(StatusPending), IdempotencyKey: key,
 		Time: now, CreatedAt: now, UpdatedAt: now}
+	if key != "" {
+		row.RequestHash = hash
+	}
 	if !s.claim(row.ID) {
 		return nil, fmt.Errorf("waqtor: message ID collision")
 	}
@@ -113,12 +149,71 @@ func (c *Core) send(ctx context.Context, sessionID, chat string, content Content
 	})
 	if errors.Is(err, store.ErrDuplicate) && key != "" {
 		// A concurrent send with the same key won the race.
-		return c.messageByKey(ctx, s, key)
+		return c.replay(ctx, s, key, hash)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: store message: %w", ErrDatabase, err)
 	}
 	return c.deliver(ctx, s, conn, row, content)
+}
+
+// contentRequestHash fingerprints a Send: the session, the chat and the content
+// as the caller gave it, media bytes by their SHA-256.
+func contentRequestHash(session, chat string, content Content) (string, error) {
+	data, err := MarshalContent(content)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+	}
+	req := struct {
+		Chat        string          `json:"chat"`
+		Content     json.RawMessage `json:"content"`
+		MediaSHA256 string          `json:"media_sha256,omitempty"`
+		Op          string          `json:"op"`
+		Session     string          `json:"session"`
+	}{Chat: chat, Content: data, Op: "send", Session: session}
+	if m, ok := content.(*Media); ok {
+		req.MediaSHA256 = sha256Hex(m.Data)
+	}
+	return hashJSON(req)
+}
+
+// mediaRequestHash fingerprints a SendMedia: the session, the chat and the
+// parameters as the caller gave them, bytes by their SHA-256 and a path or URL
+// as such (so that a replay needs no download to be recognised).
+func mediaRequestHash(session, chat string, p *MediaParams) (string, error) {
+	req := struct {
+		Caption    string      `json:"caption"`
+		Chat       string      `json:"chat"`
+		DataSHA256 string      `json:"data_sha256,omitempty"`
+		FileName   string      `json:"file_name"`
+		Kind       ContentType `json:"kind"`
+		MIME       string      `json:"mime"`
+		Op         string      `json:"op"`
+		Path       string      `json:"path,omitempty"`
+		Session    string      `json:"session"`
+		URL        string      `json:"url,omitempty"`
+		Voice      bool        `json:"voice"`
+	}{Caption: p.Caption, Chat: chat, FileName: p.FileName, Kind: p.Kind, MIME: p.MIME, Op: "send-media",
+		Path: p.Path, Session: session, URL: p.URL, Voice: p.Voice}
+	if p.Data != nil {
+		req.DataSHA256 = sha256Hex(p.Data)
+	}
+	return hashJSON(req)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// hashJSON returns the hex SHA-256 of v's JSON, which encoding/json writes in
+// a fixed order for structs.
+func hashJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("waqtor: fingerprint request: %w", err)
+	}
+	return sha256Hex(b), nil
 }
 
 func validateIdempotencyKey(key string) error {
@@ -133,13 +228,20 @@ func validateIdempotencyKey(key string) error {
 	return nil
 }
 
-func (c *Core) messageByKey(ctx context.Context, s *session, key string) (*Message, error) {
+// replay returns the message an earlier send with key made, provided it was
+// made by the same request (hash); ErrMessageNotFound when the key is unused,
+// ErrIdempotencyKeyReused when it was used for another request. Messages
+// stored before fingerprints were kept (an empty hash) match any request.
+func (c *Core) replay(ctx context.Context, s *session, key, hash string) (*Message, error) {
 	row, err := store.GetMessageByIdempotencyKey(ctx, c.store.DB, s.key, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrMessageNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDatabase, err)
+	}
+	if row.RequestHash != "" && row.RequestHash != hash {
+		return nil, fmt.Errorf("%w: key %q was first used for message %s, with another request", ErrIdempotencyKeyReused, key, row.ID)
 	}
 	return messageFromRow(row)
 }
@@ -174,20 +276,41 @@ func (c *Core) completeContent(ctx context.Context, s *session, chat string, con
 			}
 		}
 	case *Reaction:
+		row, err := c.target(ctx, s, chat, v.TargetID)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case isAmendment(row.Type):
+			return nil, fieldErr(ErrInvalidMessage, "target_id", "%s is a %s, which takes no reactions", v.TargetID, row.Type)
+		case !row.RevokedAt.IsZero():
+			return nil, fieldErr(ErrInvalidMessage, "target_id", "%s was revoked", v.TargetID)
+		}
 		if v.TargetSender == "" {
-			if row := lookup(v.TargetID); row != nil {
-				cp := *v
-				cp.TargetSender = author(row)
-				return &cp, nil
-			}
+			cp := *v
+			cp.TargetSender = author(row)
+			return &cp, nil
+		}
+	case *Edit:
+		row, err := c.target(ctx, s, chat, v.TargetID)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.checkEditable(row); err != nil {
+			return nil, err
 		}
 	case *Revoke:
-		if v.TargetSender == "" {
-			if row := lookup(v.TargetID); row != nil && row.Direction == store.DirectionIn {
-				cp := *v
-				cp.TargetSender = row.Sender
-				return &cp, nil
-			}
+		row, err := c.target(ctx, s, chat, v.TargetID)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkRevocable(row); err != nil {
+			return nil, err
+		}
+		if v.TargetSender != "" {
+			cp := *v
+			cp.TargetSender = "" // our own message: engines address it as such
+			return &cp, nil
 		}
 	case *Contact:
 		if v.VCard == "" {
@@ -201,6 +324,66 @@ func (c *Core) completeContent(ctx context.Context, s *session, chat string, con
 		}
 	}
 	return content, nil
+}
+
+// target returns the message an edit, revocation or reaction refers to, which
+// must be in chat: ErrMessageNotFound otherwise.
+func (c *Core) target(ctx context.Context, s *session, chat, id string) (*store.Message, error) {
+	row, err := store.GetChatMessage(ctx, c.store.DB, s.key, chat, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q in chat %s", ErrMessageNotFound, id, chat)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDatabase, err)
+	}
+	return row, nil
+}
+
+// isAmendment reports whether a content type changes another message rather
+// than being one: those take no reactions, edits or revocations.
+func isAmendment(typ string) bool {
+	switch ContentType(typ) {
+	case ContentReaction, ContentEdit, ContentRevoke, ContentPollVote:
+		return true
+	}
+	return false
+}
+
+// checkEditable applies WhatsApp's rules for edits: only the author's own text
+// messages, once sent, not revoked, within EditWindow of their timestamp.
+func (c *Core) checkEditable(row *store.Message) error {
+	switch {
+	case row.Direction != store.DirectionOut:
+		return fmt.Errorf("%w: %s was received, not sent by this session", ErrNotOwnMessage, row.ID)
+	case row.Type != string(ContentText):
+		return fmt.Errorf("%w: %s is a %s message; only text messages can be edited", ErrNotEditable, row.ID, row.Type)
+	case !row.RevokedAt.IsZero():
+		return fmt.Errorf("%w: %s was revoked", ErrNotEditable, row.ID)
+	case row.Status == string(StatusPending) || row.Status == string(StatusFailed):
+		return fmt.Errorf("%w: %s has not been sent (it is %s)", ErrNotEditable, row.ID, row.Status)
+	}
+	if age := c.now().Sub(row.Time); age > EditWindow {
+		return fmt.Errorf("%w: %s was sent %s ago; WhatsApp allows edits for %s", ErrNotEditable, row.ID,
+			age.Truncate(time.Second), EditWindow)
+	}
+	return nil
+}
+
+// checkRevocable applies WhatsApp's rules for deleting a message for everyone,
+// as its author (group admins may delete others' messages; the Core does not
+// offer that).
+func checkRevocable(row *store.Message) error {
+	switch {
+	case row.Direction != store.DirectionOut:
+		return fmt.Errorf("%w: %s was received, not sent by this session", ErrNotOwnMessage, row.ID)
+	case isAmendment(row.Type):
+		return fmt.Errorf("%w: %s is a %s, not a message", ErrNotRevocable, row.ID, row.Type)
+	case !row.RevokedAt.IsZero():
+		return fmt.Errorf("%w: %s was revoked already", ErrNotRevocable, row.ID)
+	case row.Status == string(StatusPending) || row.Status == string(StatusFailed):
+		return fmt.Errorf("%w: %s has not been sent (it is %s)", ErrNotRevocable, row.ID, row.Status)
+	}
+	return nil
 }
 
 func previewText(contentJSON string) string {
@@ -302,6 +485,7 @@ func (c *Core) recordOutcome(ctx context.Context, s *session, row *store.Message
 			em.emit(s.id, s.tenant, &MessageFailed{Message: *msg, Error: next.Error})
 		case sendErr == nil:
 			em.emit(s.id, s.tenant, &MessageSent{Message: *msg})
+			return c.applyAmend(rctx, tx, em, s, &next)
 		}
 		return nil
 	})
@@ -328,11 +512,14 @@ func messageFromRow(r *store.Message) (*Message, error) {
 		Content:   content,
 		CreatedAt: r.CreatedAt,
 		Direction: Direction(r.Direction),
+		EditedAt:  r.EditedAt,
 		Error:     r.Error,
 		FromMe:    r.Direction == store.DirectionOut,
 		ID:        r.ID,
 		IsGroup:   IsGroupJID(r.Chat),
 		PushName:  r.PushName,
+		Revoked:   !r.RevokedAt.IsZero(),
+		RevokedAt: r.RevokedAt,
 		Sender:    Address{JID: r.Sender, LID: r.SenderLID, Phone: JIDPhone(r.Sender)},
 		Session:   sessionIDOf(r.SessionID, r.TenantID),
 		Status:    MessageStatus(r.Status),
@@ -374,17 +561,24 @@ func (c *Core) SendPoll(ctx context.Context, session, chat string, poll *Poll, o
 }
 
 // React reacts to message targetID in chat with emoji; an empty emoji removes the
-// reaction.
+// reaction. The target must be a stored message of chat (ErrMessageNotFound),
+// and emoji a single emoji (a FieldError wrapping ErrInvalidMessage).
 func (c *Core) React(ctx context.Context, session, chat, targetID, emoji string, opts *SendOpts) (*Message, error) {
 	return c.Send(ctx, session, chat, &Reaction{TargetID: targetID, Emoji: emoji}, opts)
 }
 
-// Edit replaces the text of a message this session sent.
+// Edit replaces the text of a text message this session sent in chat, at most
+// EditWindow ago. Errors wrap ErrMessageNotFound, ErrNotOwnMessage or
+// ErrNotEditable. Once WhatsApp accepted the edit, the target records the new
+// text and EditedAt, and message.edited is emitted.
 func (c *Core) Edit(ctx context.Context, session, chat, targetID, text string, opts *SendOpts) (*Message, error) {
 	return c.Send(ctx, session, chat, &Edit{TargetID: targetID, Text: text}, opts)
 }
 
-// Revoke deletes a message for everyone.
+// Revoke deletes a message this session sent in chat for everyone. Errors
+// wrap ErrMessageNotFound, ErrNotOwnMessage or ErrNotRevocable. Once WhatsApp
+// accepted the revocation, the target is marked Revoked and message.revoked is
+// emitted.
 func (c *Core) Revoke(ctx context.Context, session, chat, targetID string, opts *SendOpts) (*Message, error) {
 	return c.Send(ctx, session, chat, &Revoke{TargetID: targetID}, opts)
 }
@@ -627,6 +821,9 @@ func (c *Core) storeInbound(ctx context.Context, s *session, ms ...*InboundMessa
 			m := ms[i]
 			msg.Chat, msg.Sender, msg.IsGroup = m.Chat, m.Sender, m.IsGroup || msg.IsGroup
 			em.emit(s.id, s.tenant, &MessageReceived{Message: *msg})
+			if err := c.applyAmend(ctx, tx, em, s, row); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -690,6 +887,9 @@ func (c *Core) applyReceipt(ctx context.Context, s *session, r *Receipt) error {
 					return err
 				}
 				em.emit(s.id, s.tenant, &MessageSent{Message: *msg})
+				if err := c.applyAmend(ctx, tx, em, s, &sentRow); err != nil {
+					return err
+				}
 			}
 			if cur.rank() < StatusDelivered.rank() {
 				em.emit(s.id, s.tenant, &MessageDelivered{Chat: chat, MessageID: id, Recipient: r.Sender,
@@ -710,4 +910,91 @@ func (c *Core) applyReceipt(ctx context.Context, s *session, r *Receipt) error {
 		}
 	}
 	return nil
+}
+
+// applyAmend records on its target the effect of an edit or revocation that
+// was sent (row is the amendment, now sent or received) and emits
+// message.edited or message.revoked. Other messages, amendments of unknown
+// messages and amendments by someone other than the target's author change
+// nothing; neither do an edit older than the last one applied, an edit of a
+// revoked message, or a second revocation.
+func (c *Core) applyAmend(ctx context.Context, tx *sql.Tx, em *emitter, s *session, row *store.Message) error {
+	if row.Type != string(ContentEdit) && row.Type != string(ContentRevoke) {
+		return nil
+	}
+	content, err := UnmarshalContent([]byte(row.Content))
+	if err != nil {
+		return nil // stored by an older waqtor in a form it cannot read: nothing to apply
+	}
+	var targetID string
+	switch v := content.(type) {
+	case *Edit:
+		targetID = v.TargetID
+	case *Revoke:
+		targetID = v.TargetID
+	}
+	target, err := store.GetChatMessage(ctx, tx, s.key, row.Chat, targetID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if target.Direction != row.Direction || (row.Direction == store.DirectionIn && !sameAuthor(row, target)) ||
+		!target.RevokedAt.IsZero() {
+		return nil
+	}
+	at := row.Time
+	next := *target
+	next.UpdatedAt = c.now().UTC()
+	var previous string
+	switch v := content.(type) {
+	case *Edit:
+		if at.Before(target.EditedAt) {
+			return nil // a later edit was applied already
+		}
+		tc, err := UnmarshalContent([]byte(target.Content))
+		if err != nil {
+			return nil
+		}
+		switch t := tc.(type) {
+		case *Text:
+			previous, t.Body = t.Body, v.Text
+		case *Media:
+			previous, t.Caption = t.Caption, v.Text // a caption edited on a phone
+		default:
+			return nil
+		}
+		data, err := MarshalContent(tc)
+		if err != nil {
+			return err
+		}
+		next.Content, next.EditedAt = string(data), at
+	case *Revoke:
+		next.RevokedAt = at
+	}
+	if err := store.UpdateMessageAmend(ctx, tx, &next); err != nil {
+		return err
+	}
+	msg, err := messageFromRow(&next)
+	if err != nil {
+		return err
+	}
+	if row.Type == string(ContentEdit) {
+		em.emit(s.id, s.tenant, &MessageEdited{EditID: row.ID, Message: *msg, PreviousText: previous})
+	} else {
+		em.emit(s.id, s.tenant, &MessageRevoked{Message: *msg, RevokeID: row.ID})
+	}
+	return nil
+}
+
+// sameAuthor reports whether two inbound messages have the same sender, by
+// phone JID or LID.
+func sameAuthor(a, b *store.Message) bool {
+	for _, x := range []string{a.Sender, a.SenderLID} {
+		if x != "" && (x == b.Sender || x == b.SenderLID) {
+			return true
+		}
+	}
+	return false
 }

@@ -50,6 +50,24 @@ var (
 	ErrMediaFetch = errors.New("waqtor: media fetch failed")
 	// ErrMessageNotFound reports an unknown message ID.
 	ErrMessageNotFound = errors.New("waqtor: message not found")
+	// ErrIdempotencyKeyReused reports a send whose idempotency key was first used
+	// for a different request (another chat, content or media). Nothing was sent.
+	ErrIdempotencyKeyReused = errors.New("waqtor: idempotency key reused with a different request")
+	// ErrMediaUnavailable reports media whose bytes cannot be had: media this
+	// session sent (the Core does not keep sent bytes once WhatsApp has them; the
+	// sender has them), or media WhatsApp no longer holds.
+	ErrMediaUnavailable = errors.New("waqtor: media not available")
+	// ErrNotOwnMessage reports an edit or revocation of a message this session
+	// did not send. Nothing was sent.
+	ErrNotOwnMessage = errors.New("waqtor: not a message this session sent")
+	// ErrNotEditable reports an edit WhatsApp would not apply: the target is not
+	// a text message, was revoked, was never sent, or is older than EditWindow.
+	// Nothing was sent.
+	ErrNotEditable = errors.New("waqtor: message cannot be edited")
+	// ErrNotRevocable reports a revocation WhatsApp would not apply: the target
+	// was revoked already, was never sent, or is not a message one can delete
+	// (a reaction, an edit). Nothing was sent.
+	ErrNotRevocable = errors.New("waqtor: message cannot be revoked")
 	// ErrUnsupported reports a command the session's engine does not offer.
 	ErrUnsupported = errors.New("waqtor: not supported by this engine")
 )

@@ -13,9 +13,11 @@ type EventKind string
 // The event kinds.
 const (
 	KindMessageDelivered EventKind = "message.delivered"
+	KindMessageEdited    EventKind = "message.edited"
 	KindMessageFailed    EventKind = "message.failed"
 	KindMessageRead      EventKind = "message.read"
 	KindMessageReceived  EventKind = "message.received"
+	KindMessageRevoked   EventKind = "message.revoked"
 	KindMessageSent      EventKind = "message.sent"
 	KindSessionQR        EventKind = "session.qr"
 	KindSessionStatus    EventKind = "session.status"
@@ -23,8 +25,8 @@ const (
 
 // AllKinds returns every event kind, sorted.
 func AllKinds() []EventKind {
-	return []EventKind{KindMessageDelivered, KindMessageFailed, KindMessageRead, KindMessageReceived,
-		KindMessageSent, KindPluginStatus, KindSessionQR, KindSessionStatus, KindWebhookEndpointDisabled, KindWebhookTest}
+	return []EventKind{KindMessageDelivered, KindMessageEdited, KindMessageFailed, KindMessageRead, KindMessageReceived,
+		KindMessageRevoked, KindMessageSent, KindPluginStatus, KindSessionQR, KindSessionStatus, KindWebhookEndpointDisabled, KindWebhookTest}
 }
 
 // Event is one of the typed event structs of this package (*SessionQR,
@@ -203,6 +205,37 @@ type MessageRead struct {
 func (*MessageRead) Kind() EventKind { return KindMessageRead }
 func (*MessageRead) isEvent()        {}
 
+// MessageEdited is emitted when a stored message's text was edited: by this
+// session (once WhatsApp accepted the edit) or by its author on WhatsApp.
+type MessageEdited struct {
+	EventMeta
+	// EditID is the ID of the edit message itself.
+	EditID string `json:"edit_id"`
+	// Message is the edited message, with its new text and EditedAt.
+	Message Message `json:"message"`
+	// PreviousText is the text before the edit.
+	PreviousText string `json:"previous_text"`
+}
+
+// Kind returns KindMessageEdited.
+func (*MessageEdited) Kind() EventKind { return KindMessageEdited }
+func (*MessageEdited) isEvent()        {}
+
+// MessageRevoked is emitted when a stored message was deleted for everyone: by
+// this session (once WhatsApp accepted the revocation) or by its author on
+// WhatsApp.
+type MessageRevoked struct {
+	EventMeta
+	// Message is the revoked message, with Revoked and RevokedAt set.
+	Message Message `json:"message"`
+	// RevokeID is the ID of the revocation message itself.
+	RevokeID string `json:"revoke_id"`
+}
+
+// Kind returns KindMessageRevoked.
+func (*MessageRevoked) Kind() EventKind { return KindMessageRevoked }
+func (*MessageRevoked) isEvent()        {}
+
 // newEvent returns an empty event of kind k, or nil for an unknown kind.
 func newEvent(k EventKind) Event {
 	switch k {
@@ -220,6 +253,10 @@ func newEvent(k EventKind) Event {
 		return &MessageDelivered{}
 	case KindMessageRead:
 		return &MessageRead{}
+	case KindMessageEdited:
+		return &MessageEdited{}
+	case KindMessageRevoked:
+		return &MessageRevoked{}
 	case KindPluginStatus:
 		return &PluginStatus{}
 	case KindWebhookEndpointDisabled:

@@ -21,6 +21,8 @@ func sampleEvents() []waqtor.Event {
 		Content: &waqtor.Text{Body: "hi", Mentions: []string{"4@s.whatsapp.net"}, Quote: &waqtor.Quote{ID: "Q"}}}
 	media := msg
 	media.Content = &waqtor.Media{Kind: waqtor.ContentVideo, MIME: "video/mp4", Size: 10, Ref: json.RawMessage(`{"k":1}`)}
+	revoked := msg
+	revoked.Revoked, revoked.RevokedAt = true, time.Date(2026, 5, 1, 11, 5, 0, 0, time.UTC)
 	return []waqtor.Event{
 		&waqtor.SessionQR{EventMeta: meta("e1"), Code: "2@abc", Expires: time.Date(2026, 5, 1, 12, 1, 0, 0, time.UTC)},
 		&waqtor.SessionStatus{EventMeta: meta("e2"), State: waqtor.StateBanned, Previous: waqtor.StateReady, Reason: "ban",
@@ -30,6 +32,8 @@ func sampleEvents() []waqtor.Event {
 		&waqtor.MessageFailed{EventMeta: meta("e5"), Message: msg, Error: "nope"},
 		&waqtor.MessageDelivered{EventMeta: meta("e6"), MessageID: "M", Chat: waqtor.Address{JID: "1@s.whatsapp.net"}},
 		&waqtor.MessageRead{EventMeta: meta("e7"), MessageID: "M", Played: true},
+		&waqtor.MessageEdited{EventMeta: meta("e11"), EditID: "E", Message: msg, PreviousText: "hello"},
+		&waqtor.MessageRevoked{EventMeta: meta("e12"), RevokeID: "R", Message: revoked},
 		&waqtor.WebhookEndpointDisabled{EventMeta: meta("e8"), EndpointID: "ep_1", Reason: "gone", URL: "https://example.com/hook"},
 		&waqtor.WebhookTest{EventMeta: meta("e9"), EndpointID: "ep_1", Message: "test"},
 		&waqtor.PluginStatus{EventMeta: meta("e10"), Plugin: "echo", State: waqtor.PluginRunning, Previous: waqtor.PluginStarting, PID: 42, Restarts: 1},
@@ -63,7 +67,7 @@ func TestMessageWireFormat(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{"id":"e3","seq":7,"type":"message.received","session":"main","tenant":"acme",
 		"timestamp":"2026-05-01T12:00:00Z","data":{"message":{
-		"id":"3EB0AA","session":"main","tenant":"acme","direction":"in","from_me":false,"is_group":true,
+		"id":"3EB0AA","session":"main","tenant":"acme","direction":"in","from_me":false,"is_group":true,"revoked":false,
 		"chat":{"jid":"1@g.us"},"sender":{"jid":"2@s.whatsapp.net","lid":"3@lid","phone":"+2"},
 		"status":"received","timestamp":"2026-05-01T11:00:00Z","created_at":"0001-01-01T00:00:00Z",
 		"updated_at":"0001-01-01T00:00:00Z",

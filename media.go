@@ -28,8 +28,10 @@ type MediaParams struct {
 	// Kind is ContentImage, ContentVideo, ContentAudio, ContentDocument or
 	// ContentSticker. Required.
 	Kind ContentType
-	// MIME is the media type. Defaults to the type detected from the bytes (or the
-	// server's Content-Type for URLs).
+	// MIME is the media type. For images, videos, audio and stickers it must
+	// agree with Kind. Defaults to the type sniffed from the bytes (for documents:
+	// the server's Content-Type for URLs, else the file name's extension or the
+	// bytes).
 	MIME string
 	// Path is a local file to read.
 	Path string
@@ -46,16 +48,42 @@ type MediaParams struct {
 // SendMedia sends an image, video, audio clip, document or sticker read from
 // bytes, a file or a URL. Errors wrap ErrMediaTooLarge or ErrMediaFetch besides
 // those of Send.
+//
+// The bytes must be in a format WhatsApp shows as Kind: JPEG, PNG or WebP
+// images, WebP stickers, MP4 or 3GPP video, and Ogg/Opus, MP3, AAC, M4A or AMR
+// audio (documents take anything). Others are refused with a [FieldError]
+// wrapping ErrInvalidMessage that names the source field ("data", "path" or
+// "url") and the type detected.
 func (c *Core) SendMedia(ctx context.Context, session, chat string, p *MediaParams, opts *SendOpts) (*Message, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
 	}
 	defer c.ops.done()
+	s, jid, key, err := c.prepareSend(ctx, session, chat, opts)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, fieldErr(ErrInvalidMessage, "media", "is required")
+	}
+	hash, err := mediaRequestHash(s.id, jid, p)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		// Before loading: a replay must not read the file or fetch the URL again.
+		if prev, err := c.replay(ctx, s, key, hash); err == nil || !errors.Is(err, ErrMessageNotFound) {
+			return prev, err
+		}
+	}
 	m, err := c.loadMedia(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return c.send(ctx, session, chat, m, opts)
+	if err := c.checkContent(m); err != nil {
+		return nil, err
+	}
+	return c.sendPrepared(ctx, s, jid, m, key, hash)
 }
 
 func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
@@ -63,7 +91,7 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 		return nil, fieldErr(ErrInvalidMessage, "media", "is required")
 	}
 	m := &Media{Caption: p.Caption, FileName: p.FileName, Kind: p.Kind, MIME: p.MIME, Voice: p.Voice}
-	if err := (&Media{Kind: p.Kind, Data: []byte{0}}).validate(); err != nil {
+	if err := m.validateMeta(); err != nil {
 		return nil, err
 	}
 	sources := 0
@@ -76,6 +104,7 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 		return nil, fieldErr(ErrInvalidMessage, "media", "needs exactly one of data, path and url")
 	}
 	limit := c.cfg.MaxMediaBytes
+	source := "data"
 	switch {
 	case p.Data != nil:
 		if int64(len(p.Data)) > limit {
@@ -83,6 +112,7 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 		}
 		m.Data = p.Data
 	case p.Path != "":
+		source = "path"
 		data, err := readFileLimited(p.Path, limit)
 		if err != nil {
 			return nil, err
@@ -92,12 +122,14 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 			m.FileName = filepath.Base(p.Path)
 		}
 	default:
+		source = "url"
 		data, contentType, err := c.fetchMedia(ctx, p.URL, limit)
 		if err != nil {
 			return nil, err
 		}
 		m.Data = data
-		if m.MIME == "" {
+		if m.MIME == "" && m.Kind == ContentDocument {
+			// Other kinds take the type sniffed from the bytes below.
 			if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt != "application/octet-stream" {
 				m.MIME = mt
 			}
@@ -111,10 +143,18 @@ func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {
 		}
 	}
 	if len(m.Data) == 0 {
-		return nil, fieldErr(ErrInvalidMessage, "media", "is empty")
+		return nil, fieldErr(ErrInvalidMessage, source, "is empty")
 	}
-	if m.MIME == "" {
+	sniffed, err := mediaFormat(m.Kind, m.Data, source)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case m.MIME != "":
+	case m.Kind == ContentDocument:
 		m.MIME = detectMIME(m.Data, m.FileName)
+	default:
+		m.MIME = sniffed
 	}
 	m.Size = int64(len(m.Data))
 	return m, nil
@@ -202,8 +242,10 @@ func detectMIME(data []byte, name string) string {
 }
 
 // DownloadMedia returns the bytes of an inbound media message, fetched through
-// the engine. Errors wrap ErrMessageNotFound, ErrInvalidMessage (not media) or
-// ErrUnsupported (the engine cannot download).
+// the engine. Errors wrap ErrMessageNotFound, ErrInvalidMessage (not media),
+// ErrMediaUnavailable (media this session sent, whose bytes are not kept once
+// sent, or media WhatsApp no longer holds) or ErrUnsupported (the engine cannot
+// download).
 func (c *Core) DownloadMedia(ctx context.Context, session, messageID string) ([]byte, *Media, error) {
 	msg, err := c.Message(ctx, session, messageID)
 	if err != nil {
@@ -216,6 +258,16 @@ func (c *Core) DownloadMedia(ctx context.Context, session, messageID string) ([]
 	m, ok := msg.Content.(*Media)
 	if !ok {
 		return nil, nil, fieldErr(ErrInvalidMessage, "message", "%s is %s, not media", messageID, msg.Content.ContentType())
+	}
+	if len(m.Ref) == 0 {
+		// Media this session sent has no download handle: the Core drops the
+		// bytes once WhatsApp accepted them (the caller had them), and keeps no
+		// media archive. Messages the account sent from another device do carry
+		// one, as inbound media does.
+		if msg.Direction == DirectionOut {
+			return nil, nil, fmt.Errorf("%w: message %s was sent by this session, and sent media is not kept", ErrMediaUnavailable, messageID)
+		}
+		return nil, nil, fmt.Errorf("%w: message %s has no download reference", ErrMediaUnavailable, messageID)
 	}
 	d, ok := c.engine.(MediaDownloader)
 	if !ok {

@@ -137,17 +137,31 @@ type Media struct {
 // ContentType returns the media's Kind.
 func (m *Media) ContentType() ContentType { return m.Kind }
 
+// validate checks outbound media, including that its bytes are in a format
+// WhatsApp shows as its kind (see mediaFormat) and that a declared MIME agrees.
 func (m *Media) validate() error {
+	if err := m.validateMeta(); err != nil {
+		return err
+	}
+	if len(m.Data) == 0 {
+		return fieldErr(ErrInvalidMessage, "media", "is empty")
+	}
+	_, err := mediaFormat(m.Kind, m.Data, "data")
+	return err
+}
+
+// validateMeta checks everything of outbound media but its bytes.
+func (m *Media) validateMeta() error {
 	switch m.Kind {
 	case ContentImage, ContentVideo, ContentAudio, ContentDocument, ContentSticker:
 	default:
 		return fieldErr(ErrInvalidMessage, "kind", "must be image, video, audio, document or sticker, not %q", m.Kind)
 	}
-	if len(m.Data) == 0 {
-		return fieldErr(ErrInvalidMessage, "media", "is empty")
-	}
 	if m.Kind == ContentDocument && strings.ContainsAny(m.FileName, "/\\\x00") {
 		return fieldErr(ErrInvalidMessage, "file_name", "must not contain path separators")
+	}
+	if err := checkDeclaredMIME(m.Kind, m.MIME); err != nil {
+		return err
 	}
 	return checkText("caption", m.Caption)
 }
@@ -269,7 +283,9 @@ func (*PollVote) validate() error {
 
 // Reaction is an emoji reaction to a message; an empty Emoji removes it.
 type Reaction struct {
-	// Emoji is the reaction, or "" to remove one.
+	// Emoji is the reaction, or "" to remove one. Outbound, it must be a single
+	// emoji: one character, or a sequence such as a flag, a keycap, a skin
+	// tone or a ZWJ sequence (👩🏽‍💻).
 	Emoji string `json:"emoji"`
 	// TargetID is the message reacted to. Required.
 	TargetID string `json:"target_id"`
@@ -285,13 +301,18 @@ func (r *Reaction) validate() error {
 	if strings.TrimSpace(r.TargetID) == "" {
 		return fieldErr(ErrInvalidMessage, "target_id", "must not be empty")
 	}
-	if utf8.RuneCountInString(r.Emoji) > 16 {
-		return fieldErr(ErrInvalidMessage, "emoji", "must be one emoji")
+	if r.Emoji != "" && !isEmoji(r.Emoji) {
+		return fieldErr(ErrInvalidMessage, "emoji", "must be a single emoji (or empty to remove the reaction), not %q", r.Emoji)
 	}
 	return nil
 }
 
-// Edit replaces the text of a message this session sent.
+// EditWindow is how long after sending a message WhatsApp lets its author
+// edit it; the Core refuses later edits with ErrNotEditable.
+const EditWindow = 15 * time.Minute
+
+// Edit replaces the text of a message this session sent: a text message, at
+// most EditWindow old.
 type Edit struct {
 	// TargetID is the message to edit. Required.
 	TargetID string `json:"target_id"`
@@ -312,7 +333,7 @@ func (e *Edit) validate() error {
 	return checkText("text", e.Text)
 }
 
-// Revoke deletes a message for everyone.
+// Revoke deletes a message this session sent for everyone.
 type Revoke struct {
 	// TargetID is the message to delete. Required.
 	TargetID string `json:"target_id"`
@@ -478,6 +499,9 @@ type Message struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Direction says whether it was received or sent.
 	Direction Direction `json:"direction"`
+	// EditedAt is when the text was last edited (Content then holds the new
+	// text); zero when never.
+	EditedAt time.Time `json:"edited_at,omitzero"`
 	// Error describes the failure of a failed outbound message.
 	Error string `json:"error,omitempty"`
 	// FromMe is true for messages the account sent (also from another device).
@@ -488,6 +512,11 @@ type Message struct {
 	IsGroup bool `json:"is_group"`
 	// PushName is the sender's profile name on inbound messages.
 	PushName string `json:"push_name,omitempty"`
+	// Revoked is true once the message was deleted for everyone. Content is
+	// kept: it is the database owner's to purge.
+	Revoked bool `json:"revoked"`
+	// RevokedAt is when it was revoked; zero unless Revoked.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 	// Sender is the author (equal to Chat in one-to-one chats, the member in groups).
 	Sender Address `json:"sender"`
 	// Session is the session's ID.

@@ -119,6 +119,19 @@ func TestSessionNamespacePerTenant(t *testing.T) {
 		require.Equal(t, ma.ID, list.Messages[0].ID)
 		require.Equal(t, "shop", list.Messages[0].Session)
 
+		// Edits find their target in the context's tenant's session only.
+		_, err = c.Edit(ctx, "shop", "+15550003333", ma.ID, "hijacked", nil)
+		require.ErrorIs(t, err, waqtor.ErrMessageNotFound, "another tenant's message")
+		_, err = c.Edit(acme, "shop", "+15550003333", ma.ID, "from acme, edited", nil)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			got, err := c.Message(acme, "shop", ma.ID)
+			return err == nil && !got.EditedAt.IsZero() && got.Content.(*waqtor.Text).Body == "from acme, edited"
+		}, 5*time.Second, 2*time.Millisecond, "the edit is recorded on acme's message")
+		got, err = c.Message(ctx, "shop", md.ID)
+		require.NoError(t, err)
+		require.True(t, got.EditedAt.IsZero(), "the default tenant's message is untouched")
+
 		// Inbound: the same WhatsApp message ID reaching both tenants' "shop"
 		// (say, in a group both are in) is stored and announced twice.
 		in := &waqtor.InboundMessage{ID: "WAMSG1", Chat: waqtor.Address{JID: "15550003333@s.whatsapp.net"},

@@ -205,6 +205,10 @@ func TestFactoryEngineCloseKeepsNetwork(t *testing.T) {
 	data, err := eng2.(waqtor.MediaDownloader).DownloadMedia(ctx, "s1", got[1].Content.(*waqtor.Media))
 	require.NoError(t, err)
 	require.Equal(t, []byte("OggS voice"), data)
+	// Media the network does not hold is unavailable to the Core.
+	_, err = eng2.(waqtor.MediaDownloader).DownloadMedia(ctx, "s1", &waqtor.Media{Ref: []byte(`{"sandbox_media":"m999"}`)})
+	require.ErrorIs(t, err, waqtor.ErrMediaUnavailable)
+	require.ErrorIs(t, err, ErrMediaNotFound)
 	require.NoError(t, eng2.(waqtor.EngineCloser).Close(ctx))
 }
 

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -189,7 +190,11 @@ func (e *engine) Close(ctx context.Context) error {
 }
 
 func (e *engine) DownloadMedia(ctx context.Context, session string, m *waqtor.Media) ([]byte, error) {
-	return e.n.DownloadMedia(ctx, session, m)
+	data, err := e.n.DownloadMedia(ctx, session, m)
+	if errors.Is(err, ErrMediaNotFound) {
+		return nil, fmt.Errorf("%w: %w", waqtor.ErrMediaUnavailable, err)
+	}
+	return data, err
 }
 
 // Open opens a session on the network without connecting it (see

@@ -525,6 +525,10 @@ func (c *conn) download(ctx context.Context, m *waqtor.Media) ([]byte, error) {
 		return nil, err
 	}
 	data, err := cli.DownloadMediaWithPath(ctx, ref.DirectPath, ref.FileEncSHA256, ref.FileSHA256, ref.MediaKey, int(ref.FileLength), mt, "")
+	if errors.Is(err, whatsmeow.ErrMediaDownloadFailedWith404) || errors.Is(err, whatsmeow.ErrMediaDownloadFailedWith410) {
+		// WhatsApp's media hosts keep media for a limited time.
+		return nil, fmt.Errorf("%w: whatsapp: download media: %w", waqtor.ErrMediaUnavailable, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("whatsapp: download media: %w", err)
 	}

@@ -370,6 +370,22 @@ func TestDownloadMedia(t *testing.T) {
 	big.Ref = []byte(`{"direct_path":"/x","media_key":"bWVkaWFrZXk=","media_type":"video","file_length":999999999999}`)
 	_, err = b.e.DownloadMedia(b.ctx, "s1", &big)
 	require.ErrorIs(t, err, waqtor.ErrMediaTooLarge)
+
+	// Media WhatsApp no longer holds is unavailable (a client error), not a
+	// failure; other download errors stay as they are.
+	for _, gone := range []error{whatsmeow.ErrMediaDownloadFailedWith404, whatsmeow.ErrMediaDownloadFailedWith410} {
+		f.mu.Lock()
+		f.downloadFn = func() ([]byte, error) { return nil, gone }
+		f.mu.Unlock()
+		_, err = b.e.DownloadMedia(b.ctx, "s1", m)
+		require.ErrorIs(t, err, waqtor.ErrMediaUnavailable)
+		require.ErrorIs(t, err, gone, "whatsmeow's error is kept")
+	}
+	f.mu.Lock()
+	f.downloadFn = func() ([]byte, error) { return nil, whatsmeow.ErrMediaDownloadFailedWith403 }
+	f.mu.Unlock()
+	_, err = b.e.DownloadMedia(b.ctx, "s1", m)
+	require.NotErrorIs(t, err, waqtor.ErrMediaUnavailable)
 }
 
 // TestBuildersMatchWhatsmeow pins the engine's client-free builders (which use

@@ -23,10 +23,13 @@ type Message struct {
 	Content        string // JSON
 	CreatedAt      time.Time
 	Direction      string
+	EditedAt       time.Time // zero when never edited
 	Error          string
 	ID             string
 	IdempotencyKey string // "" when none
 	PushName       string
+	RequestHash    string    // fingerprint of the request IdempotencyKey was used with; "" when none
+	RevokedAt      time.Time // zero unless revoked
 	Sender         string
 	SenderLID      string
 	SessionID      string
@@ -38,31 +41,30 @@ type Message struct {
 }
 
 const messageColumns = `session_id, chat, id, tenant_id, direction, chat_lid, sender, sender_lid, push_name, type,
-	content, status, error, idempotency_key, attempts, ts, created_at, updated_at`
+	content, status, error, idempotency_key, attempts, ts, created_at, updated_at, edited_at, revoked_at, request_hash`
+
+// messageColumnCount is how many columns messageColumns names.
+const messageColumnCount = 21
 
 func scanMessage(sc interface{ Scan(...any) error }) (*Message, error) {
 	var m Message
 	var idem sql.NullString
-	var ts, created, updated int64
+	var ts, created, updated, edited, revoked int64
 	if err := sc.Scan(&m.SessionID, &m.Chat, &m.ID, &m.TenantID, &m.Direction, &m.ChatLID, &m.Sender, &m.SenderLID,
-		&m.PushName, &m.Type, &m.Content, &m.Status, &m.Error, &idem, &m.Attempts, &ts, &created, &updated); err != nil {
+		&m.PushName, &m.Type, &m.Content, &m.Status, &m.Error, &idem, &m.Attempts, &ts, &created, &updated,
+		&edited, &revoked, &m.RequestHash); err != nil {
 		return nil, err
 	}
 	m.IdempotencyKey = idem.String
 	m.Time, m.CreatedAt, m.UpdatedAt = FromMicros(ts), FromMicros(created), FromMicros(updated)
+	m.EditedAt, m.RevokedAt = FromMicros(edited), FromMicros(revoked)
 	return &m, nil
 }
 
 // InsertMessage inserts a message; ErrDuplicate when (session, chat, id) or
 // (session, idempotency key) already exists.
 func InsertMessage(ctx context.Context, q Querier, m *Message) error {
-	var idem any
-	if m.IdempotencyKey != "" {
-		idem = m.IdempotencyKey
-	}
-	_, err := q.ExecContext(ctx, insertMessageSQL,
-		m.SessionID, m.Chat, m.ID, m.TenantID, m.Direction, m.ChatLID, m.Sender, m.SenderLID, m.PushName, m.Type, m.Content,
-		m.Status, m.Error, idem, m.Attempts, Micros(m.Time), Micros(m.CreatedAt), Micros(m.UpdatedAt))
+	_, err := q.ExecContext(ctx, insertMessageSQL, messageArgs(m, nil)...)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: message %s/%s", ErrDuplicate, m.SessionID, m.ID)
 	}
@@ -73,7 +75,18 @@ func InsertMessage(ctx context.Context, q Querier, m *Message) error {
 }
 
 const insertMessageSQL = `INSERT INTO waqtor_messages (` + messageColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
+
+// messageArgs appends m's column values, in messageColumns' order, to args.
+func messageArgs(m *Message, args []any) []any {
+	var idem any
+	if m.IdempotencyKey != "" {
+		idem = m.IdempotencyKey
+	}
+	return append(args, m.SessionID, m.Chat, m.ID, m.TenantID, m.Direction, m.ChatLID, m.Sender, m.SenderLID,
+		m.PushName, m.Type, m.Content, m.Status, m.Error, idem, m.Attempts, Micros(m.Time), Micros(m.CreatedAt),
+		Micros(m.UpdatedAt), Micros(m.EditedAt), Micros(m.RevokedAt), m.RequestHash)
+}
 
 // insertMessagesChunk is how many messages one INSERT of InsertMessages carries.
 const insertMessagesChunk = 50
@@ -81,7 +94,7 @@ const insertMessagesChunk = 50
 func insertMessagesSQL(d Dialect, rows int) string {
 	var sb strings.Builder
 	sb.WriteString(`INSERT INTO waqtor_messages (` + messageColumns + `) VALUES `)
-	d.Values(&sb, rows, 18, 0)
+	d.Values(&sb, rows, messageColumnCount, 0)
 	sb.WriteString(` ON CONFLICT DO NOTHING RETURNING session_id, chat, id`)
 	return sb.String()
 }
@@ -91,7 +104,7 @@ func insertMessagesSQL(d Dialect, rows int) string {
 // idempotency key), and reports for each whether it was inserted. Of two equal
 // messages in ms, only the first can be.
 func InsertMessages(ctx context.Context, q Querier, d Dialect, ms []*Message) ([]bool, error) {
-	const cols = 18
+	const cols = messageColumnCount
 	const chunk = insertMessagesChunk
 	type key struct{ session, chat, id string }
 	inserted := make([]bool, len(ms))
@@ -100,13 +113,7 @@ func InsertMessages(ctx context.Context, q Querier, d Dialect, ms []*Message) ([
 		args := make([]any, 0, cols*len(part))
 		first := make(map[key]int, len(part))
 		for k, m := range part {
-			var idem any
-			if m.IdempotencyKey != "" {
-				idem = m.IdempotencyKey
-			}
-			args = append(args, m.SessionID, m.Chat, m.ID, m.TenantID, m.Direction, m.ChatLID, m.Sender, m.SenderLID,
-				m.PushName, m.Type, m.Content, m.Status, m.Error, idem, m.Attempts, Micros(m.Time), Micros(m.CreatedAt),
-				Micros(m.UpdatedAt))
+			args = messageArgs(m, args)
 			if _, ok := first[key{m.SessionID, m.Chat, m.ID}]; !ok {
 				first[key{m.SessionID, m.Chat, m.ID}] = i + k
 			}
@@ -148,6 +155,20 @@ func GetMessage(ctx context.Context, q Querier, session, id string) (*Message, e
 	return m, nil
 }
 
+// GetChatMessage returns the message with this ID in one chat of a session, or
+// ErrNotFound.
+func GetChatMessage(ctx context.Context, q Querier, session, chat, id string) (*Message, error) {
+	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM waqtor_messages
+		WHERE session_id = $1 AND chat = $2 AND id = $3`, session, chat, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: message %q in %s", ErrNotFound, id, chat)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get message: %w", err)
+	}
+	return m, nil
+}
+
 // GetMessageByIdempotencyKey returns the message sent with key, or ErrNotFound.
 func GetMessageByIdempotencyKey(ctx context.Context, q Querier, session, key string) (*Message, error) {
 	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM waqtor_messages
@@ -170,6 +191,22 @@ func UpdateMessageStatus(ctx context.Context, q Querier, m *Message, from string
 		m.SessionID, m.Chat, m.ID, m.Status, m.Error, m.Attempts, Micros(m.Time), Micros(m.UpdatedAt), from)
 	if err != nil {
 		return fmt.Errorf("store: update message: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: message %q", ErrNotFound, m.ID)
+	}
+	return nil
+}
+
+// UpdateMessageAmend writes m's content, type, edited_at, revoked_at and
+// updated_at: the effect of an edit or a revocation on the message it targets.
+// ErrNotFound when the row is missing.
+func UpdateMessageAmend(ctx context.Context, q Querier, m *Message) error {
+	res, err := q.ExecContext(ctx, `UPDATE waqtor_messages SET content = $4, type = $5, edited_at = $6, revoked_at = $7, updated_at = $8
+		WHERE session_id = $1 AND chat = $2 AND id = $3`,
+		m.SessionID, m.Chat, m.ID, m.Content, m.Type, Micros(m.EditedAt), Micros(m.RevokedAt), Micros(m.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("store: amend message: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%w: message %q", ErrNotFound, m.ID)

@@ -127,6 +127,19 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, n, "sent once")
+
+	// The key is bound to its first request: another body is refused (the
+	// IETF Idempotency-Key draft's 422), and the first request still replays.
+	res := b.do(t, b.keyA, "POST", "/messages/send-text", map[string]any{"chat": alicePhone, "text": "twice"}, "Idempotency-Key", "k-1")
+	require.Equal(t, 422, res.status, "%s", res.body)
+	p := res.problem(t)
+	require.Equal(t, rest.TypeIdempotencyKeyReused, p.Type)
+	require.Equal(t, "Idempotency-Key", p.Errors[0].Field)
+	require.Contains(t, p.Detail, first.ID, "names the message the key belongs to")
+	var third waqtor.Message
+	b.do(t, b.keyA, "POST", "/messages/send-text", body, "Idempotency-Key", "k-1").json(t, &third)
+	require.Equal(t, first.ID, third.ID)
+	require.Len(t, b.net.SendLog(), 1, "nothing else was sent")
 }
 
 func TestRateLimit(t *testing.T) {

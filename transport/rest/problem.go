@@ -40,7 +40,9 @@ const (
 	TypeNotFound = api.TypeNotFound
 	// TypeMethodNotAllowed: the path exists with other methods (405).
 	TypeMethodNotAllowed = api.TypeMethodNotAllowed
-	// TypeConflict: the object already exists (409).
+	// TypeConflict: the object already exists, or its state forbids the
+	// change (editing or revoking a message one did not send, or one past
+	// WhatsApp's limits) (409).
 	TypeConflict = api.TypeConflict
 	// TypeSessionNotReady: the session is not connected and logged in, or is
 	// banned (409).
@@ -56,6 +58,9 @@ const (
 	TypeUnsupportedMediaType = api.TypeUnsupportedMediaType
 	// TypeMediaFetch: media could not be fetched from its URL (422).
 	TypeMediaFetch = api.TypeMediaFetch
+	// TypeIdempotencyKeyReused: an Idempotency-Key reused with a different
+	// request (422).
+	TypeIdempotencyKeyReused = api.TypeIdempotencyKeyReused
 	// TypeRateLimited: too many requests for this key or address; see
 	// Retry-After (429).
 	TypeRateLimited = api.TypeRateLimited
@@ -91,6 +96,7 @@ var titles = map[string]string{
 	TypeMediaTooLarge:        "Media too large",
 	TypeUnsupportedMediaType: "Unsupported media type",
 	TypeMediaFetch:           "Media fetch failed",
+	TypeIdempotencyKeyReused: "Idempotency key reused",
 	TypeRateLimited:          "Too many requests",
 	TypeInternal:             "Internal server error",
 	TypeNotImplemented:       "Not implemented",
@@ -152,10 +158,14 @@ func ProblemFor(err error) *Problem {
 		return NewProblem(http.StatusNotFound, TypeNotFound, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrSessionNotFound):
 		return NewProblem(http.StatusNotFound, TypeNotFound, "session not found")
+	case errors.Is(err, waqtor.ErrMediaUnavailable):
+		return NewProblem(http.StatusNotFound, TypeNotFound, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrMessageNotFound):
 		return NewProblem(http.StatusNotFound, TypeNotFound, "message not found")
 	case errors.Is(err, waqtor.ErrInvalidSessionID), errors.Is(err, waqtor.ErrInvalidPhone), errors.Is(err, waqtor.ErrInvalidMessage):
 		return validationFromText(err)
+	case errors.Is(err, waqtor.ErrNotOwnMessage), errors.Is(err, waqtor.ErrNotEditable), errors.Is(err, waqtor.ErrNotRevocable):
+		return NewProblem(http.StatusConflict, TypeConflict, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrSessionExists), errors.Is(err, auth.ErrKeyExists):
 		return NewProblem(http.StatusConflict, TypeConflict, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrAlreadyPaired):
@@ -164,6 +174,9 @@ func ProblemFor(err error) *Problem {
 		return NewProblem(http.StatusConflict, TypeSessionNotReady, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrMediaTooLarge):
 		return NewProblem(http.StatusRequestEntityTooLarge, TypeMediaTooLarge, trimPrefix(err))
+	case errors.Is(err, waqtor.ErrIdempotencyKeyReused):
+		return NewProblem(http.StatusUnprocessableEntity, TypeIdempotencyKeyReused, trimPrefix(err),
+			FieldProblem{Field: "Idempotency-Key", Reason: "was first used with a different request"})
 	case errors.Is(err, waqtor.ErrMediaFetch):
 		return NewProblem(http.StatusUnprocessableEntity, TypeMediaFetch, trimPrefix(err),
 			FieldProblem{Field: "url", Reason: "could not be fetched"})

@@ -92,8 +92,9 @@ func addressOut(a waqtor.Address) api.Address {
 }
 
 func messageOut(m *waqtor.Message) (*api.Message, error) {
-	out := &api.Message{Chat: addressOut(m.Chat), CreatedAt: m.CreatedAt, Direction: string(m.Direction), Error: m.Error,
-		FromMe: m.FromMe, ID: m.ID, IsGroup: m.IsGroup, PushName: m.PushName, Sender: addressOut(m.Sender), Session: m.Session,
+	out := &api.Message{Chat: addressOut(m.Chat), CreatedAt: m.CreatedAt, Direction: string(m.Direction), EditedAt: m.EditedAt,
+		Error: m.Error, FromMe: m.FromMe, ID: m.ID, IsGroup: m.IsGroup, PushName: m.PushName, Revoked: m.Revoked,
+		RevokedAt: m.RevokedAt, Sender: addressOut(m.Sender), Session: m.Session,
 		Status: string(m.Status), Tenant: m.Tenant, Time: m.Time, UpdatedAt: m.UpdatedAt, Content: []byte("null")}
 	if m.Content != nil {
 		c, err := waqtor.MarshalContent(m.Content)

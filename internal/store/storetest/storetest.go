@@ -79,7 +79,8 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 		t.Parallel()
 		s := open(t)
 		m := &store.Message{SessionID: "s1", Chat: "c@s.whatsapp.net", ID: "M1", TenantID: "default", Direction: store.DirectionOut,
-			Type: "text", PushName: "Ann", Content: `{"body":"hi"}`, Status: "pending", IdempotencyKey: "k1", Time: t0, CreatedAt: t0, UpdatedAt: t0}
+			Type: "text", PushName: "Ann", Content: `{"body":"hi"}`, Status: "pending", IdempotencyKey: "k1", RequestHash: "h1",
+			Time: t0, CreatedAt: t0, UpdatedAt: t0}
 		require.NoError(t, store.InsertMessage(ctx, s.DB, m))
 		dup := *m
 		dup.IdempotencyKey = ""
@@ -113,6 +114,22 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, "sent", again.Status)
 		require.Equal(t, 1, again.Attempts)
+
+		// An edit and a revocation recorded on the message.
+		_, err = store.GetChatMessage(ctx, s.DB, "s1", "other@s.whatsapp.net", "M1")
+		require.ErrorIs(t, err, store.ErrNotFound, "GetChatMessage looks in one chat")
+		inChat, err := store.GetChatMessage(ctx, s.DB, "s1", m.Chat, "M1")
+		require.NoError(t, err)
+		require.Equal(t, again, inChat)
+		inChat.Content, inChat.EditedAt, inChat.RevokedAt, inChat.UpdatedAt = `{"body":"hey"}`, t0.Add(2*time.Minute), t0.Add(3*time.Minute), t0.Add(3*time.Minute)
+		require.NoError(t, store.UpdateMessageAmend(ctx, s.DB, inChat))
+		amended, err := store.GetMessage(ctx, s.DB, "s1", "M1")
+		require.NoError(t, err)
+		require.Equal(t, inChat, amended)
+		require.Equal(t, "h1", amended.RequestHash)
+		missing := *inChat
+		missing.ID = "NOPE"
+		require.ErrorIs(t, store.UpdateMessageAmend(ctx, s.DB, &missing), store.ErrNotFound)
 
 		page, err := store.ListChatMessages(ctx, s.DB, store.ListChatMessagesParams{Session: "s1", Chat: m.Chat, Limit: 2})
 		require.NoError(t, err)

@@ -23,7 +23,9 @@ const (
 	TypeNotFound = ProblemTypeBase + "not-found"
 	// TypeMethodNotAllowed: the path exists with other methods (405).
 	TypeMethodNotAllowed = ProblemTypeBase + "method-not-allowed"
-	// TypeConflict: the object already exists (409).
+	// TypeConflict: the object already exists, or its state forbids the
+	// change (editing or revoking a message one did not send, or one past
+	// WhatsApp's limits) (409).
 	TypeConflict = ProblemTypeBase + "conflict"
 	// TypeSessionNotReady: the session is not connected and logged in, or is
 	// banned (409).
@@ -39,6 +41,10 @@ const (
 	TypeUnsupportedMediaType = ProblemTypeBase + "unsupported-media-type"
 	// TypeMediaFetch: media could not be fetched from its URL (422).
 	TypeMediaFetch = ProblemTypeBase + "media-fetch-failed"
+	// TypeIdempotencyKeyReused: an Idempotency-Key header reused with a
+	// different request (another chat, content or media) (422); the first
+	// request's message stands and nothing was sent.
+	TypeIdempotencyKeyReused = ProblemTypeBase + "idempotency-key-reused"
 	// TypeRateLimited: too many requests for this key or address; see
 	// Retry-After (429).
 	TypeRateLimited = ProblemTypeBase + "rate-limited"

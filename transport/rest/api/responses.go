@@ -109,6 +109,9 @@ type Message struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Direction is "in" or "out".
 	Direction string `json:"direction"`
+	// EditedAt is when the text was last edited (Content then holds the new
+	// text); absent when never.
+	EditedAt time.Time `json:"edited_at,omitzero"`
 	// Error describes the failure of a failed outbound message.
 	Error string `json:"error,omitempty"`
 	// FromMe is true for messages the account sent.
@@ -119,6 +122,10 @@ type Message struct {
 	IsGroup bool `json:"is_group"`
 	// PushName is the sender's profile name on inbound messages.
 	PushName string `json:"push_name,omitempty"`
+	// Revoked is true once the message was deleted for everyone.
+	Revoked bool `json:"revoked"`
+	// RevokedAt is when it was revoked; absent unless Revoked.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 	// Sender is the author.
 	Sender Address `json:"sender"`
 	// Session is the session's ID.
