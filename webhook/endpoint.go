@@ -272,7 +272,11 @@ func (s *Service) CreateEndpoint(ctx context.Context, p *EndpointParams) (*Endpo
 	if err != nil {
 		return nil, err
 	}
-	if err := s.db.insertEndpoint(ctx, ep, sealed); err != nil {
+	headers, err := s.sealer.sealHeaders(ep.Headers)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.insertEndpoint(ctx, ep, sealed, headers); err != nil {
 		return nil, err
 	}
 	s.syncNow(ctx)
@@ -326,10 +330,13 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenant, id string, u *Endp
 	}
 	var out *Endpoint
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		ep, _, err := s.db.getEndpoint(ctx, tx, tenant, id)
+		ep, row, err := s.db.getEndpoint(ctx, tx, tenant, id)
 		if err != nil {
 			return err
 		}
+		// Headers that cannot be decrypted (a missing key) are kept as they
+		// are stored unless this update replaces them.
+		headers := row.headers
 		if u.URL != nil {
 			ep.URL = strings.TrimSpace(*u.URL)
 		}
@@ -356,6 +363,11 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenant, id string, u *Endp
 			ep.Headers = map[string]string{}
 			for k, v := range *u.Headers {
 				ep.Headers[http.CanonicalHeaderKey(k)] = v
+			}
+		}
+		if u.Headers != nil || row.headersErr == nil {
+			if headers, err = s.sealer.sealHeaders(ep.Headers); err != nil {
+				return err
 			}
 		}
 		if u.FIFO != nil {
@@ -390,7 +402,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenant, id string, u *Endp
 		}
 		ep.UpdatedAt = s.now()
 		out = ep
-		return s.db.updateEndpoint(ctx, tx, ep)
+		return s.db.updateEndpoint(ctx, tx, ep, headers)
 	})
 	if err != nil {
 		return nil, err
@@ -446,7 +458,14 @@ func (s *Service) RotateSecret(ctx context.Context, tenant, id string, p *Rotate
 		}
 		old, until := "", time.Time{}
 		if grace > 0 {
+			// The previous secret is stored sealed with the current key, however
+			// it was stored before (plaintext from before a key was configured,
+			// or sealed with an old key). One that no key opens is kept as
+			// stored: it is sealed already, and cannot sign anyway.
 			old, until = row.secret, s.now().Add(grace)
+			if re, ok, err := s.sealer.resealed(row.secret, aadSecret); err == nil && ok {
+				old = re
+			}
 		}
 		sealed, err := s.sealer.seal(secret)
 		if err != nil {

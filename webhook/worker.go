@@ -60,6 +60,9 @@ func (c *endpointConf) signerAt(t time.Time) (*signer, error) {
 func (s *Service) newConf(ctx context.Context, r *endpointRow, now time.Time) *endpointConf {
 	c := &endpointConf{ep: r.ep, fromSeq: r.fromSeq, rawKey: r.secret + "|" + r.oldSecret, oldUntil: r.oldSecretUntil}
 	cur, err := s.sealer.open(r.secret)
+	if err == nil && r.headersErr != nil {
+		err = r.headersErr // never deliver without the receiver's credentials
+	}
 	if err == nil {
 		c.signer, err = newSigner(cur)
 	}
