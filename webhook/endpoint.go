@@ -130,8 +130,10 @@ func validTenant(t string) error {
 }
 
 // validateURL checks an endpoint URL now, including its DNS answers; every
-// connection is checked again at delivery time.
-func (s *Service) validateURL(ctx context.Context, raw string) error {
+// connection is checked again at delivery time. endpointID is empty for a
+// new endpoint. A refusal names the class of a blocked address, never the
+// addresses or the resolver (see refusal); the detail is logged.
+func (s *Service) validateURL(ctx context.Context, endpointID, raw string) error {
 	if raw == "" {
 		return fieldErr("url", "required, e.g. https://example.com/hooks/waqtor")
 	}
@@ -139,7 +141,12 @@ func (s *Service) validateURL(ctx context.Context, raw string) error {
 		return fieldErr("url", "longer than %d characters", maxURLLen)
 	}
 	if err := s.policy.ValidateURL(ctx, raw); err != nil {
-		return &FieldError{Err: ErrInvalidEndpoint, Field: "url", Reason: netguardReason(err)}
+		reason, ok := refusal(err)
+		if !ok {
+			return &FieldError{Err: ErrInvalidEndpoint, Field: "url", Reason: netguardReason(err)}
+		}
+		s.logRefusal(ctx, "Webhook endpoint URL refused", endpointID, raw, err)
+		return &FieldError{Err: ErrInvalidEndpoint, Field: "url", Reason: reason}
 	}
 	return nil
 }
@@ -226,7 +233,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, p *EndpointParams) (*Endpo
 	if err := validTenant(ep.Tenant); err != nil {
 		return nil, err
 	}
-	if err := s.validateURL(ctx, ep.URL); err != nil {
+	if err := s.validateURL(ctx, "", ep.URL); err != nil {
 		return nil, err
 	}
 	var err error
@@ -324,7 +331,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenant, id string, u *Endp
 		u = &EndpointUpdate{}
 	}
 	if u.URL != nil {
-		if err := s.validateURL(ctx, strings.TrimSpace(*u.URL)); err != nil {
+		if err := s.validateURL(ctx, id, strings.TrimSpace(*u.URL)); err != nil {
 			return nil, err
 		}
 	}

@@ -35,9 +35,9 @@ type restBundle struct {
 	keyNarrowT string
 }
 
-func setupREST(t *testing.T, kind dbtest.Kind) *restBundle {
+func setupREST(t *testing.T, kind dbtest.Kind, mutate ...func(*webhook.Config)) *restBundle {
 	t.Helper()
-	b := &restBundle{testBundle: setup(t, kind)}
+	b := &restBundle{testBundle: setup(t, kind, mutate...)}
 	ctx := context.Background()
 	keys, err := auth.NewKeyStore(ctx, b.core, &auth.KeyStoreConfig{Logger: slogtest.New(t)})
 	require.NoError(t, err)
@@ -64,6 +64,16 @@ func setupREST(t *testing.T, kind dbtest.Kind) *restBundle {
 // call sends a request and decodes the JSON answer into out (when not nil).
 func (b *restBundle) call(t *testing.T, key, method, path string, body any, out any) int {
 	t.Helper()
+	code, raw := b.callRaw(t, key, method, path, body)
+	if out != nil && len(raw) > 0 {
+		require.NoError(t, json.Unmarshal(raw, out), "%s", raw)
+	}
+	return code
+}
+
+// callRaw sends a request and returns the status and the answer's body.
+func (b *restBundle) callRaw(t *testing.T, key, method, path string, body any) (int, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		buf, err := json.Marshal(body)
@@ -81,10 +91,7 @@ func (b *restBundle) call(t *testing.T, key, method, path string, body any, out 
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
-	if out != nil && len(raw) > 0 {
-		require.NoError(t, json.Unmarshal(raw, out), "%s", raw)
-	}
-	return res.StatusCode
+	return res.StatusCode, raw
 }
 
 func TestRESTWebhookTour(t *testing.T) {
