@@ -216,7 +216,7 @@ type breaker struct {
 
 func newBreaker(cfg *BreakerConfig, endpoint string, m *metrics) *breaker {
 	b := &breaker{cfg: cfg, endpoint: endpoint, m: m}
-	m.breakerStateSet(endpoint, brClosed)
+	m.breakerInit(endpoint)
 	return b
 }
 

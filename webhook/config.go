@@ -87,10 +87,12 @@ type Config struct {
 	// DefaultTimeout is the timeout of endpoints created without one. Defaults
 	// to TimeoutDefault (15 s).
 	DefaultTimeout time.Duration
-	// EncryptionKey encrypts endpoint secrets at rest with AES-GCM: 16, 24 or
-	// 32 bytes (32 recommended). Secrets written without a key stay readable
-	// and are encrypted when next written. Defaults to none (secrets stored as
-	// they are).
+	// EncryptionKey encrypts endpoint secrets, previous secrets (during a
+	// rotation's grace) and custom headers (often the receiver's credentials)
+	// at rest with AES-GCM: 16, 24 or 32 bytes (32 recommended). Values
+	// written without a key, or with a key now in OldEncryptionKeys, are
+	// encrypted with this key by Start, in one transaction. Defaults to none
+	// (stored as they are).
 	EncryptionKey []byte
 	// LeaseMargin is added to an endpoint's timeout to make a claim's lease.
 	// Defaults to LeaseMarginDefault (30 s).
@@ -101,8 +103,9 @@ type Config struct {
 	// gzip decoding; the rest is never read. Defaults to
 	// MaxResponseBytesDefault (20 KiB).
 	MaxResponseBytes int64
-	// OldEncryptionKeys decrypt secrets written with earlier keys, for key
-	// rotation. Defaults to none.
+	// OldEncryptionKeys decrypt values written with earlier keys, for key
+	// rotation: Start re-encrypts them with EncryptionKey, after which the old
+	// keys may be dropped. Defaults to none.
 	OldEncryptionKeys [][]byte
 	// PollInterval is how often endpoints check for deliveries written by
 	// other processes on the same database and for expired leases. Defaults

@@ -106,7 +106,10 @@
 //
 // Filters name kinds ("message.received"), wildcards ("message.*", "*") or
 // the plan's aliases ("message_received", "client_connected", ...; see
-// [Aliases]). An endpoint receives only its tenant's events, created after
+// [Aliases]). Only kinds this build emits are accepted ([KnownKinds], which
+// is waqtor.AllKinds: the WebSocket hub's topics accept the same list); a
+// kind, area or alias nothing emits yet is refused with an error naming the
+// "events" field and listing the known kinds. An endpoint receives only its tenant's events, created after
 // the endpoint, optionally only of some sessions. webhook.test is sent only by
 // [Service.Test], to the endpoint tested.
 package webhook

@@ -130,8 +130,10 @@ func validTenant(t string) error {
 }
 
 // validateURL checks an endpoint URL now, including its DNS answers; every
-// connection is checked again at delivery time.
-func (s *Service) validateURL(ctx context.Context, raw string) error {
+// connection is checked again at delivery time. endpointID is empty for a
+// new endpoint. A refusal names the class of a blocked address, never the
+// addresses or the resolver (see refusal); the detail is logged.
+func (s *Service) validateURL(ctx context.Context, endpointID, raw string) error {
 	if raw == "" {
 		return fieldErr("url", "required, e.g. https://example.com/hooks/waqtor")
 	}
@@ -139,7 +141,12 @@ func (s *Service) validateURL(ctx context.Context, raw string) error {
 		return fieldErr("url", "longer than %d characters", maxURLLen)
 	}
 	if err := s.policy.ValidateURL(ctx, raw); err != nil {
-		return &FieldError{Err: ErrInvalidEndpoint, Field: "url", Reason: netguardReason(err)}
+		reason, ok := refusal(err)
+		if !ok {
+			return &FieldError{Err: ErrInvalidEndpoint, Field: "url", Reason: netguardReason(err)}
+		}
+		s.logRefusal(ctx, "Webhook endpoint URL refused", endpointID, raw, err)
+		return &FieldError{Err: ErrInvalidEndpoint, Field: "url", Reason: reason}
 	}
 	return nil
 }
@@ -226,7 +233,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, p *EndpointParams) (*Endpo
 	if err := validTenant(ep.Tenant); err != nil {
 		return nil, err
 	}
-	if err := s.validateURL(ctx, ep.URL); err != nil {
+	if err := s.validateURL(ctx, "", ep.URL); err != nil {
 		return nil, err
 	}
 	var err error
@@ -272,7 +279,11 @@ func (s *Service) CreateEndpoint(ctx context.Context, p *EndpointParams) (*Endpo
 	if err != nil {
 		return nil, err
 	}
-	if err := s.db.insertEndpoint(ctx, ep, sealed); err != nil {
+	headers, err := s.sealer.sealHeaders(ep.Headers)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.insertEndpoint(ctx, ep, sealed, headers); err != nil {
 		return nil, err
 	}
 	s.syncNow(ctx)
@@ -320,16 +331,19 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenant, id string, u *Endp
 		u = &EndpointUpdate{}
 	}
 	if u.URL != nil {
-		if err := s.validateURL(ctx, strings.TrimSpace(*u.URL)); err != nil {
+		if err := s.validateURL(ctx, id, strings.TrimSpace(*u.URL)); err != nil {
 			return nil, err
 		}
 	}
 	var out *Endpoint
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		ep, _, err := s.db.getEndpoint(ctx, tx, tenant, id)
+		ep, row, err := s.db.getEndpoint(ctx, tx, tenant, id)
 		if err != nil {
 			return err
 		}
+		// Headers that cannot be decrypted (a missing key) are kept as they
+		// are stored unless this update replaces them.
+		headers := row.headers
 		if u.URL != nil {
 			ep.URL = strings.TrimSpace(*u.URL)
 		}
@@ -356,6 +370,11 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenant, id string, u *Endp
 			ep.Headers = map[string]string{}
 			for k, v := range *u.Headers {
 				ep.Headers[http.CanonicalHeaderKey(k)] = v
+			}
+		}
+		if u.Headers != nil || row.headersErr == nil {
+			if headers, err = s.sealer.sealHeaders(ep.Headers); err != nil {
+				return err
 			}
 		}
 		if u.FIFO != nil {
@@ -390,7 +409,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, tenant, id string, u *Endp
 		}
 		ep.UpdatedAt = s.now()
 		out = ep
-		return s.db.updateEndpoint(ctx, tx, ep)
+		return s.db.updateEndpoint(ctx, tx, ep, headers)
 	})
 	if err != nil {
 		return nil, err
@@ -446,7 +465,14 @@ func (s *Service) RotateSecret(ctx context.Context, tenant, id string, p *Rotate
 		}
 		old, until := "", time.Time{}
 		if grace > 0 {
+			// The previous secret is stored sealed with the current key, however
+			// it was stored before (plaintext from before a key was configured,
+			// or sealed with an old key). One that no key opens is kept as
+			// stored: it is sealed already, and cannot sign anyway.
 			old, until = row.secret, s.now().Add(grace)
+			if re, ok, err := s.sealer.resealed(row.secret, aadSecret); err == nil && ok {
+				old = re
+			}
 		}
 		sealed, err := s.sealer.seal(secret)
 		if err != nil {

@@ -9,7 +9,9 @@ import (
 )
 
 // Aliases maps the original plan's event names to waqtor kinds. Two of them
-// select one state of session.status.
+// select one state of session.status. A filter may use an alias only once
+// its kind is emitted (see KnownKinds): the campaign and SmartBot ones are
+// refused until those features emit their kinds.
 var Aliases = map[string]string{
 	"campaign_completed":  "campaign.completed",
 	"campaign_executed":   "campaign.progress",
@@ -21,25 +23,16 @@ var Aliases = map[string]string{
 	"smartbot_reply":      "smartbot.reply",
 }
 
-// contractKinds are event kinds of the design contract that later features
-// will emit (campaigns, SmartBot, notifications). Filters may name them
-// already; they match once those features emit them.
-var contractKinds = []waqtor.EventKind{"campaign.cancelled", "campaign.completed", "campaign.failed",
-	"campaign.paused", "campaign.progress", "notification.created", "smartbot.reply",
-	"smartbot.rule_updated", "smartbot.suggestion"}
-
 // KnownKinds returns the kinds an endpoint filter may name: every kind this
-// build emits (waqtor.AllKinds, less webhook.test, which only the test API
-// sends) and the design contract's kinds of features still to come.
+// build emits, which is waqtor.AllKinds (the one list the WebSocket hub's
+// topics use too), less webhook.test, which only the test API sends. A kind
+// added to waqtor.AllKinds becomes valid here and there at once; a kind
+// nothing emits yet is refused by both, rather than accepted by a filter that
+// would silently never match.
 func KnownKinds() []waqtor.EventKind {
 	var out []waqtor.EventKind
 	for _, k := range waqtor.AllKinds() {
 		if k != waqtor.KindWebhookTest {
-			out = append(out, k)
-		}
-	}
-	for _, k := range contractKinds {
-		if !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
@@ -70,6 +63,10 @@ func normalizeEvents(events []string) ([]string, error) {
 		switch {
 		case e == "*":
 		case Aliases[e] != "":
+			kind, _, _ := strings.Cut(Aliases[e], ":")
+			if !slices.Contains(known, waqtor.EventKind(kind)) {
+				return nil, fieldErr("events", "%q stands for %s, which nothing emits yet; known kinds: %s", e, kind, kindList(known))
+			}
 		case strings.HasSuffix(e, ".*"):
 			prefix := strings.TrimSuffix(e, "*")
 			if !slices.ContainsFunc(known, func(k waqtor.EventKind) bool { return strings.HasPrefix(string(k), prefix) }) {

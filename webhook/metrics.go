@@ -85,7 +85,18 @@ func (m *metrics) breakerOpened(endpoint string) { m.brOpens.WithLabelValues(end
 
 func (m *metrics) breakerHeld(endpoint string) { m.brHeld.WithLabelValues(endpoint).Inc() }
 
-// breakerForget removes the state gauge of an endpoint no longer delivered to.
+// breakerInit exports an endpoint's breaker series as soon as it has a
+// breaker: closed, never opened, nothing held back. A series that appears only
+// at its first increment hides that first event from rate() and increase(),
+// and an alert on it cannot tell "never opened" from "not exported".
+func (m *metrics) breakerInit(endpoint string) {
+	m.brState.WithLabelValues(endpoint).Set(float64(brClosed))
+	m.brOpens.WithLabelValues(endpoint)
+	m.brHeld.WithLabelValues(endpoint)
+}
+
+// breakerForget removes the state gauge of an endpoint no longer delivered
+// to (it has no breaker then); its counters keep their totals.
 func (m *metrics) breakerForget(endpoint string) { m.brState.DeleteLabelValues(endpoint) }
 
 // Collector returns the Service's Prometheus metrics: attempts by endpoint,

@@ -44,3 +44,30 @@ func TestPrometheusCollector(t *testing.T) {
 	require.Equal(t, 1.0, names["waqtor_webhook_deliveries_finished_total"])
 	_ = time.Second
 }
+
+// TestBreakerMetricsExportedAtStart: right after Start, every enabled
+// endpoint's breaker series exist at 0 (closed, never opened, nothing held
+// back), before anything is delivered; a new endpoint's appear with it.
+func TestBreakerMetricsExportedAtStart(t *testing.T) {
+	t.Parallel()
+	b := setup(t, dbtest.SQLite)
+	ctx := context.Background()
+	old := createEndpoint(t, b.svc, &webhook.EndpointParams{URL: "http://127.0.0.1:9/", Events: []string{quietKind}})
+	require.NoError(t, b.svc.Stop(ctx))
+
+	svc := startService(t, b, nil)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(svc.Collector()))
+	requireBreakerSeries := func(id string) {
+		t.Helper()
+		for _, name := range []string{"waqtor_webhook_breaker_state", "waqtor_webhook_breaker_opens_total",
+			"waqtor_webhook_breaker_held_back_total"} {
+			v, ok := endpointMetric(t, reg, name, id)
+			require.True(t, ok, "%s{endpoint=%q} not exported", name, id)
+			require.Zero(t, v, name)
+		}
+	}
+	requireBreakerSeries(old.ID)
+	ep := createEndpoint(t, svc, &webhook.EndpointParams{URL: "http://127.0.0.1:9/", Events: []string{quietKind}})
+	requireBreakerSeries(ep.ID)
+}

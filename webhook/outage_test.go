@@ -125,28 +125,36 @@ func testReceiverOutage(t *testing.T, kind dbtest.Kind) {
 		c.Breaker.Disabled = true
 	})
 	ctx := context.Background()
-	// The outage starts when the events are appended (set again below).
-	var startNanos atomic.Int64
-	startNanos.Store(clock.Now().UnixNano())
+	// Each receiver's outage starts with the first request it gets, however
+	// long a loaded machine takes to get there: an outage timed from when
+	// the events are appended could be over before the first attempt (then
+	// nothing is retried and the test proves nothing).
 	outage := 10 * time.Minute
-	down := func(now time.Time) bool { return now.Sub(time.Unix(0, startNanos.Load())) < outage }
+	outageFrom := func() func(now time.Time) bool {
+		var first atomic.Int64
+		return func(now time.Time) bool {
+			first.CompareAndSwap(0, now.UnixNano())
+			return now.Sub(time.Unix(0, first.Load())) < outage
+		}
+	}
+	downA, downF, downC := outageFrom(), outageFrom(), outageFrom()
 
 	a := newSimReceiver(t, clock, func(w http.ResponseWriter, r *http.Request, now time.Time) bool {
-		if down(now) {
+		if downA(now) {
 			w.WriteHeader(500)
 			return false
 		}
 		return true
 	})
 	fifo := newSimReceiver(t, clock, func(w http.ResponseWriter, r *http.Request, now time.Time) bool {
-		if down(now) {
+		if downF(now) {
 			w.WriteHeader(500)
 			return false
 		}
 		return true
 	})
 	c := newSimReceiver(t, clock, func(w http.ResponseWriter, r *http.Request, now time.Time) bool {
-		if down(now) {
+		if downC(now) {
 			<-r.Context().Done() // hang until the client gives up
 			return false
 		}
@@ -166,12 +174,18 @@ func testReceiverOutage(t *testing.T, kind dbtest.Kind) {
 	epC := createEndpoint(t, b.svc, &webhook.EndpointParams{URL: c.URL, Events: evs, Timeout: webhook.MaxTimeout})
 	epD := createEndpoint(t, b.svc, &webhook.EndpointParams{URL: d.URL, Events: evs, Timeout: webhook.MaxTimeout})
 
-	start, realStart := clock.Now(), time.Now()
-	startNanos.Store(start.UnixNano())
+	start := clock.Now()
 	ids := emitMessages(t, b.core, n, 100)
 
-	// B comes back on the same port once the outage is over.
-	time.Sleep(time.Until(realStart.Add(time.Duration(float64(outage) / scale))))
+	// B comes back on the same port once the outage is over, counted from its
+	// first refused attempt.
+	var bRefused time.Time
+	require.NoError(t, waitFor(ctx, func() bool {
+		st, err := b.svc.Stats(ctx, "default", epB.ID, nil)
+		bRefused = time.Now()
+		return err == nil && st.Failed > 0
+	}), "B's first attempt")
+	time.Sleep(time.Until(bRefused.Add(time.Duration(float64(outage) / scale))))
 	ln, err := net.Listen("tcp", bAddr)
 	require.NoError(t, err, "relisten on %s", bAddr)
 	bRecv.Listener = ln
@@ -222,6 +236,7 @@ func testReceiverOutage(t *testing.T, kind dbtest.Kind) {
 	var lates []time.Duration
 	lateBy := map[string][]time.Duration{}
 	retries := 0
+	retriesBy := map[string]int{}
 	for name, ep := range map[string]*webhook.Endpoint{"A": epA, "A-fifo": epF, "B": epB, "C": epC, "D": epD} {
 		recv := map[string]*simReceiver{"A": a, "A-fifo": fifo, "B": bRecv, "C": c, "D": d}[name]
 		var all []*webhook.Delivery
@@ -277,6 +292,7 @@ func testReceiverOutage(t *testing.T, kind dbtest.Kind) {
 					lateBy[name] = append(lateBy[name], late)
 				}
 				retries++
+				retriesBy[name]++
 				prev := atts[i-1]
 				gap := at.DueAt.Sub(prev.StartedAt.Add(prev.Latency))
 				want := std.Schedule[i-1]
@@ -308,4 +324,7 @@ func testReceiverOutage(t *testing.T, kind dbtest.Kind) {
 		n, elapsed.Round(time.Second), time.Duration(float64(elapsed)/scale).Round(time.Millisecond), retries,
 		p50.Round(time.Millisecond), lateMax.Round(time.Millisecond), dups)
 	require.Positive(t, retries)
+	for _, name := range []string{"A", "A-fifo", "B", "C"} {
+		require.Positive(t, retriesBy[name], "%s never failed: the outage was over before its first attempt", name)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -85,44 +86,106 @@ func newSealer(key []byte, old [][]byte) (*sealer, error) {
 	return s, nil
 }
 
+// Additional data bound into each ciphertext, so that a sealed value cannot
+// be passed off as another kind of value.
+const (
+	aadSecret  = "waqtor-webhook-secret"
+	aadHeaders = "waqtor-webhook-headers"
+)
+
 // seal returns the form of secret to store.
-func (s *sealer) seal(secret string) (string, error) {
-	if secret == "" || s.aead == nil {
-		return secret, nil
-	}
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	ct := s.aead.Seal(nonce, nonce, []byte(secret), []byte("waqtor-webhook-secret"))
-	return sealedPrefix + base64.StdEncoding.EncodeToString(ct), nil
-}
+func (s *sealer) seal(secret string) (string, error) { return s.sealAAD(secret, aadSecret) }
 
 // open returns the secret from its stored form.
 func (s *sealer) open(stored string) (string, error) {
+	pt, _, err := s.openAAD(stored, aadSecret)
+	return pt, err
+}
+
+// sealHeaders returns the stored form of an endpoint's custom headers: their
+// JSON, encrypted when a key is configured (they often carry the receiver's
+// credentials). No headers are stored as "{}" either way.
+func (s *sealer) sealHeaders(h map[string]string) (string, error) {
+	if len(h) == 0 {
+		return "{}", nil
+	}
+	return s.sealAAD(encodeJSON(h), aadHeaders)
+}
+
+// openHeaders returns an endpoint's custom headers from their stored form.
+func (s *sealer) openHeaders(stored string) (map[string]string, error) {
+	js, _, err := s.openAAD(stored, aadHeaders)
+	if err != nil {
+		return map[string]string{}, fmt.Errorf("custom headers: %w", err)
+	}
+	var h map[string]string
+	if err := json.Unmarshal([]byte(js), &h); err != nil {
+		return map[string]string{}, fmt.Errorf("%w: custom headers are not a JSON object", ErrSecretUnavailable)
+	}
+	if h == nil {
+		h = map[string]string{}
+	}
+	return h, nil
+}
+
+// resealed returns the form stored should take under the current key: the
+// value sealed with it if stored is plaintext or sealed with an old key, and
+// ok false if stored is already as it should be (or empty, or no key is
+// configured). It fails when stored is sealed with a key that is not
+// configured.
+func (s *sealer) resealed(stored, aad string) (string, bool, error) {
+	if s == nil || s.aead == nil || stored == "" || aad == aadHeaders && (stored == "{}" || stored == "null") {
+		return "", false, nil
+	}
+	pt, current, err := s.openAAD(stored, aad)
+	if err != nil || current {
+		return "", false, err
+	}
+	out, err := s.sealAAD(pt, aad)
+	return out, err == nil, err
+}
+
+func (s *sealer) sealAAD(plain, aad string) (string, error) {
+	if plain == "" || s == nil || s.aead == nil {
+		return plain, nil
+	}
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	ct := s.aead.Seal(nonce, nonce, []byte(plain), []byte(aad))
+	return sealedPrefix + base64.StdEncoding.EncodeToString(ct), nil
+}
+
+// openAAD returns the plaintext of a stored value and whether it was sealed
+// with the current key.
+func (s *sealer) openAAD(stored, aad string) (plain string, current bool, err error) {
 	rest, ok := strings.CutPrefix(stored, sealedPrefix)
 	if !ok {
-		return stored, nil // stored before a key was configured
+		return stored, false, nil // stored before a key was configured
 	}
 	ct, err := base64.StdEncoding.DecodeString(rest)
 	if err != nil {
-		return "", fmt.Errorf("%w: corrupt ciphertext", ErrSecretUnavailable)
+		return "", false, fmt.Errorf("%w: corrupt ciphertext", ErrSecretUnavailable)
 	}
-	keys := s.old
-	if s.aead != nil {
-		keys = append([]cipher.AEAD{s.aead}, s.old...)
+	var keys []cipher.AEAD
+	if s != nil {
+		keys = s.old
+		if s.aead != nil {
+			keys = append([]cipher.AEAD{s.aead}, s.old...)
+		}
 	}
 	if len(keys) == 0 {
-		return "", fmt.Errorf("%w: it is encrypted and Config.EncryptionKey is not set", ErrSecretUnavailable)
+		return "", false, fmt.Errorf("%w: it is encrypted and Config.EncryptionKey is not set", ErrSecretUnavailable)
 	}
-	for _, a := range keys {
+	for i, a := range keys {
 		if len(ct) < a.NonceSize() {
 			break
 		}
-		pt, err := a.Open(nil, ct[:a.NonceSize()], ct[a.NonceSize():], []byte("waqtor-webhook-secret"))
+		pt, err := a.Open(nil, ct[:a.NonceSize()], ct[a.NonceSize():], []byte(aad))
 		if err == nil {
-			return string(pt), nil
+			return string(pt), i == 0 && s.aead != nil, nil
 		}
 	}
-	return "", fmt.Errorf("%w: no configured key opens it (add the key it was written with to OldEncryptionKeys)",
+	return "", false, fmt.Errorf("%w: no configured key opens it (add the key it was written with to OldEncryptionKeys)",
 		ErrSecretUnavailable)
 }
 

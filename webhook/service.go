@@ -100,7 +100,7 @@ func New(ctx context.Context, core *waqtor.Core, cfg *Config) (*Service, error) 
 	s := &Service{
 		cfg:    cfg,
 		core:   core,
-		db:     &db{sql: st.DB, st: st, dialect: st.Dialect},
+		db:     &db{sql: st.DB, st: st, dialect: st.Dialect, sealer: sl},
 		logger: cfg.Logger,
 		clock:  cfg.Test.Clock,
 		policy: policy,
@@ -124,7 +124,10 @@ func New(ctx context.Context, core *waqtor.Core, cfg *Config) (*Service, error) 
 func (s *Service) now() time.Time { return s.clock.Now().UTC() }
 
 // Start begins dispatching: it opens the durable cursor and starts one worker
-// per enabled endpoint. It returns at once; ctx bounds the Service's lifetime
+// per enabled endpoint. With Config.EncryptionKey set, it first encrypts with
+// that key every stored secret, previous secret and custom headers that are
+// still in plaintext or sealed with one of Config.OldEncryptionKeys, in one
+// transaction, and logs how many endpoints it rewrote. It returns at once; ctx bounds the Service's lifetime
 // (call Stop to shut down gracefully). Start the Core first, and stop this
 // Service before the Core.
 func (s *Service) Start(ctx context.Context) error {
@@ -133,6 +136,10 @@ func (s *Service) Start(ctx context.Context) error {
 			return nil
 		}
 		return ErrStopped
+	}
+	if _, err := s.resealSecrets(ctx); err != nil {
+		s.state.Store(svcNew)
+		return fmt.Errorf("webhook: encrypt stored secrets with Config.EncryptionKey: %w", err)
 	}
 	cur, err := s.core.Cursor(ctx, s.cfg.CursorName, &waqtor.CursorOpts{Start: waqtor.FromOldest, PollInterval: s.cfg.PollInterval})
 	if err != nil {

@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -28,6 +29,10 @@ type fakeResolver struct {
 
 var publicAddr = netip.MustParseAddr("93.184.216.34")
 
+// resolverAddr is the DNS server the fake resolver's errors name, as the
+// system resolver's do ("lookup x on 10.53.0.2:53: no such host").
+const resolverAddr = "10.53.0.2:53"
+
 func (r *fakeResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
 	loop := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	switch host {
@@ -45,6 +50,13 @@ func (r *fakeResolver) LookupNetIP(ctx context.Context, network, host string) ([
 		return []netip.Addr{publicAddr}, nil
 	case "loop.test":
 		return loop, nil
+	case "nxdomain.test":
+		return nil, &net.DNSError{Err: "no such host", Name: host, Server: resolverAddr, IsNotFound: true}
+	case "dnsfail.test":
+		if !r.validating.Load() {
+			return nil, &net.DNSError{Err: "server misbehaving", Name: host, Server: resolverAddr, IsTemporary: true}
+		}
+		return []netip.Addr{publicAddr}, nil
 	}
 	return nil, errors.New("no such host (fake resolver)")
 }

@@ -121,9 +121,9 @@ func TestStatusCodeSemantics(t *testing.T) {
 	t.Cleanup(func() { require.Empty(t, never.requests(), "a redirect target was requested") })
 }
 
-// quietKind is a kind nothing emits yet: endpoints that filter on it get only
-// test deliveries.
-const quietKind = "smartbot.reply"
+// quietKind is a kind nothing emits in these tests (they run no plugin host):
+// endpoints that filter on it get only test deliveries.
+const quietKind = "plugin.status"
 
 func requireDisabledEvent(t *testing.T, core *waqtor.Core, endpointID, reason string) *waqtor.WebhookEndpointDisabled {
 	t.Helper()

@@ -22,6 +22,7 @@ type db struct {
 	sql     *sql.DB
 	st      *store.Store
 	dialect store.Dialect
+	sealer  *sealer // opens the custom headers of scanned endpoints
 }
 
 type querier = store.Querier
@@ -58,6 +59,8 @@ func decodeList(s string) []string { var v []string; _ = json.Unmarshal([]byte(s
 type endpointRow struct {
 	ep             *Endpoint
 	fromSeq        int64
+	headers        string // as stored: JSON, or sealed JSON
+	headersErr     error  // the stored headers cannot be decrypted; ep.Headers is empty
 	oldSecret      string
 	oldSecretUntil time.Time
 	secret         string
@@ -67,15 +70,15 @@ const endpointCols = `id, tenant_id, url, description, events, sessions, headers
 	enabled, disabled_reason, retry, timeout_ms, fifo, from_seq, failing_since, last_error, created_at, updated_at,
 	hub_signature`
 
-func scanEndpoint(sc interface{ Scan(...any) error }) (*endpointRow, error) {
+func (d *db) scanEndpoint(sc interface{ Scan(...any) error }) (*endpointRow, error) {
 	var (
 		r                                             endpointRow
 		ep                                            Endpoint
-		events, sessions, headers, retry              string
+		events, sessions, retry                       string
 		enabled, fifo, hub                            int
 		timeoutMS, oldUntil, failing, created, update int64
 	)
-	if err := sc.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &events, &sessions, &headers, &r.secret, &r.oldSecret,
+	if err := sc.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &events, &sessions, &r.headers, &r.secret, &r.oldSecret,
 		&oldUntil, &enabled, &ep.DisabledReason, &retry, &timeoutMS, &fifo, &r.fromSeq, &failing, &ep.LastError,
 		&created, &update, &hub); err != nil {
 		return nil, err
@@ -84,8 +87,7 @@ func scanEndpoint(sc interface{ Scan(...any) error }) (*endpointRow, error) {
 	if ep.Sessions == nil {
 		ep.Sessions = []string{}
 	}
-	ep.Headers = map[string]string{}
-	_ = json.Unmarshal([]byte(headers), &ep.Headers)
+	ep.Headers, r.headersErr = d.sealer.openHeaders(r.headers)
 	ep.Retry = &RetryPolicy{}
 	_ = json.Unmarshal([]byte(retry), ep.Retry)
 	ep.Enabled, ep.FIFO, ep.HubSignature = enabled != 0, fifo != 0, hub != 0
@@ -96,7 +98,9 @@ func scanEndpoint(sc interface{ Scan(...any) error }) (*endpointRow, error) {
 	return &r, nil
 }
 
-func (d *db) insertEndpoint(ctx context.Context, ep *Endpoint, sealed string) error {
+// insertEndpoint stores a new endpoint with its secret and custom headers in
+// their stored (sealed) forms.
+func (d *db) insertEndpoint(ctx context.Context, ep *Endpoint, sealed, headers string) error {
 	// The endpoint receives events from the log's watermark on (read before the
 	// transaction: on SQLite the pool's one connection is the transaction's).
 	from, err := d.st.LastSeq(ctx)
@@ -107,7 +111,7 @@ func (d *db) insertEndpoint(ctx context.Context, ep *Endpoint, sealed string) er
 		_, err := tx.ExecContext(ctx, `INSERT INTO waqtor_webhook_endpoints (`+endpointCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', 0, $9, $10, $11, $12, $13, $14, 0, '', $15, $15, $16)`,
 			ep.ID, ep.Tenant, ep.URL, ep.Description, encodeJSON(nonNil(ep.Events)), encodeJSON(nonNil(ep.Sessions)),
-			encodeJSON(ep.Headers), sealed, boolInt(ep.Enabled), ep.DisabledReason, encodeJSON(ep.Retry), durMS(ep.Timeout),
+			headers, sealed, boolInt(ep.Enabled), ep.DisabledReason, encodeJSON(ep.Retry), durMS(ep.Timeout),
 			boolInt(ep.FIFO), from, micros(ep.CreatedAt), boolInt(ep.HubSignature))
 		if err != nil {
 			return dbErr(err)
@@ -117,7 +121,7 @@ func (d *db) insertEndpoint(ctx context.Context, ep *Endpoint, sealed string) er
 }
 
 func (d *db) getEndpoint(ctx context.Context, q querier, tenant, id string) (*Endpoint, *endpointRow, error) {
-	r, err := scanEndpoint(q.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM waqtor_webhook_endpoints
+	r, err := d.scanEndpoint(q.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM waqtor_webhook_endpoints
 		WHERE id = $1 AND tenant_id = $2`, id, tenant))
 	if isNoRows(err) {
 		return nil, nil, fmt.Errorf("%w: %q", ErrEndpointNotFound, id)
@@ -136,7 +140,7 @@ func (d *db) listEndpoints(ctx context.Context, tenant string) ([]*Endpoint, err
 	defer rows.Close()
 	out := []*Endpoint{}
 	for rows.Next() {
-		r, err := scanEndpoint(rows)
+		r, err := d.scanEndpoint(rows)
 		if err != nil {
 			return nil, dbErr(err)
 		}
@@ -156,7 +160,7 @@ func (d *db) activeEndpoints(ctx context.Context, q querier) ([]*endpointRow, er
 	defer rows.Close()
 	var out []*endpointRow
 	for rows.Next() {
-		r, err := scanEndpoint(rows)
+		r, err := d.scanEndpoint(rows)
 		if err != nil {
 			return nil, dbErr(err)
 		}
@@ -165,11 +169,13 @@ func (d *db) activeEndpoints(ctx context.Context, q querier) ([]*endpointRow, er
 	return out, rows.Err()
 }
 
-func (d *db) updateEndpoint(ctx context.Context, q querier, ep *Endpoint) error {
+// updateEndpoint stores ep's fields, with its custom headers in their stored
+// (sealed) form.
+func (d *db) updateEndpoint(ctx context.Context, q querier, ep *Endpoint, headers string) error {
 	_, err := q.ExecContext(ctx, `UPDATE waqtor_webhook_endpoints SET url = $1, description = $2, events = $3, sessions = $4,
 		headers = $5, enabled = $6, disabled_reason = $7, retry = $8, timeout_ms = $9, fifo = $10, failing_since = $11,
 		last_error = $12, updated_at = $13, hub_signature = $16 WHERE id = $14 AND tenant_id = $15`,
-		ep.URL, ep.Description, encodeJSON(nonNil(ep.Events)), encodeJSON(nonNil(ep.Sessions)), encodeJSON(ep.Headers),
+		ep.URL, ep.Description, encodeJSON(nonNil(ep.Events)), encodeJSON(nonNil(ep.Sessions)), headers,
 		boolInt(ep.Enabled), ep.DisabledReason, encodeJSON(ep.Retry), durMS(ep.Timeout), boolInt(ep.FIFO),
 		micros(ep.FailingSince), ep.LastError, micros(ep.UpdatedAt), ep.ID, ep.Tenant, boolInt(ep.HubSignature))
 	if err != nil {

@@ -60,6 +60,9 @@ func (c *endpointConf) signerAt(t time.Time) (*signer, error) {
 func (s *Service) newConf(ctx context.Context, r *endpointRow, now time.Time) *endpointConf {
 	c := &endpointConf{ep: r.ep, fromSeq: r.fromSeq, rawKey: r.secret + "|" + r.oldSecret, oldUntil: r.oldSecretUntil}
 	cur, err := s.sealer.open(r.secret)
+	if err == nil && r.headersErr != nil {
+		err = r.headersErr // never deliver without the receiver's credentials
+	}
 	if err == nil {
 		c.signer, err = newSigner(cur)
 	}
@@ -607,7 +610,17 @@ func (s *Service) deliver(parent context.Context, conf *endpointConf, j *job) *r
 			r.aborted = true
 			return fail("cancelled: service stopping")
 		}
-		return fail(transportError(err))
+		msg := transportError(err)
+		if reason, ok := refusal(err); ok {
+			// The attempt log is readable through the API: the addresses and
+			// the resolver go to the service's log only.
+			s.logRefusal(ctx, "Webhook delivery refused", ep.ID, ep.URL, unwrapURL(err))
+			msg = reason
+			if errors.Is(err, netguard.ErrBlocked) {
+				msg = "blocked by the SSRF guard: " + reason
+			}
+		}
+		return fail(msg)
 	}
 	defer resp.Body.Close()
 	r.o.status = resp.StatusCode
