@@ -210,9 +210,33 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	_ = json.NewEncoder(w).Encode(&out)
 }
 
+// StatusClientClosedRequest is the status recorded (metrics label "499", as
+// nginx does) for a request whose client went away before it was answered:
+// the client canceled it, so whatever error the handler met on the canceled
+// context is no fault of the server and never counted or logged as one.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether r's client went away: net/http cancels the
+// request's context (with context.Canceled) when the connection closes. A
+// deadline (a host's timeout middleware) is not the client leaving.
+func clientGone(r *http.Request) bool {
+	return errors.Is(r.Context().Err(), context.Canceled)
+}
+
 // WriteError answers err as problem+json (see ProblemFor) and logs unexpected
-// errors (500s) with the request's context.
+// errors (500s) with the request's context. When the client has gone away
+// (its request context is canceled), nobody reads the answer and the error is
+// most likely the cancellation itself: it answers StatusClientClosedRequest
+// without a body and logs at debug level.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r) {
+		if h := handlerFrom(r.Context()); h != nil {
+			h.logger.DebugContext(r.Context(), "Client went away before the answer", slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Any("error", err))
+		}
+		w.WriteHeader(StatusClientClosedRequest)
+		return
+	}
 	p := ProblemFor(err)
 	if p.Status >= 500 {
 		if h := handlerFrom(r.Context()); h != nil {
