@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/internal/auththrottle"
+	"github.com/waqtor/waqtor/internal/clientip"
 	"github.com/waqtor/waqtor/internal/httpmetrics"
 )
 
@@ -53,9 +55,10 @@ const (
 // unauthenticated route besides the OpenAPI document.
 type HandlerOpts struct {
 	// AuthFailureLimit is how many failed authentications one client address
-	// (the request's RemoteAddr: put a trusted proxy's real-IP middleware in
-	// front when behind one) may make per RateLimitWindow; a negative value
-	// disables the throttle. Defaults to AuthFailureLimitDefault (30).
+	// (see TrustedProxies) may make per RateLimitWindow; a negative value
+	// disables the throttle. Checking and counting are atomic: parallel
+	// guesses get exactly this many verified. Defaults to
+	// AuthFailureLimitDefault (30).
 	AuthFailureLimit int
 	// AuthenticateFunc maps requests to principals, for hosts with their own
 	// users or tokens. With Keys also set, it is tried first and API keys after
@@ -99,6 +102,20 @@ type HandlerOpts struct {
 	Registerer prometheus.Registerer
 	// Title is the OpenAPI document's title. Defaults to "waqtor API".
 	Title string
+	// TrustedProxies are the reverse proxies whose forwarding header
+	// (TrustedProxyHeader) names the client. Only when a request's TCP peer
+	// is in one of these ranges is the header read, from right to left: the
+	// client is the right-most address that is not a trusted proxy, so what a
+	// client writes into the header itself is never believed. The client
+	// address keys the failed-authentication throttle (AuthFailureLimit) and
+	// the logs. Defaults to none: the client is always the TCP peer and every
+	// forwarding header is ignored.
+	TrustedProxies []netip.Prefix
+	// TrustedProxyHeader is the header the TrustedProxies append the client's
+	// address to: "X-Forwarded-For" or "Forwarded" (RFC 7239). Name the one
+	// your proxy writes: a header it passes through untouched is the client's
+	// own text. Defaults to "X-Forwarded-For".
+	TrustedProxyHeader string
 }
 
 // WithDefaults returns a copy of o with every unset field set to its default.
@@ -113,6 +130,7 @@ func (o *HandlerOpts) WithDefaults() *HandlerOpts {
 	out.RateLimitWindow = cmp.Or(o.RateLimitWindow, RateLimitWindowDefault)
 	out.Title = cmp.Or(o.Title, "waqtor API")
 	out.Groups = append([]RouteGroup(nil), o.Groups...)
+	out.TrustedProxies = slices.Clone(o.TrustedProxies)
 	if out.Logger == nil {
 		out.Logger = slog.Default()
 	}
@@ -144,6 +162,7 @@ type handler struct {
 	knownScopes map[auth.Scope]string
 
 	limiter  *httprate.RateLimiter  // per principal; nil when disabled
+	clientIP *clientip.Resolver     // nil when no proxy is trusted
 	throttle *auththrottle.Throttle // failed authentications per address and key ID; nil when disabled
 
 	requests *prometheus.CounterVec
@@ -194,13 +213,19 @@ func NewHandler(core *waqtor.Core, opts *HandlerOpts) (http.Handler, error) {
 	if err := h.addGroups(groups); err != nil {
 		return nil, err
 	}
-	if err := h.initMetrics(); err != nil {
+	err := h.initMetrics()
+	if err != nil {
 		return nil, err
 	}
 	if o.RateLimit > 0 {
 		h.limiter = httprate.NewRateLimiter(o.RateLimit, o.RateLimitWindow)
 	}
 	h.throttle = auththrottle.New(o.AuthFailureLimit, o.KeyFailureLimit, o.RateLimitWindow)
+	if len(o.TrustedProxies) > 0 {
+		if h.clientIP, err = clientip.New(&clientip.Config{Header: o.TrustedProxyHeader, TrustedProxies: o.TrustedProxies}); err != nil {
+			return nil, fmt.Errorf("rest: %w", err)
+		}
+	}
 	h.mux = chi.NewRouter()
 	h.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, NewProblem(http.StatusNotFound, TypeNotFound, "no route for "+r.Method+" "+r.URL.Path))
@@ -382,7 +407,9 @@ func (h *handler) wrap(rt *Route) http.Handler {
 }
 
 func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
-	attempt, refused := h.throttle.Check(r)
+	remote := h.clientIP.String(r)
+	attempt, refused := h.throttle.Begin(r.Context(), remote, auth.KeyFromRequest(r))
+	defer attempt.Succeeded() // unless Failed below: only refused credentials count
 	if refused != auththrottle.None {
 		h.security.WithLabelValues(httpmetrics.SecurityRateLimited).Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.throttle.Window().Seconds())))
@@ -401,9 +428,9 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 			return nil, false
 		}
 		h.security.WithLabelValues(httpmetrics.SecurityUnauthorized).Inc()
-		h.throttle.Failed(r, attempt)
+		attempt.Failed()
 		h.logger.DebugContext(r.Context(), "Unauthenticated request", slog.String("path", r.URL.Path),
-			slog.String("remote", auththrottle.ClientIP(r)), slog.Any("error", err))
+			slog.String("remote", remote), slog.Any("error", err))
 		WriteProblem(w, r, NewProblem(http.StatusUnauthorized, TypeUnauthorized, "missing or invalid API key"))
 		return nil, false
 	}
