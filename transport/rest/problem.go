@@ -11,6 +11,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/netguard"
 	"github.com/waqtor/waqtor/transport/rest/api"
 )
 
@@ -165,8 +166,19 @@ func ProblemFor(err error) *Problem {
 	case errors.Is(err, waqtor.ErrMediaTooLarge):
 		return NewProblem(http.StatusRequestEntityTooLarge, TypeMediaTooLarge, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrMediaFetch):
-		return NewProblem(http.StatusUnprocessableEntity, TypeMediaFetch, trimPrefix(err),
-			FieldProblem{Field: "url", Reason: "could not be fetched"})
+		// The cause names resolved addresses, the resolver and the server's
+		// own options: the caller gets its category, the log gets the rest.
+		reason := "could not be fetched"
+		switch {
+		case errors.Is(err, netguard.ErrBlocked):
+			reason = "points to an address this server does not fetch from"
+		case errors.Is(err, netguard.ErrRedirect):
+			reason = "answered with a redirect, which is not followed (use the final URL)"
+		case errors.Is(err, netguard.ErrInvalidURL), errors.Is(err, netguard.ErrScheme):
+			reason = "is not an http or https URL this server can check"
+		}
+		return NewProblem(http.StatusUnprocessableEntity, TypeMediaFetch, "url: "+reason,
+			FieldProblem{Field: "url", Reason: reason})
 	case errors.Is(err, waqtor.ErrUnsupported):
 		return NewProblem(http.StatusNotImplemented, TypeNotImplemented, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrStopped), errors.Is(err, waqtor.ErrNotStarted), errors.Is(err, waqtor.ErrDatabase):
@@ -238,6 +250,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	p := ProblemFor(err)
+	if p.Type == TypeMediaFetch {
+		if h := handlerFrom(r.Context()); h != nil {
+			h.logger.InfoContext(r.Context(), "Media fetch refused", slog.String("path", r.URL.Path), slog.Any("error", err))
+		}
+	}
 	if p.Status >= 500 {
 		if h := handlerFrom(r.Context()); h != nil {
 			h.logger.ErrorContext(r.Context(), "Request failed", slog.String("method", r.Method),
