@@ -132,7 +132,7 @@ func (s *schemas) schemaOf(t reflect.Type, multipart bool) map[string]any {
 			return s.structSchema(t, multipart)
 		}
 		name := s.nameFor(t)
-		if multipart {
+		if multipart && !strings.HasSuffix(name, "Form") {
 			name += "Form"
 		}
 		if _, ok := s.defs[name]; !ok {

@@ -465,7 +465,7 @@ func (h *handler) listMessages(r *http.Request, _ *NoBody) (*MessageList, error)
 	}
 	res, err := h.core.Messages(r.Context(), &waqtor.MessageListParams{Session: r.PathValue("session"), Chat: chat, Before: q.Get("before"), Limit: limit})
 	if err != nil {
-		return nil, err
+		return nil, queryProblem(err, map[string]string{"before": "before", "chat": "chat", "phone": "chat"})
 	}
 	out := &MessageList{Messages: make([]*api.Message, 0, len(res.Messages)), Next: res.Next}
 	for _, m := range res.Messages {
@@ -476,6 +476,19 @@ func (h *handler) listMessages(r *http.Request, _ *NoBody) (*MessageList, error)
 		out.Messages = append(out.Messages, wm)
 	}
 	return out, nil
+}
+
+// queryProblem answers a Core field error about a query parameter as 400,
+// like every other bad query parameter (QueryInt): 422 is for the fields of a
+// body. params maps the Core's field names to the parameters'.
+func queryProblem(err error, params map[string]string) error {
+	var fe *waqtor.FieldError
+	if errors.As(err, &fe) {
+		if name, ok := params[fe.Field]; ok {
+			return NewProblem(http.StatusBadRequest, TypeBadRequest, name+": "+fe.Reason, FieldProblem{Field: name, Reason: fe.Reason})
+		}
+	}
+	return err
 }
 
 func (h *handler) getMessage(r *http.Request, _ *NoBody) (*api.Message, error) {
