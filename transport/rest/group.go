@@ -113,9 +113,10 @@ type Route struct {
 	// Required.
 	Handler http.Handler
 
-	group        string // the group's name, set by NewHandler
-	fixedSession string // set on the flat seed routes: the session they act on
-	hasSession   bool   // the route acts on a {session} (or fixedSession)
+	group        string      // the group's name, set by NewHandler
+	fixedSession string      // set on the flat seed routes: the session they act on
+	seedAliases  []seedAlias // the seed's field names a flat seed route accepts
+	hasSession   bool        // the route acts on a {session} (or fixedSession)
 }
 
 // ScopeNone marks a route that needs no credentials (Route.Scope).

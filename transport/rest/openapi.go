@@ -321,7 +321,16 @@ func (h *handler) buildDocument() (map[string]any, error) {
 		if rt.Request != nil || rt.Multipart != nil {
 			content := map[string]any{}
 			if rt.Request != nil {
-				content["application/json"] = map[string]any{"schema": s.schemaOf(reflect.TypeOf(rt.Request), false)}
+				sch := s.schemaOf(reflect.TypeOf(rt.Request), false)
+				if ref, ok := sch["$ref"].(string); ok && rt.seedAliases != nil {
+					name := strings.TrimPrefix(ref, "#/components/schemas/")
+					seedName := "Seed" + name
+					if _, done := s.defs[seedName]; !done {
+						s.defs[seedName] = seedSchema(s.defs[name].(map[string]any), rt.seedAliases)
+					}
+					sch = map[string]any{"$ref": "#/components/schemas/" + seedName}
+				}
+				content["application/json"] = map[string]any{"schema": sch}
 			}
 			if rt.Multipart != nil {
 				content["multipart/form-data"] = map[string]any{"schema": s.schemaOf(reflect.TypeOf(rt.Multipart), true)}

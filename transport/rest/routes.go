@@ -664,10 +664,12 @@ func (h *handler) seedRoutes() []Route {
 	list := h.sendListRoute("/messages/send-list", "seedSendList")
 	list.Summary = "Send a list menu from the default session."
 	list.fixedSession = def
+	chatOnly := []seedAlias{seedChatAlias}
+	media.seedAliases, buttons.seedAliases, list.seedAliases = chatOnly, chatOnly, chatOnly
 	routes := []Route{
 		{Method: "POST", Pattern: "/messages/send-text", Scope: auth.ScopeMessagesSend, OperationID: "seedSendText",
 			Summary: "Send a text message from the default session.", Request: SendTextRequest{}, Response: api.Message{},
-			Idempotent: true, Handler: HandleJSON(h.sendText), fixedSession: def},
+			Idempotent: true, Handler: HandleJSON(h.sendText), fixedSession: def, seedAliases: seedTextAliases},
 		media,
 		buttons,
 		list,
@@ -680,6 +682,10 @@ func (h *handler) seedRoutes() []Route {
 	}
 	for i := range routes {
 		routes[i].Description = strings.TrimSpace(routes[i].Description + " Acts on the session " + strconv.Quote(def) + ".")
+		if a := routes[i].seedAliases; a != nil {
+			routes[i].Handler = withSeedAliases(a, routes[i].Handler)
+			routes[i].Description += " Accepts the seed's field names (`chatId`, ...) as deprecated aliases, and `…@c.us` chat IDs."
+		}
 	}
 	return routes
 }
