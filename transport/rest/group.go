@@ -106,6 +106,14 @@ type Route struct {
 	// Status is the success status code. Defaults to 200 (204 when Response and
 	// ResponseType are both empty).
 	Status int
+	// Problems lists the 4xx statuses the handler itself answers besides
+	// those the metadata implies, for the OpenAPI document to declare (409
+	// for an object that already exists, for example). Implied and declared
+	// without listing: 401, 403 and 429 for an authenticated route; 400,
+	// 413, 415 and 422 for a body; 400 for query parameters; 404 for a
+	// {session} or an Owner; 409 for a POST on a session (not ready, banned,
+	// already paired).
+	Problems []int
 
 	// Handler serves the route once every check above passed. The principal is
 	// in the request context (auth.PrincipalFrom). Use DecodeJSON, WriteJSON
@@ -217,6 +225,11 @@ func (rt *Route) validate(group string, knownScopes map[auth.Scope]string) error
 		}
 		if rt.Owner.LookupFunc == nil {
 			return fmt.Errorf("%s: Owner.LookupFunc is required", where)
+		}
+	}
+	for _, st := range rt.Problems {
+		if st < 400 || st > 499 {
+			return fmt.Errorf("%s: Problems holds %d; list 4xx statuses (5xx are documented by the default response)", where, st)
 		}
 	}
 	for _, q := range rt.Query {
