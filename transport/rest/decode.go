@@ -38,7 +38,7 @@ func DecodeJSON(r *http.Request, v any) error {
 				fmt.Sprintf("Content-Type %q is not application/json", ct))
 		}
 	}
-	if err := decodeStrict(r.Body, v); err != nil {
+	if err := decodeStrict(r.Body, r.ContentLength, v); err != nil {
 		return err
 	}
 	if val, ok := v.(Validator); ok {
@@ -52,8 +52,8 @@ func DecodeJSON(r *http.Request, v any) error {
 // decodeStrict decodes one JSON object with unknown and repeated members
 // refused. Anything but an object ([], null, "x", 5) is refused alike: 400
 // naming "(body)".
-func decodeStrict(body io.Reader, v any) error {
-	data, err := io.ReadAll(body)
+func decodeStrict(body io.Reader, contentLength int64, v any) error {
+	data, err := readAllSized(body, contentLength, true)
 	if err != nil {
 		return jsonProblem(err)
 	}

@@ -124,6 +124,7 @@ type Route struct {
 	group        string      // the group's name, set by NewHandler
 	fixedSession string      // set on the flat seed routes: the session they act on
 	seedAliases  []seedAlias // the seed's field names a flat seed route accepts
+	mediaBudget  bool        // the body counts against HandlerOpts.MediaMemoryBudget
 	hasSession   bool        // the route acts on a {session} (or fixedSession)
 }
 

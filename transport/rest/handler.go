@@ -43,6 +43,13 @@ const (
 	// MaxMediaBodyBytesDefault caps send-media bodies (16 MiB of media,
 	// base64-encoded in JSON, or as a multipart file).
 	MaxMediaBodyBytesDefault = 24 << 20
+	// MediaMemoryBudgetDefaultFactor sets the default MediaMemoryBudget:
+	// this many times MaxMediaBodyBytes (96 MiB with the default limit), so
+	// that four largest uploads run at once.
+	MediaMemoryBudgetDefaultFactor = 4
+	// MediaMemoryWaitDefault is how long a media request waits for budget
+	// before it is refused with 503.
+	MediaMemoryWaitDefault = 5 * time.Second
 	// RateLimitDefault is how many requests one principal may make per
 	// RateLimitWindow.
 	RateLimitDefault = 600
@@ -89,6 +96,24 @@ type HandlerOpts struct {
 	// MaxMediaBodyBytes caps send-media request bodies. Defaults to
 	// MaxMediaBodyBytesDefault (24 MiB).
 	MaxMediaBodyBytes int64
+	// MediaMemoryBudget bounds the bytes of send-media bodies in flight, over
+	// all clients: whatsmeow encrypts and uploads media from memory, so each
+	// body is held (decoded, then encrypted) until WhatsApp has it, and 16
+	// parallel 16 MiB uploads would otherwise take about 1 GB. A request
+	// reserves its Content-Length (MaxMediaBodyBytes when unknown) once it is
+	// authenticated and before its body is read; one that cannot get it
+	// within MediaMemoryWait is refused with 503 and Retry-After (the
+	// process stays up and the client retries), never queued without bound.
+	// Spooling bodies to temporary files would not help: the upload needs
+	// the whole media in memory anyway. Peak memory is a small multiple of
+	// the budget (the body, the decoded media and its encrypted copy). It
+	// must be at least MaxMediaBodyBytes; a negative value disables it.
+	// Defaults to MediaMemoryBudgetDefaultFactor × MaxMediaBodyBytes (96 MiB).
+	MediaMemoryBudget int64
+	// MediaMemoryWait is how long a send-media request waits for
+	// MediaMemoryBudget before it is refused with 503. Defaults to
+	// MediaMemoryWaitDefault (5 s).
+	MediaMemoryWait time.Duration
 	// RateLimit is how many requests one principal may make per
 	// RateLimitWindow; beyond it requests get 429 with Retry-After. A negative
 	// value disables the limit. Defaults to RateLimitDefault (600).
@@ -126,6 +151,8 @@ func (o *HandlerOpts) WithDefaults() *HandlerOpts {
 	out.KeyFailureLimit = cmp.Or(o.KeyFailureLimit, KeyFailureLimitDefault)
 	out.MaxBodyBytes = cmp.Or(o.MaxBodyBytes, MaxBodyBytesDefault)
 	out.MaxMediaBodyBytes = cmp.Or(o.MaxMediaBodyBytes, MaxMediaBodyBytesDefault)
+	out.MediaMemoryBudget = cmp.Or(o.MediaMemoryBudget, MediaMemoryBudgetDefaultFactor*out.MaxMediaBodyBytes)
+	out.MediaMemoryWait = cmp.Or(o.MediaMemoryWait, MediaMemoryWaitDefault)
 	out.RateLimit = cmp.Or(o.RateLimit, RateLimitDefault)
 	out.RateLimitWindow = cmp.Or(o.RateLimitWindow, RateLimitWindowDefault)
 	out.Title = cmp.Or(o.Title, "waqtor API")
@@ -144,8 +171,11 @@ func (o *HandlerOpts) validate() error {
 	if err := waqtor.ValidateSessionID(o.DefaultSession); err != nil {
 		return fmt.Errorf("rest: DefaultSession: %w", err)
 	}
-	if o.MaxBodyBytes < 0 || o.MaxMediaBodyBytes < 0 || o.RateLimitWindow < 0 {
-		return errors.New("rest: MaxBodyBytes, MaxMediaBodyBytes and RateLimitWindow must not be negative")
+	if o.MaxBodyBytes < 0 || o.MaxMediaBodyBytes < 0 || o.RateLimitWindow < 0 || o.MediaMemoryWait < 0 {
+		return errors.New("rest: MaxBodyBytes, MaxMediaBodyBytes, MediaMemoryWait and RateLimitWindow must not be negative")
+	}
+	if o.MediaMemoryBudget >= 0 && o.MediaMemoryBudget < o.MaxMediaBodyBytes {
+		return fmt.Errorf("rest: MediaMemoryBudget (%d bytes) is below MaxMediaBodyBytes (%d): raise it, or set -1 to disable it", o.MediaMemoryBudget, o.MaxMediaBodyBytes)
 	}
 	return nil
 }
@@ -163,6 +193,7 @@ type handler struct {
 
 	limiter  *httprate.RateLimiter  // per principal; nil when disabled
 	clientIP *clientip.Resolver     // nil when no proxy is trusted
+	media    *memoryBudget          // send-media bodies in flight; nil when disabled
 	throttle *auththrottle.Throttle // failed authentications per address and key ID; nil when disabled
 
 	requests *prometheus.CounterVec
@@ -220,6 +251,7 @@ func NewHandler(core *waqtor.Core, opts *HandlerOpts) (http.Handler, error) {
 	if o.RateLimit > 0 {
 		h.limiter = httprate.NewRateLimiter(o.RateLimit, o.RateLimitWindow)
 	}
+	h.media = newMemoryBudget(o.MediaMemoryBudget)
 	h.throttle = auththrottle.New(o.AuthFailureLimit, o.KeyFailureLimit, o.RateLimitWindow)
 	if len(o.TrustedProxies) > 0 {
 		if h.clientIP, err = clientip.New(&clientip.Config{Header: o.TrustedProxyHeader, TrustedProxies: o.TrustedProxies}); err != nil {
@@ -396,6 +428,21 @@ func (h *handler) wrap(rt *Route) http.Handler {
 				return
 			}
 		}
+		if r.ContentLength > limit { // refused before reading; and readers may size buffers by ContentLength
+			WriteProblem(w, r, NewProblem(http.StatusRequestEntityTooLarge, TypeBodyTooLarge, fmt.Sprintf("the body exceeds %d bytes", limit)))
+			h.security.WithLabelValues(httpmetrics.SecurityOversized).Inc()
+			return
+		}
+		if rt.mediaBudget && r.Body != nil && r.Body != http.NoBody {
+			n := limit
+			if r.ContentLength > 0 {
+				n = min(r.ContentLength, limit)
+			}
+			if !h.acquireMedia(w, r, n) {
+				return
+			}
+			defer h.media.release(n)
+		}
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
@@ -404,6 +451,25 @@ func (h *handler) wrap(rt *Route) http.Handler {
 			h.security.WithLabelValues(httpmetrics.SecurityOversized).Inc()
 		}
 	})
+}
+
+// acquireMedia reserves n bytes of MediaMemoryBudget for r, or answers 503.
+func (h *handler) acquireMedia(w http.ResponseWriter, r *http.Request, n int64) bool {
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.MediaMemoryWait)
+	defer cancel()
+	if h.media.acquire(ctx, n) {
+		return true
+	}
+	if clientGone(r) {
+		w.WriteHeader(StatusClientClosedRequest)
+		return false
+	}
+	h.logger.WarnContext(r.Context(), "Media memory budget exhausted", slog.String("path", r.URL.Path),
+		slog.Int64("bytes", n), slog.Int64("budget", h.opts.MediaMemoryBudget))
+	w.Header().Set("Retry-After", "1")
+	WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, TypeUnavailable,
+		"too much media is being received at once; retry shortly"))
+	return false
 }
 
 func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
