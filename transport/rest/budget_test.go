@@ -38,31 +38,43 @@ func TestMediaMemoryBudget(t *testing.T) {
 		return res
 	}
 
-	// A client uploading the largest body, slowly: it holds the whole budget.
-	pr, pw := io.Pipe()
-	slow, err := http.NewRequest("POST", b.srv.URL+"/api/sessions/default/messages/send-media", pr)
-	require.NoError(t, err)
-	slow.ContentLength = limit
-	slow.Header.Set("Content-Type", "application/json")
-	slow.Header.Set("X-API-Key", b.keyA)
-	slowDone := make(chan int, 1)
-	go func() {
-		res, err := b.srv.Client().Do(slow)
-		if err != nil {
-			slowDone <- 0
-			return
-		}
-		res.Body.Close()
-		slowDone <- res.StatusCode
-	}()
-	_, err = pw.Write([]byte(`{"chat": `))
-	require.NoError(t, err)
-
+	// A client uploading the largest body, slowly: it holds the whole budget
+	// once its handler has reserved it. If a probe below holds the budget
+	// first, the slow request may be the one refused: then it starts over.
+	startSlow := func() (*io.PipeWriter, chan int) {
+		pr, pw := io.Pipe()
+		t.Cleanup(func() { pw.CloseWithError(errors.New("test over")) })
+		slow, err := http.NewRequest("POST", b.srv.URL+"/api/sessions/default/messages/send-media", pr)
+		require.NoError(t, err)
+		slow.ContentLength = limit
+		slow.Header.Set("Content-Type", "application/json")
+		slow.Header.Set("X-API-Key", b.keyA)
+		done := make(chan int, 1)
+		go func() {
+			res, err := b.srv.Client().Do(slow)
+			if err != nil {
+				done <- 0
+				return
+			}
+			res.Body.Close()
+			done <- res.StatusCode
+		}()
+		_, err = pw.Write([]byte(`{"chat": `))
+		require.NoError(t, err)
+		return pw, done
+	}
+	pw, slowDone := startSlow()
 	var refused *http.Response
 	require.Eventually(t, func() bool {
+		select {
+		case <-slowDone: // refused itself: the budget was a probe's
+			pw.CloseWithError(errors.New("restart"))
+			pw, slowDone = startSlow()
+		default:
+		}
 		refused = send()
 		return refused.StatusCode == http.StatusServiceUnavailable
-	}, 5*time.Second, 5*time.Millisecond, "a media request beyond the budget is refused")
+	}, 10*time.Second, 5*time.Millisecond, "a media request beyond the budget is refused")
 	require.Equal(t, "1", refused.Header.Get("Retry-After"))
 	require.Equal(t, 200, b.do(t, b.keyA, "POST", "/sessions/default/messages/send-text", map[string]any{"chat": alicePhone, "text": "x"}).status,
 		"other routes do not wait for media budget")

@@ -429,6 +429,7 @@ func (h *handler) wrap(rt *Route) http.Handler {
 			}
 		}
 		if r.ContentLength > limit { // refused before reading; and readers may size buffers by ContentLength
+			w.Header().Set("Connection", "close") // never read the body, not even to reuse the connection
 			WriteProblem(w, r, NewProblem(http.StatusRequestEntityTooLarge, TypeBodyTooLarge, fmt.Sprintf("the body exceeds %d bytes", limit)))
 			h.security.WithLabelValues(httpmetrics.SecurityOversized).Inc()
 			return
@@ -467,6 +468,9 @@ func (h *handler) acquireMedia(w http.ResponseWriter, r *http.Request, n int64) 
 	h.logger.WarnContext(r.Context(), "Media memory budget exhausted", slog.String("path", r.URL.Path),
 		slog.Int64("bytes", n), slog.Int64("budget", h.opts.MediaMemoryBudget))
 	w.Header().Set("Retry-After", "1")
+	// The body stays unread: close the connection rather than let net/http
+	// wait to discard it from a client that may be slow to send.
+	w.Header().Set("Connection", "close")
 	WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, TypeUnavailable,
 		"too much media is being received at once; retry shortly"))
 	return false
