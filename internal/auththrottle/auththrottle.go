@@ -226,8 +226,7 @@ func (c *counter) entryLocked(key string, now time.Time) *entry {
 	start := now.Truncate(c.window)
 	e := c.entries[key]
 	if e == nil {
-		e = &entry{start: start}
-		c.entries[key] = e
+		e = &entry{start: start} // the caller stores it when it counts something
 	}
 	switch d := start.Sub(e.start); {
 	case d <= 0:
@@ -267,6 +266,7 @@ func (c *counter) reserve(ctx context.Context, key string, now func() time.Time)
 			return false
 		case f+float64(e.pending) < float64(c.limit):
 			e.pending++
+			c.entries[key] = e
 			c.mu.Unlock()
 			return true
 		}
@@ -297,11 +297,16 @@ func (c *counter) release(key string, failed bool, now func() time.Time) {
 		close(e.wake)
 		e.wake = nil
 	}
+	if e.pending == 0 && e.prev == 0 && e.curr == 0 {
+		delete(c.entries, key) // only failures are remembered
+	}
 }
 
 // add counts a failure without a reserved slot (the deprecated Check).
 func (c *counter) add(key string, now func() time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entryLocked(key, now()).curr++
+	e := c.entryLocked(key, now())
+	e.curr++
+	c.entries[key] = e
 }

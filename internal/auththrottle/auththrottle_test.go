@@ -2,6 +2,7 @@ package auththrottle_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -158,4 +159,19 @@ func TestDeprecatedCheck(t *testing.T) {
 	}
 	_, reason := th.Check(req())
 	require.Equal(t, auththrottle.Address, reason)
+}
+
+// TestSuccessesLeaveNothing: attempts that succeed, and checks that find
+// nothing, keep no state, whatever the number of addresses and keys.
+func TestSuccessesLeaveNothing(t *testing.T) {
+	t.Parallel()
+	th := auththrottle.New(3, 3, time.Hour)
+	for i := range 1000 {
+		a, reason := th.Begin(context.Background(), fmt.Sprintf("10.0.%d.%d", i>>8, i&0xff), auth.NewKeySecret())
+		require.Equal(t, auththrottle.None, reason)
+		a.Succeeded()
+	}
+	require.Zero(t, auththrottle.Entries(th))
+	fail(t, th, "192.0.2.1", "")
+	require.Equal(t, 1, auththrottle.Entries(th))
 }
