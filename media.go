@@ -209,7 +209,8 @@ func (c *Core) fetchMedia(ctx context.Context, rawURL string, limit int64) ([]by
 func (c *Core) mediaClient() (*http.Client, error) {
 	c.mediaOnce.Do(func() {
 		c.mediaHTTP, c.mediaErr = netguard.NewClient(&netguard.Config{
-			AllowCIDRs: c.cfg.MediaAllowCIDRs,
+			AllowCIDRs:     c.cfg.MediaAllowCIDRs,
+			AllowCIDRsName: "waqtor Config.MediaAllowCIDRs",
 			Timeout:    c.cfg.MediaFetchTimeout,
 		})
 		if c.mediaErr != nil {

@@ -27,7 +27,8 @@ func newKeyGuard(keys *auth.KeyStore, logger *slog.Logger) *keyGuard {
 // require lets through requests whose API key holds scope.
 func (g *keyGuard) require(scope auth.Scope, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		attempt, refused := g.throttle.Check(r)
+		attempt, refused := g.throttle.Begin(r.Context(), auththrottle.ClientIP(r), auth.KeyFromRequest(r))
+		defer attempt.Succeeded() // a no-op after Failed
 		if refused != auththrottle.None {
 			w.Header().Set("Retry-After", strconv.Itoa(int(g.throttle.Window().Seconds())))
 			rest.WriteProblem(w, r, rest.NewProblem(http.StatusTooManyRequests, rest.TypeRateLimited, string(refused)))
@@ -35,7 +36,7 @@ func (g *keyGuard) require(scope auth.Scope, next http.Handler) http.Handler {
 		}
 		p, err := g.keys.AuthenticateRequest(r)
 		if err != nil {
-			g.throttle.Failed(r, attempt)
+			attempt.Failed()
 			g.logger.DebugContext(r.Context(), "Unauthenticated request", slog.String("path", r.URL.Path),
 				slog.String("remote", auththrottle.ClientIP(r)), slog.Any("error", err))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
@@ -47,6 +48,7 @@ func (g *keyGuard) require(scope auth.Scope, next http.Handler) http.Handler {
 			rest.WriteProblem(w, r, rest.NewProblem(http.StatusForbidden, rest.TypeForbidden, "this key lacks the "+string(scope)+" scope"))
 			return
 		}
+		attempt.Succeeded() // before serving: the slot is for judging the key only
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }

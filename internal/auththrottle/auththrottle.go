@@ -3,24 +3,33 @@
 // window, and refuses further attempts once either count reaches its limit.
 // REST and the WebSocket hub share it, so both entry points throttle the same
 // way (docs/reliability.md T24: brute-force throttling per IP and per key prefix).
+//
+// Checking and counting are one step: Begin reserves a slot under each limit
+// before the credentials are verified, and the attempt then either fails
+// (the slot becomes a counted failure) or succeeds (the slot is given back).
+// So N parallel guesses from one address get exactly the limit checked, never
+// more; a valid request that finds every free slot reserved by attempts still
+// being verified waits for one of them to end rather than being refused.
 package auththrottle
 
 import (
-	"net"
+	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/httprate"
 
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/clientip"
 )
 
 // Throttle counts failed authentications. A nil *Throttle throttles nothing.
 // All methods are safe for concurrent use.
 type Throttle struct {
-	ip, key           *httprate.RateLimiter // nil when that limit is off
-	ipLimit, keyLimit int
-	window            time.Duration
+	ip, key *counter // nil when that limit is off
+	window  time.Duration
+	now     func() time.Time
 }
 
 // New returns a Throttle allowing ipLimit failures per address and keyLimit
@@ -30,12 +39,12 @@ func New(ipLimit, keyLimit int, window time.Duration) *Throttle {
 	if ipLimit <= 0 && keyLimit <= 0 {
 		return nil
 	}
-	t := &Throttle{ipLimit: ipLimit, keyLimit: keyLimit, window: window}
+	t := &Throttle{window: window, now: time.Now}
 	if ipLimit > 0 {
-		t.ip = httprate.NewRateLimiter(ipLimit, window)
+		t.ip = newCounter(ipLimit, window)
 	}
 	if keyLimit > 0 {
-		t.key = httprate.NewRateLimiter(keyLimit, window)
+		t.key = newCounter(keyLimit, window)
 	}
 	return t
 }
@@ -52,44 +61,80 @@ const (
 	Key Reason = "too many failed authentications with this key"
 )
 
-// Attempt is one authentication attempt, between Check and Failed.
+// Attempt is one authentication attempt. Begin returns it holding a slot
+// under each limit; exactly one of Failed and Succeeded must end it (later
+// calls do nothing). A nil *Attempt does nothing.
 type Attempt struct {
+	t         *Throttle
 	ip, keyID string
+	reserved  bool
+
+	mu   sync.Mutex
+	done bool
 }
 
-// Check is called before authenticating r: it returns the attempt to pass to
-// Failed, and a Reason other than None when r must be refused at once.
-func (t *Throttle) Check(r *http.Request) (Attempt, Reason) {
-	a := Attempt{ip: ClientIP(r)}
+// Begin starts authenticating a request from clientIP presenting apiKey (the
+// raw credential, "" when none; only a well-formed key's public ID is
+// counted). It returns Address or Key, and no attempt, when that count has
+// reached its limit. When the limit is reached only because other attempts
+// are still being verified, Begin waits for one of them to end, until ctx is
+// done (then it refuses with the reason of the count it waited for).
+func (t *Throttle) Begin(ctx context.Context, clientIP, apiKey string) (*Attempt, Reason) {
 	if t == nil {
-		return a, None
+		return nil, None
 	}
-	if t.ip != nil {
-		if _, rate, _ := t.ip.Status(a.ip); rate >= float64(t.ipLimit) {
-			return a, Address
+	a := &Attempt{t: t, ip: canonical(clientIP), reserved: true}
+	if t.key != nil {
+		if id, err := auth.ParseKey(apiKey); err == nil {
+			a.keyID = id
 		}
 	}
-	if t.key != nil {
-		if id, err := auth.ParseKey(auth.KeyFromRequest(r)); err == nil {
-			a.keyID = id
-			if _, rate, _ := t.key.Status(id); rate >= float64(t.keyLimit) {
-				return a, Key
+	if t.ip != nil {
+		if !t.ip.reserve(ctx, a.ip, t.now) {
+			return nil, Address
+		}
+	}
+	if t.key != nil && a.keyID != "" {
+		if !t.key.reserve(ctx, a.keyID, t.now) {
+			if t.ip != nil {
+				t.ip.release(a.ip, false, t.now)
 			}
+			return nil, Key
 		}
 	}
 	return a, None
 }
 
-// Failed records that the attempt's credentials were refused.
-func (t *Throttle) Failed(r *http.Request, a Attempt) {
-	if t == nil {
+// Failed counts the attempt as a failed authentication.
+func (a *Attempt) Failed() { a.end(true) }
+
+// Succeeded gives the attempt's slots back: it is not counted.
+func (a *Attempt) Succeeded() { a.end(false) }
+
+func (a *Attempt) end(failed bool) {
+	if a == nil {
 		return
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done {
+		return
+	}
+	a.done = true
+	t := a.t
 	if t.ip != nil {
-		t.ip.OnLimit(headerSink{}, r, a.ip)
+		if a.reserved {
+			t.ip.release(a.ip, failed, t.now)
+		} else if failed {
+			t.ip.add(a.ip, t.now)
+		}
 	}
 	if t.key != nil && a.keyID != "" {
-		t.key.OnLimit(headerSink{}, r, a.keyID)
+		if a.reserved {
+			t.key.release(a.keyID, failed, t.now)
+		} else if failed {
+			t.key.add(a.keyID, t.now)
+		}
 	}
 }
 
@@ -102,18 +147,124 @@ func (t *Throttle) Window() time.Duration {
 }
 
 // ClientIP is r's remote address without the port, canonical (IPv6 to its
-// /64), as the throttle counts it.
+// /64), as the throttle counts it. It trusts no proxy: see package clientip.
 func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return httprate.CanonicalizeIP(host)
+	return canonical((*clientip.Resolver)(nil).String(r))
 }
 
-// headerSink swallows the rate limiter's headers: only its counter is used.
-type headerSink http.Header
+// canonical returns an address as counted: IPv6 addresses by their /64.
+func canonical(ip string) string { return httprate.CanonicalizeIP(ip) }
 
-func (s headerSink) Header() http.Header       { return http.Header(s) }
-func (headerSink) Write(b []byte) (int, error) { return len(b), nil }
-func (headerSink) WriteHeader(int)             {}
+// counter counts failures per key over a sliding window: the previous fixed
+// window's count, weighted by how much of it still overlaps, plus the
+// current one's (httprate's estimate), plus the slots reserved by attempts
+// not yet ended.
+type counter struct {
+	limit  int
+	window time.Duration
+
+	mu        sync.Mutex
+	entries   map[string]*entry
+	lastSweep time.Time
+}
+
+type entry struct {
+	start      time.Time // of the current fixed window
+	prev, curr int
+	pending    int
+	wake       chan struct{} // closed when a pending attempt ends; nil when none waits
+}
+
+func newCounter(limit int, window time.Duration) *counter {
+	return &counter{limit: limit, window: window, entries: map[string]*entry{}}
+}
+
+// entryLocked returns key's entry with its windows advanced to now.
+func (c *counter) entryLocked(key string, now time.Time) *entry {
+	if now.Sub(c.lastSweep) > c.window {
+		c.lastSweep = now
+		for k, e := range c.entries {
+			if e.pending == 0 && e.wake == nil && now.Sub(e.start) >= 2*c.window {
+				delete(c.entries, k)
+			}
+		}
+	}
+	start := now.Truncate(c.window)
+	e := c.entries[key]
+	if e == nil {
+		e = &entry{start: start} // the caller stores it when it counts something
+	}
+	switch d := start.Sub(e.start); {
+	case d <= 0:
+	case d == c.window:
+		e.prev, e.curr, e.start = e.curr, 0, start
+	default:
+		e.prev, e.curr, e.start = 0, 0, start
+	}
+	return e
+}
+
+// failures is the sliding-window estimate of counted failures.
+func (c *counter) failures(e *entry, now time.Time) float64 {
+	overlap := 1 - float64(now.Sub(e.start))/float64(c.window)
+	return float64(e.prev)*overlap + float64(e.curr)
+}
+
+// reserve takes a slot for key, waiting while the limit is reached only by
+// pending attempts; false when failures fill it or ctx ends first.
+func (c *counter) reserve(ctx context.Context, key string, now func() time.Time) bool {
+	c.mu.Lock()
+	for {
+		t := now()
+		e := c.entryLocked(key, t)
+		f := c.failures(e, t)
+		switch {
+		case f >= float64(c.limit):
+			c.mu.Unlock()
+			return false
+		case f+float64(e.pending) < float64(c.limit):
+			e.pending++
+			c.entries[key] = e
+			c.mu.Unlock()
+			return true
+		}
+		if e.wake == nil {
+			e.wake = make(chan struct{})
+		}
+		wake := e.wake
+		c.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return false
+		}
+		c.mu.Lock()
+	}
+}
+
+// release ends a reserved slot, counting it as a failure or not.
+func (c *counter) release(key string, failed bool, now func() time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entryLocked(key, now())
+	e.pending--
+	if failed {
+		e.curr++
+	}
+	if e.wake != nil {
+		close(e.wake)
+		e.wake = nil
+	}
+	if e.pending == 0 && e.prev == 0 && e.curr == 0 {
+		delete(c.entries, key) // only failures are remembered
+	}
+}
+
+// add counts a failure without a reserved slot (the deprecated Check).
+func (c *counter) add(key string, now func() time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entryLocked(key, now())
+	e.curr++
+	c.entries[key] = e
+}

@@ -156,3 +156,19 @@ func TestPolicyCheckAddrPort(t *testing.T) {
 	require.NoError(t, any.CheckAddrPort(netip.MustParseAddrPort("93.184.216.34:8080")))
 	require.ErrorIs(t, any.CheckAddrPort(netip.MustParseAddrPort("93.184.216.34:0")), netguard.ErrBlocked)
 }
+
+// TestAllowCIDRsName: the refusal names the embedder's option, not this
+// package's field (Core's option is MediaAllowCIDRs; "AllowCIDRs" sent users
+// looking for an option that does not exist).
+func TestAllowCIDRsName(t *testing.T) {
+	t.Parallel()
+	p, err := netguard.NewPolicy(&netguard.Config{AllowCIDRsName: "waqtor Config.MediaAllowCIDRs"})
+	require.NoError(t, err)
+	err = p.CheckAddr(netip.MustParseAddr("10.0.0.5"))
+	require.ErrorContains(t, err, "add 10.0.0.0/8 to waqtor Config.MediaAllowCIDRs to permit it")
+	err = p.CheckAddr(netip.MustParseAddr("169.254.169.254"))
+	require.ErrorContains(t, err, "stay blocked even inside waqtor Config.MediaAllowCIDRs")
+	p, err = netguard.NewPolicy(nil)
+	require.NoError(t, err)
+	require.ErrorContains(t, p.CheckAddr(netip.MustParseAddr("10.0.0.5")), "add 10.0.0.0/8 to AllowCIDRs")
+}

@@ -63,6 +63,12 @@ type Config struct {
 	// are converted to IPv4. Defaults to none.
 	AllowCIDRs []netip.Prefix
 
+	// AllowCIDRsName is what the embedder's users call AllowCIDRs, for the
+	// hint of a refusal ("add 10.0.0.0/8 to Config.MediaAllowCIDRs to permit
+	// it"): the option to set is theirs, not this package's. Defaults to
+	// "AllowCIDRs".
+	AllowCIDRsName string
+
 	// AllowUserinfo permits URLs with user:password@ in the authority. They are
 	// refused by default because credentials in URLs end up in logs, and because
 	// "http://trusted.example@evil.example/" misleads the humans and the other

@@ -100,14 +100,22 @@ func (p *Policy) check(a netip.Addr) *BlockedError {
 				metaAllowed = m.addr
 				continue
 			}
-			return m.blockedError(a)
+			return p.named(m.blockedError(a))
 		}
 		if m.addr == metaAllowed || p.allowed(m.addr) {
 			continue
 		}
-		return m.blockedError(a)
+		return p.named(m.blockedError(a))
 	}
 	return nil
+}
+
+// named puts the embedder's name of AllowCIDRs into e's hint.
+func (p *Policy) named(e *BlockedError) *BlockedError {
+	if n := p.cfg.AllowCIDRsName; n != "" {
+		e.hint = strings.ReplaceAll(e.hint, "AllowCIDRs", n)
+	}
+	return e
 }
 
 func (p *Policy) allowed(a netip.Addr) bool {

@@ -3,12 +3,14 @@ package rest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -36,7 +38,7 @@ func DecodeJSON(r *http.Request, v any) error {
 				fmt.Sprintf("Content-Type %q is not application/json", ct))
 		}
 	}
-	if err := decodeStrict(r.Body, v); err != nil {
+	if err := decodeStrict(r.Body, r.ContentLength, v); err != nil {
 		return err
 	}
 	if val, ok := v.(Validator); ok {
@@ -47,21 +49,78 @@ func DecodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
-// decodeStrict decodes one JSON value with unknown fields refused.
-func decodeStrict(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
+// decodeStrict decodes one JSON object with unknown and repeated members
+// refused. Anything but an object ([], null, "x", 5) is refused alike: 400
+// naming "(body)".
+func decodeStrict(body io.Reader, contentLength int64, v any) error {
+	data, err := readAllSized(body, contentLength, true)
+	if err != nil {
+		return jsonProblem(err)
+	}
+	if first := bytes.TrimLeft(data, " \t\r\n"); len(first) > 0 && first[0] != '{' && json.Valid(data) {
+		return notAnObject()
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var cie base64.CorruptInputError
+		if errors.As(err, &cie) {
+			field := base64Field(data, v)
+			reason := fmt.Sprintf("is not valid base64 (at byte %d of the value)", int64(cie))
+			return NewProblem(http.StatusBadRequest, TypeBadRequest, field+": "+reason, FieldProblem{Field: field, Reason: reason})
+		}
 		return jsonProblem(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return jsonProblem(err)
-		}
 		return NewProblem(http.StatusBadRequest, TypeBadRequest, "the body holds data after the JSON value")
 	}
+	if path, dup := duplicateKey(data); dup {
+		if path == "" {
+			path = `""`
+		}
+		return NewProblem(http.StatusBadRequest, TypeBadRequest, fmt.Sprintf("%s: appears twice", path),
+			FieldProblem{Field: path, Reason: "appears twice"})
+	}
 	return nil
+}
+
+func notAnObject() *Problem {
+	return NewProblem(http.StatusBadRequest, TypeBadRequest, "the body must be a JSON object",
+		FieldProblem{Field: "(body)", Reason: "must be a JSON object"})
+}
+
+// base64Field names the member of data that failed base64 decoding into v
+// (encoding/json's error does not): the first top-level []byte field whose
+// value does not decode. It returns "(body)" when none is found.
+func base64Field(data []byte, v any) string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) != nil {
+		return "(body)"
+	}
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return "(body)"
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Type != reflect.TypeFor[[]byte]() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		for k, raw := range members {
+			var b []byte
+			if strings.EqualFold(k, name) && json.Unmarshal(raw, &b) != nil {
+				return name
+			}
+		}
+	}
+	return "(body)"
 }
 
 // jsonProblem describes a decoding error.
@@ -83,7 +142,7 @@ func jsonProblem(err error) *Problem {
 	case errors.As(err, &ute):
 		field := ute.Field
 		if field == "" {
-			field = "(body)"
+			return notAnObject()
 		}
 		reason := fmt.Sprintf("must be %s, not %s", jsonTypeName(ute.Type.String()), ute.Value)
 		return NewProblem(http.StatusBadRequest, TypeBadRequest, field+": "+reason, FieldProblem{Field: field, Reason: reason})

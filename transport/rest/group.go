@@ -106,6 +106,14 @@ type Route struct {
 	// Status is the success status code. Defaults to 200 (204 when Response and
 	// ResponseType are both empty).
 	Status int
+	// Problems lists the 4xx statuses the handler itself answers besides
+	// those the metadata implies, for the OpenAPI document to declare (409
+	// for an object that already exists, for example). Implied and declared
+	// without listing: 401, 403 and 429 for an authenticated route; 400,
+	// 413, 415 and 422 for a body; 400 for query parameters; 404 for a
+	// {session} or an Owner; 409 for a POST on a session (not ready, banned,
+	// already paired).
+	Problems []int
 
 	// Handler serves the route once every check above passed. The principal is
 	// in the request context (auth.PrincipalFrom). Use DecodeJSON, WriteJSON
@@ -113,10 +121,12 @@ type Route struct {
 	// Required.
 	Handler http.Handler
 
-	group        string // the group's name, set by NewHandler
-	fixedSession string // set on the flat seed routes: the session they act on
-	hasSession   bool   // the route acts on a {session} (or fixedSession)
-	creates      string // the object the route creates under the body's "id" (ExtCreates)
+	group        string      // the group's name, set by NewHandler
+	fixedSession string      // set on the flat seed routes: the session they act on
+	seedAliases  []seedAlias // the seed's field names a flat seed route accepts
+	mediaBudget  bool        // the body counts against HandlerOpts.MediaMemoryBudget
+	hasSession   bool        // the route acts on a {session} (or fixedSession)
+	creates      string      // the object the route creates under the body's "id" (ExtCreates)
 }
 
 // ScopeNone marks a route that needs no credentials (Route.Scope).
@@ -217,6 +227,11 @@ func (rt *Route) validate(group string, knownScopes map[auth.Scope]string) error
 		}
 		if rt.Owner.LookupFunc == nil {
 			return fmt.Errorf("%s: Owner.LookupFunc is required", where)
+		}
+	}
+	for _, st := range rt.Problems {
+		if st < 400 || st > 499 {
+			return fmt.Errorf("%s: Problems holds %d; list 4xx statuses (5xx are documented by the default response)", where, st)
 		}
 	}
 	for _, q := range rt.Query {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/internal/auththrottle"
+	"github.com/waqtor/waqtor/internal/clientip"
 	"github.com/waqtor/waqtor/internal/httpmetrics"
 )
 
@@ -42,6 +44,13 @@ const (
 	// MaxMediaBodyBytesDefault caps send-media bodies (16 MiB of media,
 	// base64-encoded in JSON, or as a multipart file).
 	MaxMediaBodyBytesDefault = 24 << 20
+	// MediaMemoryBudgetDefaultFactor sets the default MediaMemoryBudget:
+	// this many times MaxMediaBodyBytes (96 MiB with the default limit), so
+	// that four largest uploads run at once.
+	MediaMemoryBudgetDefaultFactor = 4
+	// MediaMemoryWaitDefault is how long a media request waits for budget
+	// before it is refused with 503.
+	MediaMemoryWaitDefault = 5 * time.Second
 	// RateLimitDefault is how many requests one principal may make per
 	// RateLimitWindow.
 	RateLimitDefault = 600
@@ -54,9 +63,10 @@ const (
 // unauthenticated route besides the OpenAPI document.
 type HandlerOpts struct {
 	// AuthFailureLimit is how many failed authentications one client address
-	// (the request's RemoteAddr: put a trusted proxy's real-IP middleware in
-	// front when behind one) may make per RateLimitWindow; a negative value
-	// disables the throttle. Defaults to AuthFailureLimitDefault (30).
+	// (see TrustedProxies) may make per RateLimitWindow; a negative value
+	// disables the throttle. Checking and counting are atomic: parallel
+	// guesses get exactly this many verified. Defaults to
+	// AuthFailureLimitDefault (30).
 	AuthFailureLimit int
 	// AuthenticateFunc maps requests to principals, for hosts with their own
 	// users or tokens. With Keys also set, it is tried first and API keys after
@@ -87,6 +97,24 @@ type HandlerOpts struct {
 	// MaxMediaBodyBytes caps send-media request bodies. Defaults to
 	// MaxMediaBodyBytesDefault (24 MiB).
 	MaxMediaBodyBytes int64
+	// MediaMemoryBudget bounds the bytes of send-media bodies in flight, over
+	// all clients: whatsmeow encrypts and uploads media from memory, so each
+	// body is held (decoded, then encrypted) until WhatsApp has it, and 16
+	// parallel 16 MiB uploads would otherwise take about 1 GB. A request
+	// reserves its Content-Length (MaxMediaBodyBytes when unknown) once it is
+	// authenticated and before its body is read; one that cannot get it
+	// within MediaMemoryWait is refused with 503 and Retry-After (the
+	// process stays up and the client retries), never queued without bound.
+	// Spooling bodies to temporary files would not help: the upload needs
+	// the whole media in memory anyway. Peak memory is a small multiple of
+	// the budget (the body, the decoded media and its encrypted copy). It
+	// must be at least MaxMediaBodyBytes; a negative value disables it.
+	// Defaults to MediaMemoryBudgetDefaultFactor × MaxMediaBodyBytes (96 MiB).
+	MediaMemoryBudget int64
+	// MediaMemoryWait is how long a send-media request waits for
+	// MediaMemoryBudget before it is refused with 503. Defaults to
+	// MediaMemoryWaitDefault (5 s).
+	MediaMemoryWait time.Duration
 	// RateLimit is how many requests one principal may make per
 	// RateLimitWindow; beyond it requests get 429 with Retry-After. A negative
 	// value disables the limit. Defaults to RateLimitDefault (600).
@@ -100,6 +128,20 @@ type HandlerOpts struct {
 	Registerer prometheus.Registerer
 	// Title is the OpenAPI document's title. Defaults to "waqtor API".
 	Title string
+	// TrustedProxies are the reverse proxies whose forwarding header
+	// (TrustedProxyHeader) names the client. Only when a request's TCP peer
+	// is in one of these ranges is the header read, from right to left: the
+	// client is the right-most address that is not a trusted proxy, so what a
+	// client writes into the header itself is never believed. The client
+	// address keys the failed-authentication throttle (AuthFailureLimit) and
+	// the logs. Defaults to none: the client is always the TCP peer and every
+	// forwarding header is ignored.
+	TrustedProxies []netip.Prefix
+	// TrustedProxyHeader is the header the TrustedProxies append the client's
+	// address to: "X-Forwarded-For" or "Forwarded" (RFC 7239). Name the one
+	// your proxy writes: a header it passes through untouched is the client's
+	// own text. Defaults to "X-Forwarded-For".
+	TrustedProxyHeader string
 }
 
 // WithDefaults returns a copy of o with every unset field set to its default.
@@ -110,10 +152,13 @@ func (o *HandlerOpts) WithDefaults() *HandlerOpts {
 	out.KeyFailureLimit = cmp.Or(o.KeyFailureLimit, KeyFailureLimitDefault)
 	out.MaxBodyBytes = cmp.Or(o.MaxBodyBytes, MaxBodyBytesDefault)
 	out.MaxMediaBodyBytes = cmp.Or(o.MaxMediaBodyBytes, MaxMediaBodyBytesDefault)
+	out.MediaMemoryBudget = cmp.Or(o.MediaMemoryBudget, MediaMemoryBudgetDefaultFactor*out.MaxMediaBodyBytes)
+	out.MediaMemoryWait = cmp.Or(o.MediaMemoryWait, MediaMemoryWaitDefault)
 	out.RateLimit = cmp.Or(o.RateLimit, RateLimitDefault)
 	out.RateLimitWindow = cmp.Or(o.RateLimitWindow, RateLimitWindowDefault)
 	out.Title = cmp.Or(o.Title, "waqtor API")
 	out.Groups = append([]RouteGroup(nil), o.Groups...)
+	out.TrustedProxies = slices.Clone(o.TrustedProxies)
 	if out.Logger == nil {
 		out.Logger = slog.Default()
 	}
@@ -127,8 +172,11 @@ func (o *HandlerOpts) validate() error {
 	if err := waqtor.ValidateSessionID(o.DefaultSession); err != nil {
 		return fmt.Errorf("rest: DefaultSession: %w", err)
 	}
-	if o.MaxBodyBytes < 0 || o.MaxMediaBodyBytes < 0 || o.RateLimitWindow < 0 {
-		return errors.New("rest: MaxBodyBytes, MaxMediaBodyBytes and RateLimitWindow must not be negative")
+	if o.MaxBodyBytes < 0 || o.MaxMediaBodyBytes < 0 || o.RateLimitWindow < 0 || o.MediaMemoryWait < 0 {
+		return errors.New("rest: MaxBodyBytes, MaxMediaBodyBytes, MediaMemoryWait and RateLimitWindow must not be negative")
+	}
+	if o.MediaMemoryBudget >= 0 && o.MediaMemoryBudget < o.MaxMediaBodyBytes {
+		return fmt.Errorf("rest: MediaMemoryBudget (%d bytes) is below MaxMediaBodyBytes (%d): raise it, or set -1 to disable it", o.MediaMemoryBudget, o.MaxMediaBodyBytes)
 	}
 	return nil
 }
@@ -145,6 +193,8 @@ type handler struct {
 	knownScopes map[auth.Scope]string
 
 	limiter  *httprate.RateLimiter  // per principal; nil when disabled
+	clientIP *clientip.Resolver     // nil when no proxy is trusted
+	media    *memoryBudget          // send-media bodies in flight; nil when disabled
 	throttle *auththrottle.Throttle // failed authentications per address and key ID; nil when disabled
 
 	requests *prometheus.CounterVec
@@ -195,13 +245,20 @@ func NewHandler(core *waqtor.Core, opts *HandlerOpts) (http.Handler, error) {
 	if err := h.addGroups(groups); err != nil {
 		return nil, err
 	}
-	if err := h.initMetrics(); err != nil {
+	err := h.initMetrics()
+	if err != nil {
 		return nil, err
 	}
 	if o.RateLimit > 0 {
 		h.limiter = httprate.NewRateLimiter(o.RateLimit, o.RateLimitWindow)
 	}
+	h.media = newMemoryBudget(o.MediaMemoryBudget)
 	h.throttle = auththrottle.New(o.AuthFailureLimit, o.KeyFailureLimit, o.RateLimitWindow)
+	if len(o.TrustedProxies) > 0 {
+		if h.clientIP, err = clientip.New(&clientip.Config{Header: o.TrustedProxyHeader, TrustedProxies: o.TrustedProxies}); err != nil {
+			return nil, fmt.Errorf("rest: %w", err)
+		}
+	}
 	h.mux = chi.NewRouter()
 	h.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, NewProblem(http.StatusNotFound, TypeNotFound, "no route for "+r.Method+" "+r.URL.Path))
@@ -372,6 +429,22 @@ func (h *handler) wrap(rt *Route) http.Handler {
 				return
 			}
 		}
+		if r.ContentLength > limit { // refused before reading; and readers may size buffers by ContentLength
+			w.Header().Set("Connection", "close") // never read the body, not even to reuse the connection
+			WriteProblem(w, r, NewProblem(http.StatusRequestEntityTooLarge, TypeBodyTooLarge, fmt.Sprintf("the body exceeds %d bytes", limit)))
+			h.security.WithLabelValues(httpmetrics.SecurityOversized).Inc()
+			return
+		}
+		if rt.mediaBudget && r.Body != nil && r.Body != http.NoBody {
+			n := limit
+			if r.ContentLength > 0 {
+				n = min(r.ContentLength, limit)
+			}
+			if !h.acquireMedia(w, r, n) {
+				return
+			}
+			defer h.media.release(n)
+		}
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
@@ -382,8 +455,32 @@ func (h *handler) wrap(rt *Route) http.Handler {
 	})
 }
 
+// acquireMedia reserves n bytes of MediaMemoryBudget for r, or answers 503.
+func (h *handler) acquireMedia(w http.ResponseWriter, r *http.Request, n int64) bool {
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.MediaMemoryWait)
+	defer cancel()
+	if h.media.acquire(ctx, n) {
+		return true
+	}
+	if clientGone(r) {
+		w.WriteHeader(StatusClientClosedRequest)
+		return false
+	}
+	h.logger.WarnContext(r.Context(), "Media memory budget exhausted", slog.String("path", r.URL.Path),
+		slog.Int64("bytes", n), slog.Int64("budget", h.opts.MediaMemoryBudget))
+	w.Header().Set("Retry-After", "1")
+	// The body stays unread: close the connection rather than let net/http
+	// wait to discard it from a client that may be slow to send.
+	w.Header().Set("Connection", "close")
+	WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, TypeUnavailable,
+		"too much media is being received at once; retry shortly"))
+	return false
+}
+
 func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
-	attempt, refused := h.throttle.Check(r)
+	remote := h.clientIP.String(r)
+	attempt, refused := h.throttle.Begin(r.Context(), remote, auth.KeyFromRequest(r))
+	defer attempt.Succeeded() // unless Failed below: only refused credentials count
 	if refused != auththrottle.None {
 		h.security.WithLabelValues(httpmetrics.SecurityRateLimited).Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.throttle.Window().Seconds())))
@@ -402,9 +499,9 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 			return nil, false
 		}
 		h.security.WithLabelValues(httpmetrics.SecurityUnauthorized).Inc()
-		h.throttle.Failed(r, attempt)
+		attempt.Failed()
 		h.logger.DebugContext(r.Context(), "Unauthenticated request", slog.String("path", r.URL.Path),
-			slog.String("remote", auththrottle.ClientIP(r)), slog.Any("error", err))
+			slog.String("remote", remote), slog.Any("error", err))
 		WriteProblem(w, r, NewProblem(http.StatusUnauthorized, TypeUnauthorized, "missing or invalid API key"))
 		return nil, false
 	}

@@ -105,14 +105,20 @@ func newValidatingTransport(t *testing.T, srv *httptest.Server) *validatingTrans
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, res.StatusCode, "%s", doc)
 	var parsed struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
 	}
 	require.NoError(t, json.Unmarshal(doc, &parsed))
 	idx := &docIndex{}
 	for path, item := range parsed.Paths {
-		for method := range item {
+		for method, op := range item {
 			re := regexp.MustCompile("^" + paramPattern.ReplaceAllString(regexp.QuoteMeta(path), `[^/]+`) + "$")
-			idx.ops = append(idx.ops, docOp{method: strings.ToUpper(method), template: path, re: re})
+			statuses := map[string]bool{}
+			for st := range op.Responses {
+				statuses[st] = st != "default"
+			}
+			idx.ops = append(idx.ops, docOp{method: strings.ToUpper(method), template: path, re: re, statuses: statuses})
 		}
 	}
 	return &validatingTransport{t: t, base: srv.Client().Transport, v: validatorFor(t, doc), doc: idx, covered: map[string]bool{}}

@@ -151,7 +151,7 @@ func TestSendInteractiveBadInput(t *testing.T) {
 		"ListBadMode":            {op: "list", mutate: func(m map[string]any) { m["mode"] = "buttons" }, field: "mode"},
 		"ListUnknownField":       {op: "list", mutate: func(m map[string]any) { m["header"] = "x" }, status: 400, typ: rest.TypeBadRequest, field: "header"},
 		"ListWrongType":          {op: "list", mutate: func(m map[string]any) { rows(m, 0)[0]["id"] = 7 }, status: 400, typ: rest.TypeBadRequest, field: "sections.rows.id"},
-		"ListNull":               {op: "list", raw: `null`, field: "chat"},
+		"ListNull":               {op: "list", raw: `null`, status: 400, typ: rest.TypeBadRequest, field: "(body)"},
 		"ListTrailingData":       {op: "list", raw: `{} {}`, status: 400, typ: rest.TypeBadRequest},
 		"ListMissingRowID":       {op: "list", mutate: func(m map[string]any) { delete(rows(m, 0)[0], "id") }, field: "sections[0].rows[0].id"},
 		"ListLongButtonText":     {op: "list", mutate: func(m map[string]any) { m["button_text"] = strings.Repeat("b", 21) }, field: "button_text"},

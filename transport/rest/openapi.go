@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -137,7 +138,7 @@ func (s *schemas) schemaOf(t reflect.Type, multipart bool) map[string]any {
 			return s.structSchema(t, multipart)
 		}
 		name := s.nameFor(t)
-		if multipart {
+		if multipart && !strings.HasSuffix(name, "Form") {
 			name += "Form"
 		}
 		if _, ok := s.defs[name]; !ok {
@@ -245,6 +246,53 @@ var problemSchema = map[string]any{
 	"required": []string{"type", "title", "status"},
 }
 
+// problemDescriptions describe the problem responses an operation declares.
+var problemDescriptions = map[int]string{
+	http.StatusBadRequest:            "Malformed body (not one JSON object, unknown or repeated member, wrong type) or bad query parameter (" + TypeBadRequest + ").",
+	http.StatusUnauthorized:          "No credentials, or a malformed, unknown, expired or revoked key (" + TypeUnauthorized + ").",
+	http.StatusForbidden:             "The key lacks the route's scope (" + TypeForbidden + ").",
+	http.StatusNotFound:              "No such session or object, or one the key may not see (" + TypeNotFound + ").",
+	http.StatusConflict:              "The session is not ready, is banned or already paired, or the object exists (" + TypeSessionNotReady + ", " + TypeAlreadyPaired + ", " + TypeConflict + ").",
+	http.StatusRequestEntityTooLarge: "The body or the media is too large (" + TypeBodyTooLarge + ", " + TypeMediaTooLarge + ").",
+	http.StatusUnsupportedMediaType:  "The body is not of an accepted media type (" + TypeUnsupportedMediaType + ").",
+	http.StatusUnprocessableEntity:   "A well-formed body with invalid values; errors names each field (" + TypeValidation + ", " + TypeMediaFetch + ").",
+	http.StatusTooManyRequests:       "Too many requests or failed authentications; see Retry-After (" + TypeRateLimited + ").",
+}
+
+// problemStatuses returns the 4xx statuses rt answers, sorted: implied by its
+// metadata (see Route.Problems) and listed in Route.Problems.
+func (rt *Route) problemStatuses() []int {
+	set := map[int]bool{}
+	if rt.Scope != ScopeNone {
+		set[http.StatusUnauthorized], set[http.StatusForbidden], set[http.StatusTooManyRequests] = true, true, true
+	}
+	if rt.Request != nil || rt.Multipart != nil {
+		set[http.StatusBadRequest], set[http.StatusRequestEntityTooLarge] = true, true
+		set[http.StatusUnsupportedMediaType], set[http.StatusUnprocessableEntity] = true, true
+	}
+	if len(rt.Query) > 0 {
+		set[http.StatusBadRequest] = true
+	}
+	if rt.Idempotent {
+		set[http.StatusUnprocessableEntity] = true // a bad Idempotency-Key
+	}
+	if rt.hasSession || rt.Owner != nil {
+		set[http.StatusNotFound] = true
+	}
+	if rt.hasSession && rt.Method == http.MethodPost {
+		set[http.StatusConflict] = true
+	}
+	for _, st := range rt.Problems {
+		set[st] = true
+	}
+	out := make([]int, 0, len(set))
+	for st := range set {
+		out = append(out, st)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // document builds (once) the OpenAPI document; base is the server URL.
 func (h *handler) document(base string) (map[string]any, error) {
 	h.docOnce.Do(func() { h.doc, h.docErr = h.buildDocument() })
@@ -329,7 +377,16 @@ func (h *handler) buildDocument() (map[string]any, error) {
 		if rt.Request != nil || rt.Multipart != nil {
 			content := map[string]any{}
 			if rt.Request != nil {
-				content["application/json"] = map[string]any{"schema": s.schemaOf(reflect.TypeOf(rt.Request), false)}
+				sch := s.schemaOf(reflect.TypeOf(rt.Request), false)
+				if ref, ok := sch["$ref"].(string); ok && rt.seedAliases != nil {
+					name := strings.TrimPrefix(ref, "#/components/schemas/")
+					seedName := "Seed" + name
+					if _, done := s.defs[seedName]; !done {
+						s.defs[seedName] = seedSchema(s.defs[name].(map[string]any), rt.seedAliases)
+					}
+					sch = map[string]any{"$ref": "#/components/schemas/" + seedName}
+				}
+				content["application/json"] = map[string]any{"schema": sch}
 			}
 			if rt.Multipart != nil {
 				content["multipart/form-data"] = map[string]any{"schema": s.schemaOf(reflect.TypeOf(rt.Multipart), true)}
@@ -343,7 +400,12 @@ func (h *handler) buildDocument() (map[string]any, error) {
 		case rt.Response != nil:
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": s.schemaOf(reflect.TypeOf(rt.Response), false)}}
 		}
-		op["responses"] = map[string]any{fmt.Sprint(rt.Status): ok, "default": problemResp}
+		responses := map[string]any{fmt.Sprint(rt.Status): ok, "default": problemResp}
+		for _, st := range rt.problemStatuses() {
+			responses[strconv.Itoa(st)] = map[string]any{"description": problemDescriptions[st],
+				"content": map[string]any{"application/problem+json": map[string]any{"schema": problemRef}}}
+		}
+		op["responses"] = responses
 		item, _ := paths[rt.Pattern].(map[string]any)
 		if item == nil {
 			item = map[string]any{}

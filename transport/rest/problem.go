@@ -11,6 +11,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/internal/netguard"
 	"github.com/waqtor/waqtor/transport/rest/api"
 )
 
@@ -178,8 +179,19 @@ func ProblemFor(err error) *Problem {
 		return NewProblem(http.StatusUnprocessableEntity, TypeIdempotencyKeyReused, trimPrefix(err),
 			FieldProblem{Field: "Idempotency-Key", Reason: "was first used with a different request"})
 	case errors.Is(err, waqtor.ErrMediaFetch):
-		return NewProblem(http.StatusUnprocessableEntity, TypeMediaFetch, trimPrefix(err),
-			FieldProblem{Field: "url", Reason: "could not be fetched"})
+		// The cause names resolved addresses, the resolver and the server's
+		// own options: the caller gets its category, the log gets the rest.
+		reason := "could not be fetched"
+		switch {
+		case errors.Is(err, netguard.ErrBlocked):
+			reason = "points to an address this server does not fetch from"
+		case errors.Is(err, netguard.ErrRedirect):
+			reason = "answered with a redirect, which is not followed (use the final URL)"
+		case errors.Is(err, netguard.ErrInvalidURL), errors.Is(err, netguard.ErrScheme):
+			reason = "is not an http or https URL this server can check"
+		}
+		return NewProblem(http.StatusUnprocessableEntity, TypeMediaFetch, "url: "+reason,
+			FieldProblem{Field: "url", Reason: reason})
 	case errors.Is(err, waqtor.ErrUnsupported):
 		return NewProblem(http.StatusNotImplemented, TypeNotImplemented, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrStopped), errors.Is(err, waqtor.ErrNotStarted), errors.Is(err, waqtor.ErrDatabase):
@@ -223,10 +235,39 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	_ = json.NewEncoder(w).Encode(&out)
 }
 
+// StatusClientClosedRequest is the status recorded (metrics label "499", as
+// nginx does) for a request whose client went away before it was answered:
+// the client canceled it, so whatever error the handler met on the canceled
+// context is no fault of the server and never counted or logged as one.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether r's client went away: net/http cancels the
+// request's context (with context.Canceled) when the connection closes. A
+// deadline (a host's timeout middleware) is not the client leaving.
+func clientGone(r *http.Request) bool {
+	return errors.Is(r.Context().Err(), context.Canceled)
+}
+
 // WriteError answers err as problem+json (see ProblemFor) and logs unexpected
-// errors (500s) with the request's context.
+// errors (500s) with the request's context. When the client has gone away
+// (its request context is canceled), nobody reads the answer and the error is
+// most likely the cancellation itself: it answers StatusClientClosedRequest
+// without a body and logs at debug level.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r) {
+		if h := handlerFrom(r.Context()); h != nil {
+			h.logger.DebugContext(r.Context(), "Client went away before the answer", slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Any("error", err))
+		}
+		w.WriteHeader(StatusClientClosedRequest)
+		return
+	}
 	p := ProblemFor(err)
+	if p.Type == TypeMediaFetch {
+		if h := handlerFrom(r.Context()); h != nil {
+			h.logger.InfoContext(r.Context(), "Media fetch refused", slog.String("path", r.URL.Path), slog.Any("error", err))
+		}
+	}
 	if p.Status >= 500 {
 		if h := handlerFrom(r.Context()); h != nil {
 			h.logger.ErrorContext(r.Context(), "Request failed", slog.String("method", r.Method),

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -39,8 +40,8 @@ func (h *handler) sessionRoutes() []Route {
 			Summary: "Create a session; it connects at once and shows QR codes until paired.",
 			Description: "Session IDs are unique within the tenant: other tenants' sessions never conflict with the ID chosen. " +
 				"Keys narrowed to some sessions cannot create sessions.",
-			Request: CreateSessionRequest{}, Response: api.Session{}, Status: http.StatusCreated, Handler: HandleJSON(h.createSession),
-			creates: "session"},
+			Request: CreateSessionRequest{}, Response: api.Session{}, Status: http.StatusCreated, Problems: []int{http.StatusConflict},
+			Handler: HandleJSON(h.createSession), creates: "session"},
 		{Method: "GET", Pattern: "/sessions/{session}", Scope: auth.ScopeRead, OperationID: "getSession",
 			Summary: "Get a session.", Response: api.Session{}, Handler: HandleJSON(h.getSession)},
 		{Method: "DELETE", Pattern: "/sessions/{session}", Scope: auth.ScopeSessionsAdmin, OperationID: "deleteSession",
@@ -49,11 +50,11 @@ func (h *handler) sessionRoutes() []Route {
 			Summary: "Get a session's connection state and account.", Response: SessionState{}, Handler: HandleJSON(h.getState)},
 		{Method: "GET", Pattern: "/sessions/{session}/qr", Scope: auth.ScopeRead, OperationID: "getSessionQR",
 			Summary:  "Get the current login QR code as text (409 when the session is not waiting for a scan).",
-			Response: api.QRCode{}, Handler: HandleJSON(h.getQR)},
+			Response: api.QRCode{}, Problems: []int{http.StatusConflict}, Handler: HandleJSON(h.getQR)},
 		{Method: "GET", Pattern: "/sessions/{session}/qr.png", Scope: auth.ScopeRead, OperationID: "getSessionQRPNG",
 			Summary: "Get the current login QR code as a PNG image.", ResponseType: "image/png",
-			Query:   []Param{{Name: "size", Type: "integer", Description: "Width and height in pixels, 128 to 1024; defaults to 256."}},
-			Handler: http.HandlerFunc(h.getQRPNG)},
+			Query:    []Param{{Name: "size", Type: "integer", Description: "Width and height in pixels, 128 to 1024; defaults to 256."}},
+			Problems: []int{http.StatusConflict}, Handler: http.HandlerFunc(h.getQRPNG)},
 		{Method: "POST", Pattern: "/sessions/{session}/pair-phone", Scope: auth.ScopeSessionsAdmin, OperationID: "pairSessionPhone",
 			Summary: "Start pairing by phone number and get the code to type on the phone.",
 			Request: PairPhoneRequest{}, Response: PairPhoneResponse{}, Handler: HandleJSON(h.pairPhone)},
@@ -222,7 +223,8 @@ func (h *handler) messageRoutes() []Route {
 			Summary: "Get a message and its delivery state.", Owner: msgOwner, Response: api.Message{}, Handler: HandleJSON(h.getMessage)},
 		{Method: "GET", Pattern: "/sessions/{session}/messages/{message}/media", Scope: auth.ScopeRead, OperationID: "downloadMedia",
 			Summary: "Download the media of an inbound message.", Owner: msgOwner, ResponseType: "*/*",
-			Description: "The Content-Type is the media's own (image/jpeg, ...).", Handler: http.HandlerFunc(h.downloadMedia)},
+			Description: "The Content-Type is the media's own (image/jpeg, ...). A message without media is 422.",
+			Problems:    []int{http.StatusUnprocessableEntity}, Handler: http.HandlerFunc(h.downloadMedia)},
 	}
 	return routes
 }
@@ -249,7 +251,7 @@ func (h *handler) sendMediaRoute(pattern, op string) Route {
 		Summary:     "Send an image, video, audio clip, document or sticker.",
 		Description: "Send the media as a multipart/form-data upload (field `file`), or as JSON with base64 `data` or a `url` to fetch. Local file paths are never accepted.",
 		Request:     SendMediaRequest{}, Multipart: SendMediaForm{}, MaxBodyBytes: h.opts.MaxMediaBodyBytes,
-		Response: api.Message{}, Idempotent: true, Handler: http.HandlerFunc(h.sendMedia)}
+		Response: api.Message{}, Idempotent: true, Handler: http.HandlerFunc(h.sendMedia), mediaBudget: true}
 }
 
 // lookupMessage finds a message within the request's (already checked) session.
@@ -403,7 +405,7 @@ func readMediaForm(r *http.Request, req *SendMediaRequest) error {
 		if name == "file" {
 			limit = 1 << 62 // bounded by the route's MaxBytesReader
 		}
-		data, err := io.ReadAll(io.LimitReader(part, limit+1))
+		data, err := readAllSized(io.LimitReader(part, limit+1), r.ContentLength, name == "file")
 		if err != nil {
 			return multipartProblem(err)
 		}
@@ -447,6 +449,20 @@ func readMediaForm(r *http.Request, req *SendMediaRequest) error {
 	return nil
 }
 
+// readAllSized reads rd to the end. With sized, the buffer starts at
+// contentLength (the request's, bounded by the route's MaxBytesReader): a
+// 16 MiB file is then read into one allocation instead of io.ReadAll's
+// doublings, which leave about as much garbage again per upload.
+func readAllSized(rd io.Reader, contentLength int64, sized bool) ([]byte, error) {
+	if !sized || contentLength <= 0 || contentLength > 1<<31 {
+		return io.ReadAll(rd)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(contentLength) + bytes.MinRead)
+	_, err := buf.ReadFrom(rd)
+	return buf.Bytes(), err
+}
+
 func multipartProblem(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -467,7 +483,7 @@ func (h *handler) listMessages(r *http.Request, _ *NoBody) (*MessageList, error)
 	}
 	res, err := h.core.Messages(r.Context(), &waqtor.MessageListParams{Session: r.PathValue("session"), Chat: chat, Before: q.Get("before"), Limit: limit})
 	if err != nil {
-		return nil, err
+		return nil, queryProblem(err, map[string]string{"before": "before", "chat": "chat", "phone": "chat"})
 	}
 	out := &MessageList{Messages: make([]*api.Message, 0, len(res.Messages)), Next: res.Next}
 	for _, m := range res.Messages {
@@ -478,6 +494,19 @@ func (h *handler) listMessages(r *http.Request, _ *NoBody) (*MessageList, error)
 		out.Messages = append(out.Messages, wm)
 	}
 	return out, nil
+}
+
+// queryProblem answers a Core field error about a query parameter as 400,
+// like every other bad query parameter (QueryInt): 422 is for the fields of a
+// body. params maps the Core's field names to the parameters'.
+func queryProblem(err error, params map[string]string) error {
+	var fe *waqtor.FieldError
+	if errors.As(err, &fe) {
+		if name, ok := params[fe.Field]; ok {
+			return NewProblem(http.StatusBadRequest, TypeBadRequest, name+": "+fe.Reason, FieldProblem{Field: name, Reason: fe.Reason})
+		}
+	}
+	return err
 }
 
 func (h *handler) getMessage(r *http.Request, _ *NoBody) (*api.Message, error) {
@@ -653,10 +682,12 @@ func (h *handler) seedRoutes() []Route {
 	list := h.sendListRoute("/messages/send-list", "seedSendList")
 	list.Summary = "Send a list menu from the default session."
 	list.fixedSession = def
+	chatOnly := []seedAlias{seedChatAlias}
+	media.seedAliases, buttons.seedAliases, list.seedAliases = chatOnly, chatOnly, chatOnly
 	routes := []Route{
 		{Method: "POST", Pattern: "/messages/send-text", Scope: auth.ScopeMessagesSend, OperationID: "seedSendText",
 			Summary: "Send a text message from the default session.", Request: SendTextRequest{}, Response: api.Message{},
-			Idempotent: true, Handler: HandleJSON(h.sendText), fixedSession: def},
+			Idempotent: true, Handler: HandleJSON(h.sendText), fixedSession: def, seedAliases: seedTextAliases},
 		media,
 		buttons,
 		list,
@@ -669,6 +700,10 @@ func (h *handler) seedRoutes() []Route {
 	}
 	for i := range routes {
 		routes[i].Description = strings.TrimSpace(routes[i].Description + " Acts on the session " + strconv.Quote(def) + ".")
+		if a := routes[i].seedAliases; a != nil {
+			routes[i].Handler = withSeedAliases(a, routes[i].Handler)
+			routes[i].Description += " Accepts the seed's field names (`chatId`, ...) as deprecated aliases, and `…@c.us` chat IDs."
+		}
 	}
 	return routes
 }

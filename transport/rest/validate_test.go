@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,11 @@ func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, err
 			}
 		}
 	}
+	if op := vt.doc.op(req.Method, strings.TrimPrefix(req.URL.Path, "/api")); res.StatusCode >= 400 && res.StatusCode < 500 &&
+		!op.statuses[strconv.Itoa(res.StatusCode)] {
+		vt.t.Errorf("%s %s answered %d, which its operation %s does not declare (only default covers it): declare it (Route.Problems, or a rule in problemStatuses)",
+			req.Method, req.URL.Path, res.StatusCode, op.template)
+	}
 	if res.StatusCode < 300 {
 		if op := vt.doc.match(req.Method, strings.TrimPrefix(req.URL.Path, "/api")); op != "" {
 			vt.mu.Lock()
@@ -119,15 +125,24 @@ type docIndex struct {
 type docOp struct {
 	method, template string
 	re               *regexp.Regexp
+	statuses         map[string]bool // the responses declared, "default" aside
 }
 
 func (d *docIndex) match(method, path string) string {
+	if op := d.op(method, path); op != nil {
+		return method + " " + op.template
+	}
+	return ""
+}
+
+func (d *docIndex) op(method, path string) *docOp {
 	// Prefer templates with fewer parameters (literal segments win).
-	best, bestParams := "", 1<<30
-	for _, op := range d.ops {
+	var best *docOp
+	bestParams := 1 << 30
+	for i, op := range d.ops {
 		if op.method == method && op.re.MatchString(path) {
 			if n := strings.Count(op.template, "{"); n < bestParams {
-				best, bestParams = method+" "+op.template, n
+				best, bestParams = &d.ops[i], n
 			}
 		}
 	}

@@ -469,7 +469,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.opts.InsecureAllowQueryAPIKey {
 		r = withQueryAPIKey(r)
 	}
-	attempt, refused := h.throttle.Check(r)
+	// The attempt holds a slot of the throttle until the credentials are
+	// judged: parallel guesses cannot all pass before any is counted.
+	attempt, refused := h.throttle.Begin(r.Context(), ip, auth.KeyFromRequest(r))
+	defer attempt.Succeeded() // a no-op once Failed or Succeeded ended it
 	if refused != auththrottle.None {
 		h.security(httpmetrics.SecurityRateLimited)
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.throttle.Window().Seconds())))
@@ -495,6 +498,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.authFailed(w, r, ip, attempt, err)
 			return
 		}
+	} else {
+		attempt.Succeeded() // a key is judged; a token is once spent below
 	}
 	status, msg := h.reserve(p, viaToken)
 	if status != 0 {
@@ -509,6 +514,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.authFailed(w, r, ip, attempt, err)
 			return
 		}
+		attempt.Succeeded()
 	}
 	acc := &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins, InsecureSkipVerify: h.opts.InsecureSkipOriginCheck || !viaToken}
 	if h.opts.CompressionThreshold > 0 {
@@ -619,7 +625,7 @@ func (h *Hub) authenticate(r *http.Request) (*auth.Principal, string, error) {
 }
 
 // authFailed answers a failed authentication.
-func (h *Hub) authFailed(w http.ResponseWriter, r *http.Request, ip string, attempt auththrottle.Attempt, err error) {
+func (h *Hub) authFailed(w http.ResponseWriter, r *http.Request, ip string, attempt *auththrottle.Attempt, err error) {
 	if !errors.Is(err, auth.ErrUnauthenticated) {
 		h.recordError("auth", err)
 		h.refuse(w, r, ip, http.StatusInternalServerError, "authentication failed", err)
@@ -628,7 +634,7 @@ func (h *Hub) authFailed(w http.ResponseWriter, r *http.Request, ip string, atte
 	// One answer for every failure (unknown key, bad token signature,
 	// expired or replayed token): the cause goes to the log only.
 	h.security(httpmetrics.SecurityUnauthorized)
-	h.throttle.Failed(r, attempt)
+	attempt.Failed()
 	w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
 	h.refuse(w, r, ip, http.StatusUnauthorized, "missing or invalid credentials", err)
 }
