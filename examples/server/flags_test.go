@@ -14,6 +14,7 @@ import (
 
 	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/internal/dbtest"
+	"github.com/waqtor/waqtor/transport/rest"
 )
 
 // TestRateLimitFlag: -rate-limit sets the REST requests per minute per key.
@@ -116,4 +117,39 @@ func TestWSQueryAPIKeyFlag(t *testing.T) {
 		return ""
 	}, io.Discard)
 	require.ErrorContains(t, err, `WAQTOR_WS_QUERY_API_KEY="maybe": not true or false`)
+}
+
+// TestTrustedProxiesFlag: behind a trusted proxy the auth throttle counts the
+// client named by X-Forwarded-For, so one client's wrong guesses do not lock
+// out another; without the flag the header is ignored and every request is
+// the proxy's.
+func TestTrustedProxiesFlag(t *testing.T) {
+	t.Parallel()
+	guess := func(addr, client string) int {
+		req, err := http.NewRequest("GET", "http://"+addr+"/api/sessions", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-API-Key", auth.NewKeySecret()) // well-formed, unknown
+		req.Header.Set("X-Forwarded-For", client)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		return res.StatusCode
+	}
+	for _, trusted := range []bool{false, true} {
+		args := []string{"-api-key", auth.NewKeySecret()}
+		if trusted {
+			args = append(args, "-trusted-proxies", "127.0.0.0/8")
+		}
+		srv := startServer(t, args, map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
+		for range rest.AuthFailureLimitDefault {
+			require.Equal(t, http.StatusUnauthorized, guess(srv.addr, "203.0.113.1"))
+		}
+		require.Equal(t, http.StatusTooManyRequests, guess(srv.addr, "203.0.113.1"))
+		want := http.StatusTooManyRequests // one address: the proxy's
+		if trusted {
+			want = http.StatusUnauthorized // another client, not locked out
+		}
+		require.Equal(t, want, guess(srv.addr, "203.0.113.2"), "trusted=%v", trusted)
+		srv.stop(t)
+	}
 }

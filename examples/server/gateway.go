@@ -324,7 +324,7 @@ func (f *httpFeature) Start(ctx context.Context) error {
 		rateLimit = -1 // the flag's 0 is "no limit", rest's is "the default"
 	}
 	api, err := rest.NewHandler(g.core, &rest.HandlerOpts{Keys: g.keys, Groups: groups, Logger: g.logger, Registerer: g.reg,
-		DefaultSession: g.o.session, RateLimit: rateLimit})
+		DefaultSession: g.o.session, RateLimit: rateLimit, TrustedProxies: g.o.trustedProxies})
 	if err != nil {
 		return err
 	}

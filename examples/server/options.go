@@ -56,6 +56,7 @@ type options struct {
 	rateLimit            int
 	sandboxPairDelay     time.Duration
 	session              string
+	trustedProxies       []netip.Prefix
 	webhookAllowCIDRs    []netip.Prefix
 	webhookEncryptionKey []byte
 	wsCompression        int
@@ -235,6 +236,11 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	e.duration(&o.sandboxPairDelay, "sandbox-pair-delay", "WAQTOR_SANDBOX_PAIR_DELAY", 0,
 		"-engine sandbox: how long a new session shows its QR code before it pairs by itself (0: at once; try 2m to scan /api/session/qr.png)")
 	e.string(&o.session, "session", "WAQTOR_SESSION", "default", "session created on first start")
+	e.value("trusted-proxies", "WAQTOR_TRUSTED_PROXIES",
+		"comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For names the REST client (for rate limits and the auth throttle); default none: the TCP peer is the client", func(v string) (err error) {
+			o.trustedProxies, err = parsePrefixes(v)
+			return err
+		})
 	e.value("webhook-allow-cidrs", "WAQTOR_WEBHOOK_ALLOW_CIDRS",
 		"comma-separated CIDR prefixes webhook endpoints may target although private or loopback (e.g. 127.0.0.0/8 for a local receiver)", func(v string) (err error) {
 			o.webhookAllowCIDRs, err = parsePrefixes(v)
