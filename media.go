@@ -211,7 +211,7 @@ func (c *Core) mediaClient() (*http.Client, error) {
 		c.mediaHTTP, c.mediaErr = netguard.NewClient(&netguard.Config{
 			AllowCIDRs:     c.cfg.MediaAllowCIDRs,
 			AllowCIDRsName: "waqtor Config.MediaAllowCIDRs",
-			Timeout:    c.cfg.MediaFetchTimeout,
+			Timeout:        c.cfg.MediaFetchTimeout,
 		})
 		if c.mediaErr != nil {
 			c.mediaErr = fmt.Errorf("%w: MediaAllowCIDRs: %w", ErrConfig, c.mediaErr)
