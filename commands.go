@@ -119,6 +119,9 @@ func (c *Core) sendPrepared(ctx context.Context, s *session, jid string, content
 	if err != nil {
 		return nil, err
 	}
+	if err := c.quota.take(s.tenant); err != nil {
+		return nil, err
+	}
 	content, err = c.completeContent(ctx, s, jid, content)
 	if err != nil {
 		return nil, err

@@ -40,6 +40,8 @@ const (
 	// StopTimeoutDefault bounds disconnecting sessions when Stop's context has no
 	// deadline.
 	StopTimeoutDefault = 10 * time.Second
+	// TenantSendWindowDefault is the window of Config.TenantSendLimit.
+	TenantSendWindowDefault = time.Minute
 	// SubscriptionBufferDefault is the queue length of each bus subscription.
 	SubscriptionBufferDefault = 1024
 )
@@ -89,6 +91,15 @@ type Config struct {
 	// channel; events beyond it are dropped for that subscriber and counted.
 	// Defaults to SubscriptionBufferDefault (1024).
 	SubscriptionBuffer int
+	// TenantSendLimit is how many messages one tenant may send per
+	// TenantSendWindow, over all its sessions and every path that sends (REST,
+	// plugins, handlers); beyond it sends fail with a *QuotaError (REST: 429
+	// with Retry-After) and nothing is stored. Idempotent replays and resends
+	// of pending messages do not count. Defaults to 0: no limit.
+	TenantSendLimit int
+	// TenantSendWindow is TenantSendLimit's window; the quota refills evenly
+	// over it. Defaults to TenantSendWindowDefault (1 min).
+	TenantSendWindow time.Duration
 	// Test holds knobs for tests.
 	Test TestConfig
 }
@@ -111,6 +122,7 @@ func (c *Config) WithDefaults() *Config {
 	out.RetryInterval = cmp.Or(c.RetryInterval, RetryIntervalDefault)
 	out.SendTimeout = cmp.Or(c.SendTimeout, SendTimeoutDefault)
 	out.SubscriptionBuffer = cmp.Or(c.SubscriptionBuffer, SubscriptionBufferDefault)
+	out.TenantSendWindow = cmp.Or(c.TenantSendWindow, TenantSendWindowDefault)
 	if out.Logger == nil {
 		out.Logger = slog.Default()
 	}
@@ -132,13 +144,14 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: DefaultTenant %q must match %s", ErrConfig, c.DefaultTenant, slugRe)
 	}
 	for name, d := range map[string]time.Duration{"LogRetention": c.LogRetention, "MediaFetchTimeout": c.MediaFetchTimeout,
-		"PruneInterval": c.PruneInterval, "RetryInterval": c.RetryInterval, "SendTimeout": c.SendTimeout} {
+		"PruneInterval": c.PruneInterval, "RetryInterval": c.RetryInterval, "SendTimeout": c.SendTimeout,
+		"TenantSendWindow": c.TenantSendWindow} {
 		if d < 0 {
 			return fmt.Errorf("%w: %s must not be negative", ErrConfig, name)
 		}
 	}
-	if c.MaxMediaBytes < 0 || c.MaxSendAttempts < 0 || c.SubscriptionBuffer < 0 {
-		return fmt.Errorf("%w: MaxMediaBytes, MaxSendAttempts and SubscriptionBuffer must not be negative", ErrConfig)
+	if c.MaxMediaBytes < 0 || c.MaxSendAttempts < 0 || c.SubscriptionBuffer < 0 || c.TenantSendLimit < 0 {
+		return fmt.Errorf("%w: MaxMediaBytes, MaxSendAttempts, SubscriptionBuffer and TenantSendLimit must not be negative", ErrConfig)
 	}
 	return nil
 }
@@ -176,6 +189,8 @@ type Core struct {
 	logNotify chan struct{} // closed and replaced after each commit that appended events
 
 	outboxKick chan struct{}
+
+	quota *sendQuota // nil without Config.TenantSendLimit
 
 	mediaOnce sync.Once
 	mediaHTTP *http.Client
@@ -219,6 +234,7 @@ func NewCore(ctx context.Context, cfg *Config) (*Core, error) {
 		logNotify:  make(chan struct{}),
 		outboxKick: make(chan struct{}, 1),
 	}
+	c.quota = newSendQuota(cfg.TenantSendLimit, cfg.TenantSendWindow, c.now)
 	c.lifeCtx, c.lifeCancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	eng, err := cfg.Engine(ctx, &EngineEnv{DB: st.DB, DSN: st.DSN, Dialect: string(st.Dialect), Logger: cfg.Logger, Now: c.now})
 	if err != nil {

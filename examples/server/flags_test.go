@@ -153,3 +153,23 @@ func TestTrustedProxiesFlag(t *testing.T) {
 		srv.stop(t)
 	}
 }
+
+// TestTenantSendLimitFlag: -tenant-send-limit caps a tenant's sends per
+// minute, answered 429 with Retry-After beyond it.
+func TestTenantSendLimitFlag(t *testing.T) {
+	t.Parallel()
+	key := auth.NewKeySecret()
+	srv := startServer(t, []string{"-api-key", key, "-tenant-send-limit", "2"},
+		map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
+	defer srv.stop(t)
+	require.Eventually(t, func() bool {
+		code, body := apiCall(t, srv.addr, key, "GET", "/api/session/state", "")
+		return code == 200 && strings.Contains(body, `"status":"ready"`)
+	}, 30*time.Second, 10*time.Millisecond)
+	var codes []int
+	for range 3 {
+		code, _ := apiCall(t, srv.addr, key, "POST", "/api/messages/send-text", `{"chat":"+15550002222","text":"hi"}`)
+		codes = append(codes, code)
+	}
+	require.Equal(t, []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests}, codes)
+}

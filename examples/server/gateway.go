@@ -102,7 +102,7 @@ func (f *coreFeature) Start(ctx context.Context) error {
 			Logger: g.logger})
 		factory = g.network.Factory()
 	}
-	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: g.o.db, Engine: factory, Logger: g.logger,
+	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: g.o.db, Engine: factory, Logger: g.logger, TenantSendLimit: g.o.tenantSendLimit,
 		MediaAllowCIDRs: g.o.mediaAllowCIDRs})
 	if err != nil {
 		return errors.Join(err, f.closeNetwork(ctx))

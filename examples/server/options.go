@@ -56,6 +56,7 @@ type options struct {
 	rateLimit            int
 	sandboxPairDelay     time.Duration
 	session              string
+	tenantSendLimit      int
 	trustedProxies       []netip.Prefix
 	webhookAllowCIDRs    []netip.Prefix
 	webhookEncryptionKey []byte
@@ -236,6 +237,8 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	e.duration(&o.sandboxPairDelay, "sandbox-pair-delay", "WAQTOR_SANDBOX_PAIR_DELAY", 0,
 		"-engine sandbox: how long a new session shows its QR code before it pairs by itself (0: at once; try 2m to scan /api/session/qr.png)")
 	e.string(&o.session, "session", "WAQTOR_SESSION", "default", "session created on first start")
+	e.int(&o.tenantSendLimit, "tenant-send-limit", "WAQTOR_TENANT_SEND_LIMIT", 0,
+		"messages one tenant may send per minute over all its sessions (429 beyond); 0: no limit")
 	e.value("trusted-proxies", "WAQTOR_TRUSTED_PROXIES",
 		"comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For names the REST client (for rate limits and the auth throttle); default none: the TCP peer is the client", func(v string) (err error) {
 			o.trustedProxies, err = parsePrefixes(v)
@@ -265,6 +268,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	for name, v := range map[string]int{"-body-min-rate": o.bodyMinRate, "-max-conns": o.maxConns, "-rate-limit": o.rateLimit,
+		"-tenant-send-limit":        o.tenantSendLimit,
 		"-ws-compression-threshold": o.wsCompression} {
 		if v < 0 {
 			return nil, fmt.Errorf("%s %d: must not be negative", name, v)

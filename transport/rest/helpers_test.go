@@ -36,6 +36,7 @@ type testBundle struct {
 }
 
 type setupOpts struct {
+	core   func(*waqtor.Config)
 	kind   dbtest.Kind
 	mutate func(*rest.HandlerOpts)
 }
@@ -65,8 +66,12 @@ func setup(t *testing.T, opts ...setupOpts) *testBundle {
 	}
 	ctx := context.Background()
 	b := &testBundle{net: sandbox.NewTestNetwork(t, fastSandbox())}
-	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: dbtest.DSN(t, o.kind), Engine: b.net.Factory(),
-		Logger: slogtest.New(t), RetryInterval: 20 * time.Millisecond})
+	cfg := &waqtor.Config{Database: dbtest.DSN(t, o.kind), Engine: b.net.Factory(),
+		Logger: slogtest.New(t), RetryInterval: 20 * time.Millisecond}
+	if o.core != nil {
+		o.core(cfg)
+	}
+	core, err := waqtor.NewCore(ctx, cfg)
 	require.NoError(t, err)
 	require.NoError(t, core.Start(ctx))
 	t.Cleanup(func() {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/waqtor/waqtor"
@@ -175,6 +177,8 @@ func ProblemFor(err error) *Problem {
 		return NewProblem(http.StatusConflict, TypeSessionNotReady, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrMediaTooLarge):
 		return NewProblem(http.StatusRequestEntityTooLarge, TypeMediaTooLarge, trimPrefix(err))
+	case errors.Is(err, waqtor.ErrSendQuota):
+		return NewProblem(http.StatusTooManyRequests, TypeRateLimited, trimPrefix(err))
 	case errors.Is(err, waqtor.ErrIdempotencyKeyReused):
 		return NewProblem(http.StatusUnprocessableEntity, TypeIdempotencyKeyReused, trimPrefix(err),
 			FieldProblem{Field: "Idempotency-Key", Reason: "was first used with a different request"})
@@ -263,6 +267,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	p := ProblemFor(err)
+	if qe := (*waqtor.QuotaError)(nil); errors.As(err, &qe) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(qe.RetryAfter.Seconds()))))
+	}
 	if p.Type == TypeMediaFetch {
 		if h := handlerFrom(r.Context()); h != nil {
 			h.logger.InfoContext(r.Context(), "Media fetch refused", slog.String("path", r.URL.Path), slog.Any("error", err))
