@@ -291,7 +291,8 @@ func (f *hubFeature) Start(ctx context.Context) error {
 		return err
 	}
 	g.hub, err = ws.NewHub(g.core, &ws.HubOpts{Keys: g.keys, Tokens: tokens, AllowedOrigins: g.o.allowedOrigins,
-		CompressionThreshold: g.o.wsCompression, InsecureAllowQueryAPIKey: g.o.wsQueryAPIKey, Logger: g.logger, Registerer: g.reg})
+		CompressionThreshold: g.o.wsCompression, InsecureAllowQueryAPIKey: g.o.wsQueryAPIKey,
+		TrustedProxies: g.o.trustedProxies, Logger: g.logger, Registerer: g.reg})
 	if err != nil {
 		return err
 	}
@@ -328,7 +329,10 @@ func (f *httpFeature) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	guard := newKeyGuard(g.keys, g.logger)
+	guard, err := newKeyGuard(g.keys, g.logger, g.o.trustedProxies)
+	if err != nil {
+		return err
+	}
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {

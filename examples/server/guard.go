@@ -3,10 +3,12 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/internal/auththrottle"
+	"github.com/waqtor/waqtor/internal/clientip"
 	"github.com/waqtor/waqtor/transport/rest"
 )
 
@@ -16,18 +18,26 @@ import (
 type keyGuard struct {
 	keys     *auth.KeyStore
 	logger   *slog.Logger
+	clientIP *clientip.Resolver // nil: the TCP peer is the client
 	throttle *auththrottle.Throttle
 }
 
-func newKeyGuard(keys *auth.KeyStore, logger *slog.Logger) *keyGuard {
-	return &keyGuard{keys: keys, logger: logger,
+func newKeyGuard(keys *auth.KeyStore, logger *slog.Logger, trustedProxies []netip.Prefix) (*keyGuard, error) {
+	g := &keyGuard{keys: keys, logger: logger,
 		throttle: auththrottle.New(rest.AuthFailureLimitDefault, rest.KeyFailureLimitDefault, rest.RateLimitWindowDefault)}
+	if len(trustedProxies) > 0 {
+		var err error
+		if g.clientIP, err = clientip.New(&clientip.Config{TrustedProxies: trustedProxies}); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 // require lets through requests whose API key holds scope.
 func (g *keyGuard) require(scope auth.Scope, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		attempt, refused := g.throttle.Begin(r.Context(), auththrottle.ClientIP(r), auth.KeyFromRequest(r))
+		attempt, refused := g.throttle.Begin(r.Context(), g.clientIP.String(r), auth.KeyFromRequest(r))
 		defer attempt.Succeeded() // a no-op after Failed
 		if refused != auththrottle.None {
 			w.Header().Set("Retry-After", strconv.Itoa(int(g.throttle.Window().Seconds())))
@@ -38,7 +48,7 @@ func (g *keyGuard) require(scope auth.Scope, next http.Handler) http.Handler {
 		if err != nil {
 			attempt.Failed()
 			g.logger.DebugContext(r.Context(), "Unauthenticated request", slog.String("path", r.URL.Path),
-				slog.String("remote", auththrottle.ClientIP(r)), slog.Any("error", err))
+				slog.String("remote", g.clientIP.String(r)), slog.Any("error", err))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="waqtor"`)
 			rest.WriteProblem(w, r, rest.NewProblem(http.StatusUnauthorized, rest.TypeUnauthorized,
 				"missing or invalid API key (send X-API-Key or Authorization: Bearer)"))

@@ -14,14 +14,12 @@ package auththrottle
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/go-chi/httprate"
 
 	"github.com/waqtor/waqtor/auth"
-	"github.com/waqtor/waqtor/internal/clientip"
 )
 
 // Throttle counts failed authentications. A nil *Throttle throttles nothing.
@@ -144,12 +142,6 @@ func (t *Throttle) Window() time.Duration {
 		return 0
 	}
 	return t.window
-}
-
-// ClientIP is r's remote address without the port, canonical (IPv6 to its
-// /64), as the throttle counts it. It trusts no proxy: see package clientip.
-func ClientIP(r *http.Request) string {
-	return canonical((*clientip.Resolver)(nil).String(r))
 }
 
 // canonical returns an address as counted: IPv6 addresses by their /64.

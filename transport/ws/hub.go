@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -26,6 +25,7 @@ import (
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/internal/auththrottle"
+	"github.com/waqtor/waqtor/internal/clientip"
 	"github.com/waqtor/waqtor/internal/httpmetrics"
 )
 
@@ -183,6 +183,17 @@ type HubOpts struct {
 	// Tokens accepts short-lived browser tokens (query parameter "token"),
 	// issued by the REST route of TokenRoutes. Defaults to none.
 	Tokens *auth.Tokens
+	// TrustedProxies are the reverse proxies whose forwarding header
+	// (TrustedProxyHeader) names the client, as in rest.HandlerOpts: only when
+	// a connection's TCP peer is one of them is the header read, right to
+	// left, and the client is the right-most address that is not a trusted
+	// proxy. The client address keys the failed-authentication throttle,
+	// AllowedIPs and the logs. Defaults to none: the client is the TCP peer.
+	TrustedProxies []netip.Prefix
+	// TrustedProxyHeader is the header the TrustedProxies append the client's
+	// address to: "X-Forwarded-For" or "Forwarded". Defaults to
+	// "X-Forwarded-For".
+	TrustedProxyHeader string
 	// WriteTimeout bounds each write to a client. Defaults to
 	// WriteTimeoutDefault (5 s).
 	WriteTimeout time.Duration
@@ -201,6 +212,7 @@ func (o *HubOpts) WithDefaults() *HubOpts {
 	out := *o
 	out.AllowedIPs = slices.Clone(o.AllowedIPs)
 	out.AllowedOrigins = slices.Clone(o.AllowedOrigins)
+	out.TrustedProxies = slices.Clone(o.TrustedProxies)
 	out.AuthFailureLimit = cmp.Or(o.AuthFailureLimit, AuthFailureLimitDefault)
 	out.AuthFailureWindow = cmp.Or(o.AuthFailureWindow, AuthFailureWindowDefault)
 	out.KeyFailureLimit = cmp.Or(o.KeyFailureLimit, KeyFailureLimitDefault)
@@ -261,6 +273,7 @@ type Hub struct {
 	logger   *slog.Logger
 	authn    auth.AuthenticateFunc
 	throttle *auththrottle.Throttle // failed authentications; nil when off
+	clientIP *clientip.Resolver     // nil: the TCP peer is the client
 	start    time.Time
 
 	state   atomic.Int32 // hubNew, hubStarted, hubStopped
@@ -310,6 +323,12 @@ func NewHub(core *waqtor.Core, opts *HubOpts) (*Hub, error) {
 		tenantSlots: map[string]int{}, keySlots: map[string]int{}, ended: map[string]time.Time{}, quit: make(chan struct{}),
 		stopped: make(chan struct{}), start: time.Now(),
 		throttle: auththrottle.New(o.AuthFailureLimit, o.KeyFailureLimit, o.AuthFailureWindow)}
+	if len(o.TrustedProxies) > 0 {
+		var err error
+		if h.clientIP, err = clientip.New(&clientip.Config{Header: o.TrustedProxyHeader, TrustedProxies: o.TrustedProxies}); err != nil {
+			return nil, fmt.Errorf("ws: %w", err)
+		}
+	}
 	h.authn = o.AuthenticateFunc
 	if o.Keys != nil {
 		h.authn = auth.Chain(o.AuthenticateFunc, o.Keys.AuthenticateRequest)
@@ -448,7 +467,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "WebSocket hub not running", http.StatusServiceUnavailable)
 		return
 	}
-	ip := remoteIP(r)
+	ip := h.clientIP.String(r)
 	if len(h.opts.AllowedIPs) > 0 && !h.ipAllowed(ip) {
 		h.security(httpmetrics.SecurityBadIP)
 		h.refuse(w, r, ip, http.StatusForbidden, "address not allowed", nil)
@@ -738,14 +757,6 @@ func (h *Hub) ipAllowed(ip string) bool {
 		}
 	}
 	return false
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (h *Hub) security(kind string) {

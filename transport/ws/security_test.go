@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -144,4 +145,36 @@ func TestHandshakeThrottle(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
 	require.Equal(t, "3600", res.Header.Get("Retry-After"))
+}
+
+// TestHandshakeThrottleBehindProxy: with TrustedProxies, the throttle counts
+// the client X-Forwarded-For names, so one client's wrong guesses do not
+// lock out another behind the same proxy; without them the header is the
+// client's own text and ignored.
+func TestHandshakeThrottleBehindProxy(t *testing.T) {
+	t.Parallel()
+	for _, trusted := range []bool{false, true} {
+		b := setup(t, func(o *ws.HubOpts) {
+			o.AuthFailureLimit, o.AuthFailureWindow = 3, time.Hour
+			if trusted {
+				o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+			}
+		})
+		for range 3 {
+			_, res, err := b.tryDial(auth.NewKeySecret(), "", "X-Forwarded-For", "203.0.113.1")
+			require.Error(t, err)
+			require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+		}
+		_, res, err := b.tryDial(auth.NewKeySecret(), "", "X-Forwarded-For", "203.0.113.1")
+		require.Error(t, err)
+		require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
+		c, res, err := b.tryDial(b.keyA, "", "X-Forwarded-For", "203.0.113.2")
+		if trusted {
+			require.NoError(t, err, "another client behind the proxy connects")
+			c.close()
+		} else {
+			require.Error(t, err)
+			require.Equal(t, http.StatusTooManyRequests, res.StatusCode, "one address: the proxy's")
+		}
+	}
 }
