@@ -79,10 +79,22 @@ func TestFragmentedOverLimit(t *testing.T) {
 	third := len(bomb) / 3
 	r.write(t, clientFrame(false, true, opText, bomb[:third]))
 	r.write(t, clientFrame(false, false, opContinuation, bomb[third:2*third]))
-	go func() { _, _ = r.conn.Write(clientFrame(true, false, opContinuation, bomb[2*third:])) }()
+	// The last fragment may block until the hub reads it, so it is written
+	// on the side; the goroutine gets its own copy of the connection (r is
+	// reassigned below) and is waited for before the next step.
+	last, wrote := r.conn, make(chan struct{})
+	go func() {
+		defer close(wrote)
+		_, _ = last.Write(clientFrame(true, false, opContinuation, bomb[2*third:]))
+	}()
 	code, err = r.closeCode(5 * time.Second)
 	require.NoError(t, err)
 	require.Equal(t, websocket.StatusMessageTooBig, code, "deflated fragments")
+	select {
+	case <-wrote:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the last fragment's write never returned")
+	}
 
 	// A header that announces 100 MiB, followed by limit+1 bytes.
 	r = b.rawDialHub(t, false)
