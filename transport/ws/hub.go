@@ -854,7 +854,7 @@ func (h *Hub) endKey(keyID, reason string) {
 	}
 	h.ended[keyID] = now
 	for c := range h.clients {
-		if c.p.KeyID == keyID {
+		if c.p.KeyID == keyID && !c.ended.Load() { // one still closing is not ended twice
 			hit = append(hit, c)
 		}
 	}
@@ -1202,7 +1202,7 @@ func (c *client) pingLoop() {
 const (
 	reasonClosed     = "closed"
 	reasonDead       = "dead_peer"
-	reasonKeyEnded   = "key_revoked"
+	reasonKeyEnded   = "key_ended" // revoked or expired
 	reasonOversized  = "oversized"
 	reasonRateLimit  = "rate_limited"
 	reasonServerStop = "server_stop"
