@@ -65,7 +65,6 @@ const (
 type Attempt struct {
 	t         *Throttle
 	ip, keyID string
-	reserved  bool
 
 	mu   sync.Mutex
 	done bool
@@ -81,7 +80,7 @@ func (t *Throttle) Begin(ctx context.Context, clientIP, apiKey string) (*Attempt
 	if t == nil {
 		return nil, None
 	}
-	a := &Attempt{t: t, ip: canonical(clientIP), reserved: true}
+	a := &Attempt{t: t, ip: canonical(clientIP)}
 	if t.key != nil {
 		if id, err := auth.ParseKey(apiKey); err == nil {
 			a.keyID = id
@@ -121,18 +120,10 @@ func (a *Attempt) end(failed bool) {
 	a.done = true
 	t := a.t
 	if t.ip != nil {
-		if a.reserved {
-			t.ip.release(a.ip, failed, t.now)
-		} else if failed {
-			t.ip.add(a.ip, t.now)
-		}
+		t.ip.release(a.ip, failed, t.now)
 	}
 	if t.key != nil && a.keyID != "" {
-		if a.reserved {
-			t.key.release(a.keyID, failed, t.now)
-		} else if failed {
-			t.key.add(a.keyID, t.now)
-		}
+		t.key.release(a.keyID, failed, t.now)
 	}
 }
 
@@ -147,10 +138,12 @@ func (t *Throttle) Window() time.Duration {
 // canonical returns an address as counted: IPv6 addresses by their /64.
 func canonical(ip string) string { return httprate.CanonicalizeIP(ip) }
 
-// counter counts failures per key over a sliding window: the previous fixed
-// window's count, weighted by how much of it still overlaps, plus the
-// current one's (httprate's estimate), plus the slots reserved by attempts
-// not yet ended.
+// counter counts failures per key over a sliding window, exactly: an entry
+// keeps the times of its failures within the last window (at most limit of
+// them, since a key at its limit is refused), plus the slots reserved by
+// attempts not yet ended. An estimate from fixed windows (httprate's) would
+// let a burst that straddles a window boundary through with more than the
+// limit.
 type counter struct {
 	limit  int
 	window time.Duration
@@ -161,45 +154,44 @@ type counter struct {
 }
 
 type entry struct {
-	start      time.Time // of the current fixed window
-	prev, curr int
-	pending    int
-	wake       chan struct{} // closed when a pending attempt ends; nil when none waits
+	fails   []time.Time   // failures within the window, oldest first
+	pending int           // reserved slots of attempts not yet ended
+	wake    chan struct{} // closed when a pending attempt ends; nil when none waits
 }
 
 func newCounter(limit int, window time.Duration) *counter {
 	return &counter{limit: limit, window: window, entries: map[string]*entry{}}
 }
 
-// entryLocked returns key's entry with its windows advanced to now.
+// entryLocked returns key's entry with failures older than the window
+// dropped, sweeping forgotten entries once per window.
 func (c *counter) entryLocked(key string, now time.Time) *entry {
 	if now.Sub(c.lastSweep) > c.window {
 		c.lastSweep = now
 		for k, e := range c.entries {
-			if e.pending == 0 && e.wake == nil && now.Sub(e.start) >= 2*c.window {
+			c.expire(e, now)
+			if e.pending == 0 && e.wake == nil && len(e.fails) == 0 {
 				delete(c.entries, k)
 			}
 		}
 	}
-	start := now.Truncate(c.window)
 	e := c.entries[key]
 	if e == nil {
-		e = &entry{start: start} // the caller stores it when it counts something
+		return &entry{} // the caller stores it when it counts something
 	}
-	switch d := start.Sub(e.start); {
-	case d <= 0:
-	case d == c.window:
-		e.prev, e.curr, e.start = e.curr, 0, start
-	default:
-		e.prev, e.curr, e.start = 0, 0, start
-	}
+	c.expire(e, now)
 	return e
 }
 
-// failures is the sliding-window estimate of counted failures.
-func (c *counter) failures(e *entry, now time.Time) float64 {
-	overlap := 1 - float64(now.Sub(e.start))/float64(c.window)
-	return float64(e.prev)*overlap + float64(e.curr)
+// expire drops e's failures that are a window old or older.
+func (c *counter) expire(e *entry, now time.Time) {
+	i := 0
+	for i < len(e.fails) && now.Sub(e.fails[i]) >= c.window {
+		i++
+	}
+	if i > 0 {
+		e.fails = append(e.fails[:0], e.fails[i:]...)
+	}
 }
 
 // reserve takes a slot for key, waiting while the limit is reached only by
@@ -207,14 +199,12 @@ func (c *counter) failures(e *entry, now time.Time) float64 {
 func (c *counter) reserve(ctx context.Context, key string, now func() time.Time) bool {
 	c.mu.Lock()
 	for {
-		t := now()
-		e := c.entryLocked(key, t)
-		f := c.failures(e, t)
-		switch {
-		case f >= float64(c.limit):
+		e := c.entryLocked(key, now())
+		switch f := len(e.fails); {
+		case f >= c.limit:
 			c.mu.Unlock()
 			return false
-		case f+float64(e.pending) < float64(c.limit):
+		case f+e.pending < c.limit:
 			e.pending++
 			c.entries[key] = e
 			c.mu.Unlock()
@@ -238,25 +228,22 @@ func (c *counter) reserve(ctx context.Context, key string, now func() time.Time)
 func (c *counter) release(key string, failed bool, now func() time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entryLocked(key, now())
+	t := now()
+	e := c.entryLocked(key, t)
 	e.pending--
 	if failed {
-		e.curr++
+		e.fails = append(e.fails, t)
+		if len(e.fails) > c.limit {
+			e.fails = append(e.fails[:0], e.fails[len(e.fails)-c.limit:]...)
+		}
 	}
 	if e.wake != nil {
 		close(e.wake)
 		e.wake = nil
 	}
-	if e.pending == 0 && e.prev == 0 && e.curr == 0 {
+	if e.pending == 0 && len(e.fails) == 0 {
 		delete(c.entries, key) // only failures are remembered
+	} else {
+		c.entries[key] = e
 	}
-}
-
-// add counts a failure without a reserved slot (the deprecated Check).
-func (c *counter) add(key string, now func() time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.entryLocked(key, now())
-	e.curr++
-	c.entries[key] = e
 }

@@ -155,3 +155,29 @@ func TestSuccessesLeaveNothing(t *testing.T) {
 	fail(t, th, "192.0.2.1", "")
 	require.Equal(t, 1, auththrottle.Entries(th))
 }
+
+// TestWindowBoundary: failures are counted over the last window exactly,
+// whatever the wall clock: a burst just before a minute boundary still fills
+// the limit just after it (an estimate from fixed windows weighed the
+// previous minute's count down and let one more through), and each failure
+// is forgotten a full window after it happened.
+func TestWindowBoundary(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 9, 0, 59, 900_000_000, time.UTC) // 0.1 s before a minute boundary
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(tm time.Time) { mu.Lock(); defer mu.Unlock(); now = tm }
+	th := auththrottle.New(3, -1, time.Minute)
+	auththrottle.SetNow(th, clock)
+	start := clock()
+	for range 3 {
+		fail(t, th, "192.0.2.1", "")
+	}
+	set(start.Add(200 * time.Millisecond)) // across the boundary
+	require.Equal(t, auththrottle.Address, refused(th, "192.0.2.1", ""))
+	set(start.Add(time.Minute - time.Millisecond))
+	require.Equal(t, auththrottle.Address, refused(th, "192.0.2.1", ""), "within a window of the failures")
+	set(start.Add(time.Minute))
+	require.Equal(t, auththrottle.None, refused(th, "192.0.2.1", ""), "a window after them")
+	require.Zero(t, auththrottle.Entries(th), "nothing left to remember")
+}

@@ -1,5 +1,7 @@
 package auththrottle
 
+import "time"
+
 // Entries is how many keys t remembers, for tests.
 func Entries(t *Throttle) int {
 	n := 0
@@ -12,3 +14,6 @@ func Entries(t *Throttle) int {
 	}
 	return n
 }
+
+// SetNow replaces t's clock, for tests.
+func SetNow(t *Throttle, now func() time.Time) { t.now = now }
