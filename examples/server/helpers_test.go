@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,4 +71,21 @@ func noEnv(string) string { return "" }
 // environment and out as its stderr.
 func runArgs(ctx context.Context, out io.Writer, args ...string) error {
 	return run(ctx, args, &seams{getenv: noEnv, stderr: out})
+}
+
+// apiCall sends a JSON request with key and returns the status and body.
+func apiCall(t *testing.T, addr, key, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("X-API-Key", key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, string(b)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -107,20 +106,7 @@ func TestServerRunsPlugin(t *testing.T) {
 	srv := startServer(t, []string{"-plugin", bin, "-api-key", key},
 		map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
 	addr, logs := srv.addr, srv.logs
-	call := func(method, path, body string) (int, string) {
-		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("X-API-Key", key)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		return res.StatusCode, string(b)
-	}
+	call := func(method, path, body string) (int, string) { return apiCall(t, addr, key, method, path, body) }
 	require.Eventually(t, func() bool {
 		code, body := call("GET", "/api/plugins/echo", "") // the name the plugin declares (B13)
 		return code == http.StatusOK && strings.Contains(body, `"state":"running"`) &&

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,23 +11,6 @@ import (
 	"github.com/waqtor/waqtor/auth"
 	"github.com/waqtor/waqtor/internal/dbtest"
 )
-
-// apiCall sends a JSON request with key and returns the status and body.
-func apiCall(t *testing.T, addr, key, method, path, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("X-API-Key", key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return res.StatusCode, string(b)
-}
 
 // TestSandboxInboundAcrossRestarts is B2: after a restart on the same
 // database the sandbox used to replay the message IDs of the last run, so

@@ -40,18 +40,7 @@ func TestWebhooksMounted(t *testing.T) {
 	dsn := dbtest.DSN(t, dbtest.SQLite)
 	srv := startServer(t, []string{"-webhook-allow-cidrs", "127.0.0.0/8", "-webhook-encryption-key", strings.Repeat("42", 32)},
 		map[string]string{"WAQTOR_DB": dsn, "WAQTOR_API_KEY": key, "WAQTOR_ENGINE": "sandbox"})
-	call := func(method, path, body string) (int, string) {
-		req, err := http.NewRequest(method, "http://"+srv.addr+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("X-API-Key", key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		return res.StatusCode, string(b)
-	}
+	call := func(method, path, body string) (int, string) { return apiCall(t, srv.addr, key, method, path, body) }
 	require.Eventually(t, func() bool {
 		code, body := call("GET", "/api/session/state", "")
 		return code == 200 && strings.Contains(body, `"status":"ready"`)
