@@ -26,10 +26,34 @@ type SendOpts struct {
 	// another request fails with ErrIdempotencyKeyReused. At most 255 printable
 	// characters. Defaults to none.
 	IdempotencyKey string
+	// MessageID is the WhatsApp message ID to send under, chosen by the caller
+	// so that it can be stored before the send (a campaign records it with its
+	// recipient) and a send repeated after a crash goes out under the same ID.
+	// 8 to 64 upper-case letters and digits; [NewMessageID] makes one of the
+	// shape WhatsApp uses. With an IdempotencyKey, a repeated send returns the
+	// first one's message; without one, an ID this session has stored already
+	// fails with ErrDuplicateMessageID. Defaults to a new random ID.
+	MessageID string
 }
 
 // MaxIdempotencyKeyLength is the longest accepted idempotency key.
 const MaxIdempotencyKeyLength = 255
+
+// NewMessageID returns a new random message ID of the shape WhatsApp Web uses,
+// for SendOpts.MessageID.
+func NewMessageID() string { return newMessageID() }
+
+func validateMessageID(id string) error {
+	if len(id) < 8 || len(id) > 64 {
+		return fieldErr(ErrInvalidMessage, "message_id", "must be 8 to 64 characters long")
+	}
+	for _, r := range id {
+		if (r < '0' || r > '9') && (r < 'A' || r > 'Z') {
+			return fieldErr(ErrInvalidMessage, "message_id", "may hold only upper-case letters A-Z and digits")
+		}
+	}
+	return nil
+}
 
 func newMessageID() string {
 	// The shape WhatsApp Web uses (and whatsmeow's GenerateMessageID): "3EB0"
@@ -61,38 +85,60 @@ func (c *Core) Send(ctx context.Context, sessionID, chat string, content Content
 }
 
 func (c *Core) send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
-	s, jid, key, err := c.prepareSend(ctx, sessionID, chat, opts)
+	req, err := c.prepareSend(ctx, sessionID, chat, opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.checkContent(content); err != nil {
 		return nil, err
 	}
-	hash, err := contentRequestHash(s.id, jid, content)
+	if req.hash, err = contentRequestHash(req.s.id, req.jid, content); err != nil {
+		return nil, err
+	}
+	return c.sendPrepared(ctx, req, content)
+}
+
+// sendRequest is a send's resolved session, chat and options.
+type sendRequest struct {
+	s    *session
+	jid  string
+	key  string // idempotency key, or ""
+	id   string // caller-chosen message ID, or ""
+	hash string // the request's fingerprint, set by the caller of prepareSend
+}
+
+// prepareSend resolves the session, the chat and the options of a send.
+func (c *Core) prepareSend(ctx context.Context, sessionID, chat string, opts *SendOpts) (*sendRequest, error) {
+	s, err := c.session(ctx, sessionID)
 	if err != nil {
 		return nil, err
 	}
-	return c.sendPrepared(ctx, s, jid, content, key, hash)
-}
-
-// prepareSend resolves the session, the chat and the idempotency key of a send.
-func (c *Core) prepareSend(ctx context.Context, sessionID, chat string, opts *SendOpts) (*session, string, string, error) {
-	s, err := c.session(ctx, sessionID)
-	if err != nil {
-		return nil, "", "", err
-	}
 	jid, err := NormalizeChat(chat)
 	if err != nil {
-		return nil, "", "", err
+		return nil, err
 	}
-	var key string
+	req := &sendRequest{s: s, jid: jid}
 	if opts != nil {
-		key = opts.IdempotencyKey
-		if err := validateIdempotencyKey(key); err != nil {
-			return nil, "", "", err
+		req.key, req.id = opts.IdempotencyKey, opts.MessageID
+		if err := validateIdempotencyKey(req.key); err != nil {
+			return nil, err
+		}
+		if req.id != "" {
+			if err := validateMessageID(req.id); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return s, jid, key, nil
+	return req, nil
+}
+
+// fingerprint returns the request hash of a send: its content's hash, bound
+// to the caller-chosen message ID when there is one.
+func (r *sendRequest) fingerprint(contentHash string) string {
+	if r.id == "" {
+		return contentHash
+	}
+	return sha256Hex([]byte(contentHash + "|message_id=" + r.id))
 }
 
 // checkContent validates outbound content and the media size limit.
@@ -109,7 +155,8 @@ func (c *Core) checkContent(content Content) error {
 // sendPrepared stores and sends validated content, or returns the message an
 // earlier send with the same idempotency key made. hash fingerprints the
 // request (see contentRequestHash).
-func (c *Core) sendPrepared(ctx context.Context, s *session, jid string, content Content, key, hash string) (*Message, error) {
+func (c *Core) sendPrepared(ctx context.Context, req *sendRequest, content Content) (*Message, error) {
+	s, jid, key, hash := req.s, req.jid, req.key, req.fingerprint(req.hash)
 	if key != "" {
 		if prev, err := c.replay(ctx, s, key, hash); err == nil || !errors.Is(err, ErrMessageNotFound) {
 			return prev, err
@@ -131,13 +178,20 @@ func (c *Core) sendPrepared(ctx context.Context, s *session, jid string, content
 		return nil, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 	}
 	now := c.now().UTC()
-	row := &store.Message{SessionID: s.key, Chat: jid, ID: newMessageID(), TenantID: s.tenant, Direction: store.DirectionOut,
+	id := req.id
+	if id == "" {
+		id = newMessageID()
+	}
+	row := &store.Message{SessionID: s.key, Chat: jid, ID: id, TenantID: s.tenant, Direction: store.DirectionOut,
 		Type: string(content.ContentType()), Content: string(data), Status: string(StatusPending), IdempotencyKey: key,
 		Time: now, CreatedAt: now, UpdatedAt: now}
 	if key != "" {
 		row.RequestHash = hash
 	}
 	if !s.claim(row.ID) {
+		if req.id != "" {
+			return nil, fmt.Errorf("%w: %s is being sent already", ErrDuplicateMessageID, row.ID)
+		}
 		return nil, fmt.Errorf("waqtor: message ID collision")
 	}
 	defer s.release(row.ID)
@@ -151,8 +205,14 @@ func (c *Core) sendPrepared(ctx context.Context, s *session, jid string, content
 		return nil
 	})
 	if errors.Is(err, store.ErrDuplicate) && key != "" {
-		// A concurrent send with the same key won the race.
-		return c.replay(ctx, s, key, hash)
+		// A concurrent send with the same key won the race (or, with a
+		// caller-chosen ID, the ID is taken: replay tells which).
+		if prev, rerr := c.replay(ctx, s, key, hash); !errors.Is(rerr, ErrMessageNotFound) {
+			return prev, rerr
+		}
+	}
+	if errors.Is(err, store.ErrDuplicate) && req.id != "" {
+		return nil, fmt.Errorf("%w: %s", ErrDuplicateMessageID, row.ID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: store message: %w", ErrDatabase, err)

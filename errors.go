@@ -53,6 +53,10 @@ var (
 	// ErrIdempotencyKeyReused reports a send whose idempotency key was first used
 	// for a different request (another chat, content or media). Nothing was sent.
 	ErrIdempotencyKeyReused = errors.New("waqtor: idempotency key reused with a different request")
+	// ErrDuplicateMessageID reports a send with a caller-chosen message ID
+	// (SendOpts.MessageID) that this session has used already, without the
+	// idempotency key that would make it a replay. Nothing was sent.
+	ErrDuplicateMessageID = errors.New("waqtor: message ID already used")
 	// ErrMediaUnavailable reports media whose bytes cannot be had: media this
 	// session sent (the Core does not keep sent bytes once WhatsApp has them; the
 	// sender has them), or media WhatsApp no longer holds.

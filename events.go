@@ -25,7 +25,8 @@ const (
 
 // AllKinds returns every event kind, sorted.
 func AllKinds() []EventKind {
-	return []EventKind{KindMessageDelivered, KindMessageEdited, KindMessageFailed, KindMessageRead, KindMessageReceived,
+	return []EventKind{KindCampaignCancelled, KindCampaignCompleted, KindCampaignFailed, KindCampaignPaused,
+		KindCampaignProgress, KindMessageDelivered, KindMessageEdited, KindMessageFailed, KindMessageRead, KindMessageReceived,
 		KindMessageRevoked, KindMessageSent, KindPluginStatus, KindSessionQR, KindSessionStatus, KindWebhookEndpointDisabled, KindWebhookTest}
 }
 
@@ -259,6 +260,16 @@ func newEvent(k EventKind) Event {
 		return &MessageRevoked{}
 	case KindPluginStatus:
 		return &PluginStatus{}
+	case KindCampaignCancelled:
+		return &CampaignCancelled{}
+	case KindCampaignCompleted:
+		return &CampaignCompleted{}
+	case KindCampaignFailed:
+		return &CampaignFailed{}
+	case KindCampaignPaused:
+		return &CampaignPaused{}
+	case KindCampaignProgress:
+		return &CampaignProgress{}
 	case KindWebhookEndpointDisabled:
 		return &WebhookEndpointDisabled{}
 	case KindWebhookTest:

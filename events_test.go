@@ -22,6 +22,7 @@ func sampleEvents() []waqtor.Event {
 	media := msg
 	media.Content = &waqtor.Media{Kind: waqtor.ContentVideo, MIME: "video/mp4", Size: 10, Ref: json.RawMessage(`{"k":1}`)}
 	revoked := msg
+	counts := waqtor.CampaignCounts{Total: 10, Pending: 2, Sent: 5, Delivered: 4, Read: 3, Failed: 1, Skipped: 2}
 	revoked.Revoked, revoked.RevokedAt = true, time.Date(2026, 5, 1, 11, 5, 0, 0, time.UTC)
 	return []waqtor.Event{
 		&waqtor.SessionQR{EventMeta: meta("e1"), Code: "2@abc", Expires: time.Date(2026, 5, 1, 12, 1, 0, 0, time.UTC)},
@@ -37,6 +38,13 @@ func sampleEvents() []waqtor.Event {
 		&waqtor.WebhookEndpointDisabled{EventMeta: meta("e8"), EndpointID: "ep_1", Reason: "gone", URL: "https://example.com/hook"},
 		&waqtor.WebhookTest{EventMeta: meta("e9"), EndpointID: "ep_1", Message: "test"},
 		&waqtor.PluginStatus{EventMeta: meta("e10"), Plugin: "echo", State: waqtor.PluginRunning, Previous: waqtor.PluginStarting, PID: 42, Restarts: 1},
+		&waqtor.CampaignProgress{EventMeta: meta("e13"), CampaignID: "cmp_1", Name: "Eid offers", State: "running",
+			Counts: counts, ETA: time.Date(2026, 5, 1, 13, 0, 0, 0, time.UTC), Sent: 5, Total: 10, Failed: 1},
+		&waqtor.CampaignPaused{EventMeta: meta("e14"), CampaignID: "cmp_1", Counts: counts, Reason: "session_banned",
+			Session: "main", ResumeAt: time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)},
+		&waqtor.CampaignCompleted{EventMeta: meta("e15"), CampaignID: "cmp_1", Counts: counts, Name: "Eid offers"},
+		&waqtor.CampaignFailed{EventMeta: meta("e16"), CampaignID: "cmp_1", Counts: counts, Reason: "no sessions"},
+		&waqtor.CampaignCancelled{EventMeta: meta("e17"), CampaignID: "cmp_1", Counts: counts, Reason: "typo"},
 	}
 }
 

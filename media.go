@@ -59,20 +59,19 @@ func (c *Core) SendMedia(ctx context.Context, session, chat string, p *MediaPara
 		return nil, err
 	}
 	defer c.ops.done()
-	s, jid, key, err := c.prepareSend(ctx, session, chat, opts)
+	req, err := c.prepareSend(ctx, session, chat, opts)
 	if err != nil {
 		return nil, err
 	}
 	if p == nil {
 		return nil, fieldErr(ErrInvalidMessage, "media", "is required")
 	}
-	hash, err := mediaRequestHash(s.id, jid, p)
-	if err != nil {
+	if req.hash, err = mediaRequestHash(req.s.id, req.jid, p); err != nil {
 		return nil, err
 	}
-	if key != "" {
+	if req.key != "" {
 		// Before loading: a replay must not read the file or fetch the URL again.
-		if prev, err := c.replay(ctx, s, key, hash); err == nil || !errors.Is(err, ErrMessageNotFound) {
+		if prev, err := c.replay(ctx, req.s, req.key, req.fingerprint(req.hash)); err == nil || !errors.Is(err, ErrMessageNotFound) {
 			return prev, err
 		}
 	}
@@ -83,7 +82,7 @@ func (c *Core) SendMedia(ctx context.Context, session, chat string, p *MediaPara
 	if err := c.checkContent(m); err != nil {
 		return nil, err
 	}
-	return c.sendPrepared(ctx, s, jid, m, key, hash)
+	return c.sendPrepared(ctx, req, m)
 }
 
 func (c *Core) loadMedia(ctx context.Context, p *MediaParams) (*Media, error) {

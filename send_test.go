@@ -505,3 +505,42 @@ func TestReceiptOvertakingSendKeepsEventOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, evs, 1, "message.sent is logged once")
 }
+
+// TestSendCallerChosenMessageID: a send goes out under the ID the caller
+// chose; the same ID and key again is a replay that sends nothing; the ID
+// without the key, or the key with another ID, is refused and sends nothing;
+// a malformed ID is refused before anything is stored.
+func TestSendCallerChosenMessageID(t *testing.T) {
+	t.Parallel()
+	kinds(t, func(t *testing.T, kind dbtest.Kind) {
+		ctx := context.Background()
+		b := setup(t, kind)
+		id := waqtor.NewMessageID()
+		opts := &waqtor.SendOpts{IdempotencyKey: "cmp-1-7", MessageID: id}
+		m, err := b.core.SendText(ctx, "main", peer, "hello", opts)
+		require.NoError(t, err)
+		require.Equal(t, id, m.ID)
+		again, err := b.core.SendText(ctx, "main", peer, "hello", opts)
+		require.NoError(t, err)
+		require.Equal(t, id, again.ID)
+		require.Equal(t, []string{id}, sentIDs(b))
+
+		_, err = b.core.SendText(ctx, "main", peer, "hello", &waqtor.SendOpts{MessageID: id})
+		require.ErrorIs(t, err, waqtor.ErrDuplicateMessageID)
+		_, err = b.core.SendText(ctx, "main", peer, "hello", &waqtor.SendOpts{IdempotencyKey: "other", MessageID: id})
+		require.ErrorIs(t, err, waqtor.ErrDuplicateMessageID)
+		_, err = b.core.SendText(ctx, "main", peer, "hello", &waqtor.SendOpts{IdempotencyKey: "cmp-1-7", MessageID: waqtor.NewMessageID()})
+		require.ErrorIs(t, err, waqtor.ErrIdempotencyKeyReused)
+		for _, bad := range []string{"short", "3eb0lowercase1234", "3EB0-DASHES-1234", strings.Repeat("A", 65)} {
+			_, err = b.core.SendText(ctx, "main", peer, "hello", &waqtor.SendOpts{MessageID: bad})
+			require.ErrorIs(t, err, waqtor.ErrInvalidMessage, bad)
+			var fe *waqtor.FieldError
+			require.ErrorAs(t, err, &fe)
+			require.Equal(t, "message_id", fe.Field)
+		}
+		require.Equal(t, []string{id}, sentIDs(b), "nothing else was sent")
+		res, err := b.core.Messages(ctx, &waqtor.MessageListParams{Session: "main", Chat: peer, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, res.Messages, 1, "nothing else was stored")
+	})
+}

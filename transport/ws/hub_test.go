@@ -224,7 +224,7 @@ func TestFrameErrors(t *testing.T) {
 		"no type":       `{"topics":["*"]}`,
 		"unknown field": `{"type":"ping","x":1}`,
 		"wrong type":    `{"type":"subscribe","topics":"*"}`,
-		"bad topic":     `{"type":"subscribe","topics":["campaign.*"]}`,
+		"bad topic":     `{"type":"subscribe","topics":["smartbot.*"]}`,
 		"long string":   `{"type":"subscribe","topics":["` + strings.Repeat("a", 60) + `"]}`,
 		"ping fields":   `{"type":"ping","topics":["*"]}`,
 		"bad after":     `{"type":"unsubscribe","topics":["*"],"after":1}`,
