@@ -171,6 +171,11 @@ func TenantFrom(ctx context.Context) (string, bool) {
 	return t, ok
 }
 
+// Tenant returns the tenant ctx acts in: the one [WithTenant] stored, or
+// Config.DefaultTenant. Feature packages (campaigns, webhooks) use it to own
+// what they create.
+func (c *Core) Tenant(ctx context.Context) string { return c.tenantOf(ctx) }
+
 // tenantOf returns the tenant session IDs are resolved in for ctx.
 func (c *Core) tenantOf(ctx context.Context) string {
 	if t, ok := TenantFrom(ctx); ok {

@@ -1,0 +1,308 @@
+package campaign
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/internal/store"
+)
+
+// followedKinds are the events that move campaigns and their recipients.
+var followedKinds = []waqtor.EventKind{waqtor.KindMessageDelivered, waqtor.KindMessageFailed, waqtor.KindMessageRead,
+	waqtor.KindMessageReceived, waqtor.KindMessageSent, waqtor.KindSessionStatus}
+
+// follow reads the Core's event log through the service's cursor and applies
+// each batch, with the new cursor position, in one transaction: a recipient's
+// state and its campaign's counts move together, exactly once.
+func (s *Service) follow(ctx context.Context, cur *waqtor.Cursor) {
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		evs, err := cur.Next(ctx, 500)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, waqtor.ErrStopped) {
+				return
+			}
+			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			s.logger.WarnContext(ctx, "Campaign runner cannot read the event log", slog.Any("error", err))
+			s.sleep(ctx, backoff, nil)
+			continue
+		}
+		for ctx.Err() == nil {
+			err := s.apply(ctx, evs)
+			if err == nil {
+				backoff = 0
+				break
+			}
+			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			s.logger.WarnContext(ctx, "Campaign runner failed to apply events; retrying", slog.Int("events", len(evs)),
+				slog.Any("error", err))
+			s.sleep(ctx, backoff, nil)
+		}
+	}
+}
+
+// batch collects what a transaction changes per campaign.
+type batch struct {
+	camps map[string]*campaignChange
+	order []string
+}
+
+type campaignChange struct {
+	delta    countDelta
+	outcomes []bool // send outcomes in order, true when failed
+	pause    *pauseCause
+}
+
+type pauseCause struct {
+	reason, detail, session string
+	resumeAt                time.Time
+}
+
+func (b *batch) of(id string) *campaignChange {
+	if b.camps == nil {
+		b.camps = map[string]*campaignChange{}
+	}
+	o := b.camps[id]
+	if o == nil {
+		o = &campaignChange{}
+		b.camps[id] = o
+		b.order = append(b.order, id)
+	}
+	return o
+}
+
+// apply applies a batch of events and moves the cursor past it.
+func (s *Service) apply(ctx context.Context, evs []waqtor.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	now := s.now()
+	var touched []string
+	err := s.inTx(ctx, func(tx *sql.Tx, em *emitter) error {
+		b := &batch{}
+		for _, e := range evs {
+			m := e.Meta()
+			var err error
+			switch e := e.(type) {
+			case *waqtor.MessageSent:
+				err = s.advance(ctx, tx, b, m, e.Message.ID, RecipientSent, e.Message.Time, "")
+			case *waqtor.MessageFailed:
+				err = s.advance(ctx, tx, b, m, e.Message.ID, RecipientFailed, m.Time, e.Error)
+			case *waqtor.MessageDelivered:
+				err = s.advance(ctx, tx, b, m, e.MessageID, RecipientDelivered, m.Time, "")
+			case *waqtor.MessageRead:
+				err = s.advance(ctx, tx, b, m, e.MessageID, RecipientRead, m.Time, "")
+			case *waqtor.MessageReceived:
+				err = s.reply(ctx, tx, m, &e.Message, now)
+			case *waqtor.SessionStatus:
+				err = s.sessionChanged(ctx, tx, b, m, e)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := s.applyBatch(ctx, tx, em, b); err != nil {
+			return err
+		}
+		touched = b.order
+		return store.SetCursor(ctx, s.db.st.Q(tx), s.cfg.CursorName, evs[len(evs)-1].Meta().Seq, now)
+	})
+	if err != nil {
+		return err
+	}
+	s.markDirty(touched...)
+	return nil
+}
+
+// advance moves the recipient a message was sent to, never backwards.
+func (s *Service) advance(ctx context.Context, tx *sql.Tx, b *batch, m *waqtor.EventMeta, msgID string, to RecipientState, at time.Time, detail string) error {
+	id, rr, err := s.db.messageRecipient(ctx, tx, msgID)
+	if err != nil || rr == nil {
+		return err
+	}
+	if rr.r.Session != m.Session {
+		return nil
+	}
+	if cr, err := s.db.getCampaign(ctx, tx, m.Tenant, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	} else if cr == nil {
+		return nil
+	}
+	from := rr.r.State
+	switch {
+	case to == RecipientFailed && from.level() != 0:
+		return nil
+	case to != RecipientFailed && (from.level() < 0 || to.level() <= from.level()):
+		return nil
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	sets := "state = $1, claim_until = 0, updated_at = $2"
+	args := []any{string(to), micros(s.now())}
+	stamp := func(col string, cond bool) {
+		if cond {
+			args = append(args, micros(at))
+			sets += ", " + col + " = $" + itoa(len(args))
+		}
+	}
+	stamp("sent_at", to.level() >= 1 && rr.r.SentAt.IsZero())
+	stamp("delivered_at", to.level() >= 2 && rr.r.DeliveredAt.IsZero())
+	stamp("read_at", to.level() >= 3 && rr.r.ReadAt.IsZero())
+	if to == RecipientFailed {
+		args = append(args, ReasonSendFailed, truncate(detail, 500))
+		sets += ", reason = $" + itoa(len(args)-1) + ", detail = $" + itoa(len(args))
+	}
+	args = append(args, id, rr.r.Seq, string(from))
+	n := len(args)
+	res, err := tx.ExecContext(ctx, `UPDATE waqtor_campaign_recipients SET `+sets+` WHERE campaign_id = $`+itoa(n-2)+
+		` AND seq = $`+itoa(n-1)+` AND state = $`+itoa(n), args...)
+	if err != nil {
+		return err
+	}
+	if k, err := res.RowsAffected(); err != nil || k != 1 {
+		return err
+	}
+	o := b.of(id)
+	if to == RecipientFailed {
+		o.delta.pending--
+		o.delta.failed++
+		o.outcomes = append(o.outcomes, true)
+		return nil
+	}
+	if from.level() == 0 {
+		o.delta.pending--
+		o.outcomes = append(o.outcomes, false)
+	}
+	for lvl, c := range []*int64{&o.delta.sent, &o.delta.delivered, &o.delta.read} {
+		if from.level() < lvl+1 && to.level() >= lvl+1 {
+			*c++
+		}
+	}
+	return nil
+}
+
+// reply records an inbound message as a reply to the campaigns that sent to
+// its author within the reply window.
+func (s *Service) reply(ctx context.Context, tx *sql.Tx, m *waqtor.EventMeta, msg *waqtor.Message, now time.Time) error {
+	if msg.FromMe || msg.IsGroup {
+		return nil
+	}
+	phone := msg.Sender.Phone
+	if phone == "" {
+		phone = msg.Chat.Phone
+	}
+	if phone == "" {
+		return nil
+	}
+	at := msg.Time
+	if at.IsZero() {
+		at = now
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE waqtor_campaign_recipients SET replied_at = $1
+		WHERE phone = $2 AND sent_at > $3 AND sent_at <= $1 AND replied_at = 0 AND session_id = $4
+		AND campaign_id IN (SELECT id FROM waqtor_campaigns WHERE tenant_id = $5)`,
+		micros(at), phone, micros(at.Add(-s.cfg.ReplyWindow)), m.Session, m.Tenant)
+	return err
+}
+
+// sessionChanged pauses the running campaigns of a session that logged out
+// or was banned.
+func (s *Service) sessionChanged(ctx context.Context, tx *sql.Tx, b *batch, m *waqtor.EventMeta, e *waqtor.SessionStatus) error {
+	var cause pauseCause
+	switch e.State {
+	case waqtor.StateBanned:
+		cause = pauseCause{reason: "session_banned", detail: "session " + m.Session + " is temporarily banned", session: m.Session,
+			resumeAt: e.BanExpires}
+	case waqtor.StateLoggedOut:
+		cause = pauseCause{reason: "session_logged_out", detail: "session " + m.Session + " logged out", session: m.Session}
+	default:
+		return nil
+	}
+	rows, err := s.db.campaignsIn(ctx, tx, StateRunning, StateScheduled)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.c.Tenant == m.Tenant && slices.Contains(r.c.Sessions, m.Session) {
+			c := cause
+			b.of(r.c.ID).pause = &c
+		}
+	}
+	return nil
+}
+
+// applyBatch writes a batch's counts and failure windows, and moves the
+// campaigns it concerns: auto-pause, completion.
+func (s *Service) applyBatch(ctx context.Context, tx *sql.Tx, em *emitter, b *batch) error {
+	now := s.now()
+	for _, id := range b.order {
+		o := b.camps[id]
+		if err := s.db.addCounts(ctx, tx, id, o.delta, now); err != nil {
+			return err
+		}
+		if len(o.outcomes) == 0 && o.pause == nil && o.delta.pending == 0 {
+			continue
+		}
+		r, err := s.db.lockCampaign(ctx, tx, "", id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		p := r.c.Pacing.WithDefaults()
+		if len(o.outcomes) > 0 {
+			recent := r.recent
+			for _, failed := range o.outcomes {
+				recent += map[bool]string{true: "1", false: "0"}[failed]
+			}
+			if len(recent) > p.FailureWindow {
+				recent = recent[len(recent)-p.FailureWindow:]
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_campaigns SET recent = $1 WHERE id = $2`, recent, id); err != nil {
+				return err
+			}
+			failed := strings.Count(recent, "1")
+			if o.pause == nil && r.c.State == StateRunning && len(recent) >= p.FailureWindow &&
+				float64(failed) > p.MaxFailureRate*float64(len(recent)) {
+				o.pause = &pauseCause{reason: "failure_rate",
+					detail: itoa(failed) + " of the last " + itoa(len(recent)) + " sends failed"}
+			}
+		}
+		switch {
+		case o.pause != nil && (r.c.State == StateRunning || r.c.State == StateScheduled):
+			resume := time.Time{}
+			if o.pause.reason == "session_banned" && p.ResumeAfterBan {
+				resume = o.pause.resumeAt
+			}
+			if _, err := s.transition(ctx, tx, em, r, StatePaused, o.pause.reason, o.pause.detail, o.pause.session, resume); err != nil {
+				return err
+			}
+		case r.c.State == StateRunning && r.c.Counts.Pending == 0:
+			if _, err := s.transition(ctx, tx, em, r, StateCompleted, "done", "", "", time.Time{}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func jsonUnmarshal(s string, v any) error {
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return dbErr(err)
+	}
+	return nil
+}
