@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"iter"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
-	"log/slog"
 
 	"github.com/waqtor/waqtor"
 )
@@ -584,4 +584,3 @@ func (s *Service) transition(ctx context.Context, tx *sql.Tx, em *emitter, r *ro
 		slog.String("to", string(to)), slog.String("reason", reason))
 	return &c, nil
 }
-

@@ -527,4 +527,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-

@@ -452,4 +452,3 @@ func (d *db) putSenderState(ctx context.Context, q querier, key string, st Sende
 // sessionKey is a sender's key in waqtor_campaign_senders: pacing state
 // belongs to a WhatsApp account, whatever campaign sends through it.
 func sessionKey(tenant, session string) string { return tenant + "/" + session }
-

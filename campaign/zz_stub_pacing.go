@@ -12,16 +12,16 @@ type Duration time.Duration
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
 type Pacing struct {
-	MinInterval    Duration `json:"min_interval"`
-	MaxInterval    Duration `json:"max_interval"`
-	DailyCap       int      `json:"daily_cap"`
-	Typing         bool     `json:"typing"`
-	BatchSize      int      `json:"batch_size"`
-	BatchPause     Duration `json:"batch_pause"`
-	FailureWindow  int      `json:"failure_window"`
-	MaxFailureRate float64  `json:"max_failure_rate"`
-	ResumeAfterBan bool     `json:"resume_after_ban"`
-	Unpaced        bool     `json:"unpaced"`
+	MinInterval    Duration   `json:"min_interval"`
+	MaxInterval    Duration   `json:"max_interval"`
+	DailyCap       int        `json:"daily_cap"`
+	Typing         bool       `json:"typing"`
+	BatchSize      int        `json:"batch_size"`
+	BatchPause     Duration   `json:"batch_pause"`
+	FailureWindow  int        `json:"failure_window"`
+	MaxFailureRate float64    `json:"max_failure_rate"`
+	ResumeAfterBan bool       `json:"resume_after_ban"`
+	Unpaced        bool       `json:"unpaced"`
 	QuietHours     QuietHours `json:"quiet_hours"`
 }
 
