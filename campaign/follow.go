@@ -122,24 +122,41 @@ func (s *Service) apply(ctx context.Context, evs []waqtor.Event) error {
 	return nil
 }
 
+// Hot queries of the follower, prepared once on SQLite.
+const (
+	qMessageRecipient = `SELECT r.campaign_id, c.tenant_id, r.seq, r.state, r.session_id, r.sent_at
+		FROM waqtor_campaign_recipients r JOIN waqtor_campaigns c ON c.id = r.campaign_id WHERE r.message_id = $1`
+	// qAdvance moves a recipient up the sent → delivered → read line; $3
+	// stamps sent_at when it was not yet (a delivered receipt may come first).
+	qAdvance = `UPDATE waqtor_campaign_recipients SET state = $1, claim_until = 0, updated_at = $2,
+		sent_at = CASE WHEN sent_at = 0 THEN $3 ELSE sent_at END,
+		delivered_at = CASE WHEN $4 = 1 AND delivered_at = 0 THEN $3 ELSE delivered_at END,
+		read_at = CASE WHEN $5 = 1 AND read_at = 0 THEN $3 ELSE read_at END
+		WHERE campaign_id = $6 AND seq = $7 AND state = $8`
+	qFail = `UPDATE waqtor_campaign_recipients SET state = 'failed', claim_until = 0, updated_at = $1, reason = $2,
+		detail = $3 WHERE campaign_id = $4 AND seq = $5 AND state = $6`
+)
+
+func hotQueries() []string { return []string{qMessageRecipient, qAdvance, qFail} }
+
 // advance moves the recipient a message was sent to, never backwards.
 func (s *Service) advance(ctx context.Context, tx *sql.Tx, b *batch, m *waqtor.EventMeta, msgID string, to RecipientState, at time.Time, detail string) error {
-	id, rr, err := s.db.messageRecipient(ctx, tx, msgID)
-	if err != nil || rr == nil {
-		return err
-	}
-	if rr.r.Session != m.Session {
+	q := s.db.st.Q(tx)
+	var (
+		id, tenant, session string
+		seq, sentAt         int64
+		from                RecipientState
+	)
+	err := q.QueryRowContext(ctx, qMessageRecipient, msgID).Scan(&id, &tenant, &seq, &from, &session, &sentAt)
+	if isNoRows(err) {
 		return nil
 	}
-	if cr, err := s.db.getCampaign(ctx, tx, m.Tenant, id); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
+	if err != nil {
 		return err
-	} else if cr == nil {
+	}
+	if tenant != m.Tenant || session != m.Session {
 		return nil
 	}
-	from := rr.r.State
 	switch {
 	case to == RecipientFailed && from.level() != 0:
 		return nil
@@ -149,25 +166,13 @@ func (s *Service) advance(ctx context.Context, tx *sql.Tx, b *batch, m *waqtor.E
 	if at.IsZero() {
 		at = s.now()
 	}
-	sets := "state = $1, claim_until = 0, updated_at = $2"
-	args := []any{string(to), micros(s.now())}
-	stamp := func(col string, cond bool) {
-		if cond {
-			args = append(args, micros(at))
-			sets += ", " + col + " = $" + itoa(len(args))
-		}
-	}
-	stamp("sent_at", to.level() >= 1 && rr.r.SentAt.IsZero())
-	stamp("delivered_at", to.level() >= 2 && rr.r.DeliveredAt.IsZero())
-	stamp("read_at", to.level() >= 3 && rr.r.ReadAt.IsZero())
+	var res sql.Result
 	if to == RecipientFailed {
-		args = append(args, ReasonSendFailed, truncate(detail, 500))
-		sets += ", reason = $" + itoa(len(args)-1) + ", detail = $" + itoa(len(args))
+		res, err = q.ExecContext(ctx, qFail, micros(s.now()), ReasonSendFailed, truncate(detail, 500), id, seq, string(from))
+	} else {
+		res, err = q.ExecContext(ctx, qAdvance, string(to), micros(s.now()), micros(at), boolInt(to.level() >= 2),
+			boolInt(to.level() >= 3), id, seq, string(from))
 	}
-	args = append(args, id, rr.r.Seq, string(from))
-	n := len(args)
-	res, err := tx.ExecContext(ctx, `UPDATE waqtor_campaign_recipients SET `+sets+` WHERE campaign_id = $`+itoa(n-2)+
-		` AND seq = $`+itoa(n-1)+` AND state = $`+itoa(n), args...)
 	if err != nil {
 		return err
 	}

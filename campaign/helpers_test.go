@@ -105,13 +105,25 @@ func waitFor(t testing.TB, cond func() bool) {
 func (b *testBundle) waitState(t testing.TB, id string, want campaign.State) *campaign.Campaign {
 	t.Helper()
 	var c *campaign.Campaign
-	waitFor(t, func() bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
 		var err error
 		c, err = b.svc.Get(context.Background(), id)
 		require.NoError(t, err)
-		return c.State == want
-	})
-	return c
+		if c.State == want {
+			return c
+		}
+		if time.Now().After(deadline) {
+			for _, st := range []campaign.RecipientState{campaign.RecipientSending, campaign.RecipientPending} {
+				l, _ := b.svc.Recipients(context.Background(), id, &campaign.RecipientListParams{State: st, Limit: 5})
+				for _, r := range l.Recipients {
+					t.Logf("%s recipient %+v", st, *r)
+				}
+			}
+			t.Fatalf("campaign %s is %s (%s), not %s; counts %+v", id, c.State, c.StateReason, want, c.Counts)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // unpaced sends as fast as the engine takes them: for tests, never for

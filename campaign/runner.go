@@ -179,14 +179,14 @@ func (s *Service) runSender(ctx context.Context, snd *sender) {
 		sent := false
 		for i := range camps {
 			c := camps[(turn+i)%len(camps)]
-			cl, w, err := s.claim(ctx, c, snd)
+			cls, w, err := s.claim(ctx, c, snd)
 			if err != nil {
 				if !fail("Campaign claim failed", err) {
 					return
 				}
 				break
 			}
-			if cl == nil {
+			if len(cls) == 0 {
 				if w > 0 && (wait < 0 || w < wait) {
 					wait = w
 				}
@@ -194,7 +194,9 @@ func (s *Service) runSender(ctx context.Context, snd *sender) {
 			}
 			backoff = 0
 			turn = (turn + i + 1) % len(camps)
-			s.sendClaimed(ctx, c, snd, cl)
+			for _, cl := range cls {
+				s.sendClaimed(ctx, c, snd, cl)
+			}
 			sent = true
 			break
 		}
@@ -232,6 +234,7 @@ type claimed struct {
 	messageID string
 	content   *rendered
 	pacing    *Pacing
+	fresh     bool // claimed from pending, not a resumed claim
 }
 
 // idempotencyKey is the Core idempotency key of a recipient's send.
@@ -247,110 +250,35 @@ const claimCandidates = 32
 // and the sender's pacing state records the send, all in one transaction,
 // before anything is sent. It returns nil and how long to wait when pacing,
 // quiet hours or an empty queue hold the campaign back.
-func (s *Service) claim(ctx context.Context, c *Campaign, snd *sender) (*claimed, time.Duration, error) {
+func (s *Service) claim(ctx context.Context, c *Campaign, snd *sender) ([]*claimed, time.Duration, error) {
 	p := c.Pacing.WithDefaults()
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {
 		loc = time.UTC
 	}
 	now := s.now()
-	st, err := s.db.senderState(ctx, s.db.sql, snd.key())
-	if err != nil {
-		return nil, 0, dbErr(err)
+	limit := 1
+	if p.Unpaced {
+		// Nothing to pace: claim a few at once to spare transactions.
+		limit = unpacedClaim
+	} else {
+		st, err := s.db.senderState(ctx, s.db.sql, snd.key())
+		if err != nil {
+			return nil, 0, dbErr(err)
+		}
+		if at, _ := p.Next(st, now, loc); at.After(now) {
+			return nil, at.Sub(now), nil
+		}
 	}
-	if at, _ := p.Next(st, now, loc); at.After(now) {
-		return nil, at.Sub(now), nil
-	}
-	cands, err := s.candidates(ctx, c.ID, snd.session, now)
-	if err != nil {
-		return nil, 0, dbErr(err)
-	}
-	if len(cands) == 0 {
-		return nil, 0, nil
-	}
-	k, err := compileContent(&c.Content)
+	k, err := s.compiled(c)
 	if err != nil {
 		return nil, 0, err
 	}
-	wait := time.Duration(-1)
-	for _, rr := range cands {
-		if p.QuietHours.Zone == "recipient" || rr.r.State == RecipientPending {
-			zone := loc
-			if p.QuietHours.Zone == "recipient" {
-				zone = RecipientZone(rr.r.Phone, rr.r.Variables, loc)
-			}
-			if quiet, until := p.Quiet(now, zone); quiet {
-				if w := until.Sub(now); wait < 0 || w < wait {
-					wait = w
-				}
-				continue
-			}
-		}
-		if rr.r.State == RecipientPending {
-			if skip, err := s.optedOut(ctx, c, rr); err != nil {
-				return nil, 0, err
-			} else if skip {
-				continue
-			}
-		}
-		cl, ok, err := s.claimOne(ctx, c, snd, p, loc, k, rr, now)
-		if err != nil || ok {
-			return cl, 0, err
-		}
-	}
-	if wait < 0 {
-		wait = 0
-	}
-	return nil, wait, nil
-}
-
-// candidates returns the recipients a sender may claim: first its own
-// claims whose lease ran out (sends interrupted by a crash), then pending
-// ones, in order.
-func (s *Service) candidates(ctx context.Context, id, session string, now time.Time) ([]*recipientRow, error) {
-	var out []*recipientRow
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`SELECT ` + recipientCols + ` FROM waqtor_campaign_recipients WHERE campaign_id = $1 AND state = 'sending'
-			AND session_id = $2 AND claim_until < $3 ORDER BY seq LIMIT $4`, []any{id, session, micros(now), claimCandidates}},
-		{`SELECT ` + recipientCols + ` FROM waqtor_campaign_recipients WHERE campaign_id = $1 AND state = 'pending'
-			ORDER BY seq LIMIT $2`, []any{id, claimCandidates}},
-	} {
-		rows, err := s.db.sql.QueryContext(ctx, q.sql, q.args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			rr, err := scanRecipient(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, rr)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, err
-		}
-		if len(out) > 0 {
-			return out, nil
-		}
-	}
-	return out, nil
-}
-
-// claimOne claims one candidate; ok is false when another sender took it.
-func (s *Service) claimOne(ctx context.Context, c *Campaign, snd *sender, p *Pacing, loc *time.Location, k *compiled, rr *recipientRow, now time.Time) (*claimed, bool, error) {
-	msgID, content := rr.r.MessageID, rr.rendered
-	if rr.r.State == RecipientPending || msgID == "" || content == "" {
-		msgID = waqtor.NewMessageID()
-		seed := s.rand64()
-		content = mustJSON(k.render(mergeVars(c.Variables, rr.r.Variables, rr.r.Phone), now, loc, seed))
-	}
-	var cl *claimed
-	err := s.inTx(ctx, func(tx *sql.Tx, em *emitter) error {
-		cl = nil
+	var out []*claimed
+	wait := time.Duration(0)
+	var before SenderState
+	err = s.inTx(ctx, func(tx *sql.Tx, em *emitter) error {
+		out, wait = out[:0], 0
 		cur, err := s.db.lockCampaign(ctx, tx, "", c.ID)
 		if err != nil {
 			return err
@@ -363,41 +291,162 @@ func (s *Service) claimOne(ctx context.Context, c *Campaign, snd *sender, p *Pac
 			return dbErr(err)
 		}
 		if at, _ := p.Next(st, now, loc); at.After(now) {
+			wait = at.Sub(now)
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE waqtor_campaign_recipients SET state = 'sending', session_id = $1,
-			message_id = CASE WHEN message_id = '' OR state = 'pending' THEN $2 ELSE message_id END,
-			rendered = CASE WHEN rendered = '' OR state = 'pending' THEN $3 ELSE rendered END,
-			claim_owner = $4, claim_until = $5, updated_at = $6
-			WHERE campaign_id = $7 AND seq = $8 AND (state = 'pending' OR (state = 'sending' AND session_id = $1 AND claim_until < $6))`,
-			snd.session, msgID, content, s.cfg.NodeID, micros(now.Add(s.cfg.ClaimLease)), micros(now), c.ID, rr.r.Seq)
-		if err != nil {
-			return dbErr(err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
+		rrs, w, err := s.pick(ctx, tx, c.ID, snd.session, p, loc, now, limit)
+		if err != nil || len(rrs) == 0 {
+			wait = w
 			return err
 		}
-		s.rndMu.Lock()
-		next := p.Record(st, now, loc, s.rnd)
-		s.rndMu.Unlock()
-		if err := s.db.putSenderState(ctx, tx, snd.key(), next, now); err != nil {
-			return dbErr(err)
+		before = st
+		for _, rr := range rrs {
+			msgID, content := rr.r.MessageID, rr.rendered
+			if rr.r.State == RecipientPending || msgID == "" || content == "" {
+				msgID = waqtor.NewMessageID()
+				content = mustJSON(k.render(mergeVars(c.Variables, rr.r.Variables, rr.r.Phone), now, loc, s.rand64()))
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE waqtor_campaign_recipients SET state = 'sending', session_id = $1,
+				message_id = $2, rendered = $3, claim_owner = $4, claim_until = $5, updated_at = $6
+				WHERE campaign_id = $7 AND seq = $8 AND state = $9`,
+				snd.session, msgID, content, s.cfg.NodeID, micros(now.Add(s.cfg.ClaimLease)), micros(now), c.ID, rr.r.Seq,
+				string(rr.r.State))
+			if err != nil {
+				return dbErr(err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return dbErr(err)
+			} else if n != 1 {
+				continue
+			}
+			s.rndMu.Lock()
+			st = p.Record(st, now, loc, s.rnd)
+			s.rndMu.Unlock()
+			var r rendered
+			if err := jsonUnmarshal(content, &r); err != nil {
+				return err
+			}
+			out = append(out, &claimed{seq: rr.r.Seq, phone: rr.r.Phone, chat: rr.r.Chat, messageID: msgID, content: &r,
+				pacing: p, fresh: rr.r.State == RecipientPending})
 		}
-		got, err := s.db.recipient(ctx, tx, c.ID, rr.r.Seq)
-		if err != nil {
-			return dbErr(err)
+		if len(out) == 0 || p.Unpaced {
+			return nil
 		}
-		var r rendered
-		if err := jsonUnmarshal(got.rendered, &r); err != nil {
-			return err
-		}
-		cl = &claimed{seq: got.r.Seq, phone: got.r.Phone, chat: got.r.Chat, messageID: got.r.MessageID, content: &r, pacing: p}
-		return nil
+		return s.db.putSenderState(ctx, tx, snd.key(), st, now)
 	})
-	if err != nil {
-		return nil, false, err
+	if err != nil || len(out) == 0 {
+		return nil, wait, err
 	}
-	return cl, cl != nil, nil
+	kept := out[:0]
+	for _, cl := range out {
+		if !cl.fresh {
+			kept = append(kept, cl)
+			continue
+		}
+		// An opted-out contact is skipped without spending the sender's
+		// turn. (The Core checks again in the transaction that stores the
+		// message, so an opt-out after this check is honoured too.)
+		if opted, err := s.optedOut(ctx, c, cl.phone); err != nil {
+			s.release(ctx, c.ID, cl.seq)
+		} else if opted {
+			s.settle(ctx, c.ID, cl.seq, RecipientSkipped, ReasonOptedOut, "the contact opted out")
+			if !p.Unpaced {
+				s.refund(ctx, snd, before)
+			}
+		} else {
+			kept = append(kept, cl)
+		}
+	}
+	return kept, 0, nil
+}
+
+// unpacedClaim is how many recipients an unpaced sender claims at once.
+const unpacedClaim = 16
+
+// compiled returns a campaign's parsed content, cached while the campaign
+// is unchanged.
+func (s *Service) compiled(c *Campaign) (*compiled, error) {
+	s.mu.Lock()
+	e := s.contents[c.ID]
+	s.mu.Unlock()
+	if e != nil && e.updated.Equal(c.UpdatedAt) {
+		return e.k, nil
+	}
+	k, err := compileContent(&c.Content)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.contents[c.ID] = &compiledEntry{k: k, updated: c.UpdatedAt}
+	s.mu.Unlock()
+	return k, nil
+}
+
+type compiledEntry struct {
+	k       *compiled
+	updated time.Time
+}
+
+// pick returns the recipient a sender claims next: first its own claims
+// whose lease ran out (sends interrupted by a crash, resent under the same
+// ID), then pending ones in order, skipping those in their quiet hours. When
+// none can be sent now, it returns how long until one can (0: unknown).
+func (s *Service) pick(ctx context.Context, tx *sql.Tx, id, session string, p *Pacing, loc *time.Location, now time.Time, limit int) ([]*recipientRow, time.Duration, error) {
+	wait := time.Duration(0)
+	var out []*recipientRow
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`SELECT ` + recipientCols + ` FROM waqtor_campaign_recipients WHERE campaign_id = $1 AND state = 'sending'
+			AND session_id = $2 AND claim_until < $3 ORDER BY seq LIMIT $4`, []any{id, session, micros(now), claimCandidates}},
+		{`SELECT ` + recipientCols + ` FROM waqtor_campaign_recipients WHERE campaign_id = $1 AND state = 'pending'
+			ORDER BY seq LIMIT $2`, []any{id, claimCandidates}},
+	} {
+		rows, err := tx.QueryContext(ctx, q.sql, q.args...)
+		if err != nil {
+			return nil, 0, dbErr(err)
+		}
+		var cands []*recipientRow
+		for rows.Next() {
+			rr, err := scanRecipient(rows)
+			if err != nil {
+				rows.Close()
+				return nil, 0, dbErr(err)
+			}
+			cands = append(cands, rr)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, 0, dbErr(err)
+		}
+		for _, rr := range cands {
+			zone := loc
+			if p.QuietHours.Zone == "recipient" {
+				zone = RecipientZone(rr.r.Phone, rr.r.Variables, loc)
+			}
+			if quiet, until := p.Quiet(now, zone); quiet {
+				if w := until.Sub(now); wait == 0 || w < wait {
+					wait = w
+				}
+				continue
+			}
+			if out = append(out, rr); len(out) == limit {
+				return out, 0, nil
+			}
+		}
+		if len(out) > 0 {
+			return out, 0, nil
+		}
+	}
+	return nil, wait, nil
+}
+
+// refund gives a sender back the turn of a claim that sent nothing.
+func (s *Service) refund(ctx context.Context, snd *sender, before SenderState) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.db.putSenderState(ctx, s.db.sql, snd.key(), before, s.now()); err != nil {
+		s.logger.WarnContext(ctx, "Campaign sender state update failed", slog.Any("error", err))
+	}
 }
 
 // lockSender reads a sender's pacing state for update: on Postgres the row

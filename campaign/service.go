@@ -44,6 +44,7 @@ type Service struct {
 	mu       sync.Mutex
 	senders  map[string]*sender // by sessionKey
 	dirty    map[string]bool    // campaigns whose counts changed since their last progress event
+	contents map[string]*compiledEntry
 	rndMu    sync.Mutex
 	rnd      *rand.Rand
 	kickPoll chan struct{}
@@ -70,6 +71,9 @@ func New(ctx context.Context, core *waqtor.Core, cfg *Config) (*Service, error) 
 	if err := st.MigrateComponent(ctx, "campaign", migrations()); err != nil {
 		return nil, dbErr(err)
 	}
+	if err := st.Prepare(ctx, hotQueries()...); err != nil {
+		return nil, dbErr(err)
+	}
 	seed := cfg.Test.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
@@ -83,6 +87,7 @@ func New(ctx context.Context, core *waqtor.Core, cfg *Config) (*Service, error) 
 		stopped:  make(chan struct{}),
 		senders:  map[string]*sender{},
 		dirty:    map[string]bool{},
+		contents: map[string]*compiledEntry{},
 		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		kickPoll: make(chan struct{}, 1),
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/waqtor/waqtor"
 )
 
-func (s *Service) optedOut(ctx context.Context, c *Campaign, rr *recipientRow) (bool, error) {
+func (s *Service) optedOut(ctx context.Context, c *Campaign, phone string) (bool, error) {
 	return false, nil
 }
 
