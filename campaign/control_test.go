@@ -61,9 +61,9 @@ func TestCreateBadInputChangesNothing(t *testing.T) {
 		"media without source": {func(p *campaign.CreateParams) {
 			p.Content = campaign.Content{Media: &campaign.Media{Caption: "c"}}
 		}, "content.media"},
-		"bad zone":          {func(p *campaign.CreateParams) { p.TimeZone = "Mars/Olympus" }, "time_zone"},
-		"schedule in past":  {func(p *campaign.CreateParams) { p.ScheduleAt = time.Now().Add(-time.Minute) }, "schedule_at"},
-		"too many vars":     {func(p *campaign.CreateParams) { p.Variables = manyVars(campaign.MaxVariables + 1) }, "variables"},
+		"bad zone":         {func(p *campaign.CreateParams) { p.TimeZone = "Mars/Olympus" }, "time_zone"},
+		"schedule in past": {func(p *campaign.CreateParams) { p.ScheduleAt = time.Now().Add(-time.Minute) }, "schedule_at"},
+		"too many vars":    {func(p *campaign.CreateParams) { p.Variables = manyVars(campaign.MaxVariables + 1) }, "variables"},
 		"recipient vars": {func(p *campaign.CreateParams) {
 			p.Recipients = []campaign.RecipientInput{{Phone: "+15550000001", Variables: manyVars(campaign.MaxVariables + 1)}}
 		}, "recipients"},
