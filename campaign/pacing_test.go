@@ -860,3 +860,31 @@ func FuzzPacingQuietHours(f *testing.F) {
 		}
 	})
 }
+
+// TestRecipientZoneCodes checks every calling code RecipientZone documents.
+func TestRecipientZoneCodes(t *testing.T) {
+	t.Parallel()
+	codes := map[string]string{
+		"966": "Asia/Riyadh", "971": "Asia/Dubai", "965": "Asia/Kuwait", "974": "Asia/Qatar",
+		"973": "Asia/Bahrain", "968": "Asia/Muscat", "962": "Asia/Amman", "961": "Asia/Beirut",
+		"963": "Asia/Damascus", "964": "Asia/Baghdad", "967": "Asia/Aden", "98": "Asia/Tehran",
+		"90": "Europe/Istanbul", "20": "Africa/Cairo", "212": "Africa/Casablanca",
+		"213": "Africa/Algiers", "216": "Africa/Tunis", "218": "Africa/Tripoli",
+		"249": "Africa/Khartoum", "234": "Africa/Lagos", "254": "Africa/Nairobi",
+		"27": "Africa/Johannesburg", "44": "Europe/London", "353": "Europe/Dublin",
+		"33": "Europe/Paris", "49": "Europe/Berlin", "39": "Europe/Rome", "31": "Europe/Amsterdam",
+		"32": "Europe/Brussels", "41": "Europe/Zurich", "43": "Europe/Vienna",
+		"45": "Europe/Copenhagen", "46": "Europe/Stockholm", "47": "Europe/Oslo",
+		"48": "Europe/Warsaw", "30": "Europe/Athens", "92": "Asia/Karachi", "91": "Asia/Kolkata",
+		"880": "Asia/Dhaka", "86": "Asia/Shanghai", "81": "Asia/Tokyo", "82": "Asia/Seoul",
+		"60": "Asia/Kuala_Lumpur", "63": "Asia/Manila", "65": "Asia/Singapore", "66": "Asia/Bangkok",
+	}
+	for code, want := range codes {
+		loc := campaign.RecipientZone("+"+code+"12345678", nil, nil)
+		require.Equal(t, want, loc.String(), "+%s", code)
+	}
+	// Multi-zone countries fall back.
+	for _, code := range []string{"1", "7", "52", "55", "61", "62", "34", "351"} {
+		require.Equal(t, "UTC", campaign.RecipientZone("+"+code+"12345678", nil, nil).String(), "+%s", code)
+	}
+}
