@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"time"
+
+	"github.com/waqtor/waqtor/internal/clock"
 )
 
 // Defaults of Config fields.
@@ -170,7 +172,7 @@ func (c *Config) WithDefaults() *Config {
 	out.PruneInterval = cmp.Or(c.PruneInterval, 10*time.Minute)
 	out.RotationGrace = cmp.Or(c.RotationGrace, RotationGraceDefault)
 	if out.Test.Clock == nil {
-		out.Test.Clock = realClock{}
+		out.Test.Clock = clock.Real{}
 	}
 	out.UserAgent = cmp.Or(c.UserAgent, "WaQtor-Webhook/"+moduleVersion())
 	return &out
