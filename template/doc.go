@@ -1,7 +1,8 @@
 // Package template is waqtor's one text template language, shared by
 // campaign messages and SmartBot replies. It is small on purpose: business
 // users write it, customers read its output, and nothing in it can run code
-// or show a customer raw template syntax.
+// or show a customer raw template syntax. It imports only the standard
+// library.
 //
 //	t, err := template.Parse("Hello {{name|friend}}, {{random:your order|the parcel}} ships on {{date}}.")
 //	...
