@@ -13,60 +13,64 @@ import (
 
 var testNow = time.Date(2026, 3, 4, 17, 5, 0, 0, time.UTC)
 
+var testVars = map[string]string{"name": "Sara", "phone": "+201234", "order": "A-17"}
+
+// renderCases are rendered at testNow with seed 0; FuzzParse starts from
+// their sources too.
+var renderCases = map[string]struct {
+	src  string
+	vars map[string]string
+	want string
+}{
+	"plain text":                {"Hello", testVars, "Hello"},
+	"empty":                     {"", testVars, ""},
+	"name":                      {"Hello {{name}}!", testVars, "Hello Sara!"},
+	"spaces inside braces":      {"Hello {{ name }}!", testVars, "Hello Sara!"},
+	"phone and custom":          {"{{phone}} order {{order}}", testVars, "+201234 order A-17"},
+	"fallback unused":           {"Hi {{name|friend}}", testVars, "Hi Sara"},
+	"fallback used":             {"Hi {{name|friend}}", nil, "Hi friend"},
+	"fallback with spaces":      {"Hi {{name | dear customer }}", nil, "Hi dear customer"},
+	"fallback with colon":       {"At {{when|9:00}}", nil, "At 9:00"},
+	"empty fallback":            {"Hi {{name|}}, welcome", nil, "Hi, welcome"},
+	"empty value uses fallback": {"Hi {{name|friend}}", map[string]string{"name": ""}, "Hi friend"},
+	"blank value uses fallback": {"Hi {{name|friend}}", map[string]string{"name": " \t"}, "Hi friend"},
+	"value kept as is":          {"[{{name}}]", map[string]string{"name": " Sara "}, "[ Sara ]"},
+	"missing before comma":      {"Hello {{name}}, welcome", nil, "Hello, welcome"},
+	"missing mid sentence":      {"Hi {{name}} how are you", nil, "Hi how are you"},
+	"missing at end":            {"Thanks {{name}}", nil, "Thanks"},
+	"missing at start":          {"{{name}} welcome", nil, "welcome"},
+	"missing before newline":    {"Hi {{name}}\nBye", nil, "Hi\nBye"},
+	"missing after newline":     {"Hi\n{{name}} there", nil, "Hi\nthere"},
+	"two missing":               {"Hi {{a}} {{b}} there", nil, "Hi there"},
+	"missing phone":             {"Call {{phone}} now", nil, "Call now"},
+	"date default":              {"Today is {{date}}", nil, "Today is 2026-03-04"},
+	"time default":              {"It is {{time}}", nil, "It is 17:05"},
+	"built-in in any case":      {"{{Date}} {{TIME}}", nil, "2026-03-04 17:05"},
+	"date overridden":           {"{{date}}", map[string]string{"date": "tomorrow"}, "tomorrow"},
+	"blank date is the clock":   {"{{date}}", map[string]string{"date": " "}, "2026-03-04"},
+	"escaped braces":            {`Use \{{name}} literally`, testVars, "Use {{name}} literally"},
+	"escaped unclosed":          {`a \{{ b`, nil, "a {{ b"},
+	"escaped closing":           {`a \}} b`, nil, "a }} b"},
+	"single braces untouched":   {"{a} {b}", nil, "{a} {b}"},
+	"value not re-parsed":       {"{{name}}", map[string]string{"name": "{{phone}}"}, "{{phone}}"},
+	"variable named random":     {"{{random}}", map[string]string{"random": "r"}, "r"},
+	"arabic":                    {"أهلاً {{name|صديقي}}، كيف أساعدك؟", nil, "أهلاً صديقي، كيف أساعدك؟"},
+	"arabic missing name":       {"أهلاً {{name}}، كيف أساعدك؟", nil, "أهلاً، كيف أساعدك؟"},
+	"arabic variable name":      {"مرحباً {{الاسم}}", map[string]string{"الاسم": "سارة"}, "مرحباً سارة"},
+	"arabic name with marks":    {"{{الاسمُ}}", map[string]string{"الاسمُ": "سارة"}, "سارة"},
+	"arabic-indic digits":       {"{{عمود٢}}", map[string]string{"عمود٢": "x"}, "x"},
+	"dotted and dashed names":   {"{{order.id}}/{{first-name}}/{{a_b}}", map[string]string{"order.id": "1", "first-name": "2", "a_b": "3"}, "1/2/3"},
+	"case-insensitive lookup":   {"Hi {{Name}}", testVars, "Hi Sara"},
+	"exact case wins":           {"Hi {{name}}", map[string]string{"Name": "Upper", "name": "lower"}, "Hi lower"},
+	"first key in sort order":   {"Hi {{name}}", map[string]string{"NAME": "A", "Name": "B"}, "Hi A"},
+	"blank exact falls to fold": {"Hi {{name}}", map[string]string{"name": "", "Name": "Sara"}, "Hi Sara"},
+	"single random":             {"{{random:Hi}}", nil, "Hi"},
+	"random keyword any case":   {"{{ Random : Hi }} there", nil, "Hi there"},
+}
+
 func TestRender(t *testing.T) {
 	t.Parallel()
-	vars := map[string]string{"name": "Sara", "phone": "+201234", "order": "A-17"}
-	tests := map[string]struct {
-		src  string
-		vars map[string]string
-		want string
-	}{
-		"plain text":                {"Hello", vars, "Hello"},
-		"empty":                     {"", vars, ""},
-		"name":                      {"Hello {{name}}!", vars, "Hello Sara!"},
-		"spaces inside braces":      {"Hello {{ name }}!", vars, "Hello Sara!"},
-		"phone and custom":          {"{{phone}} order {{order}}", vars, "+201234 order A-17"},
-		"fallback unused":           {"Hi {{name|friend}}", vars, "Hi Sara"},
-		"fallback used":             {"Hi {{name|friend}}", nil, "Hi friend"},
-		"fallback with spaces":      {"Hi {{name | dear customer }}", nil, "Hi dear customer"},
-		"fallback with colon":       {"At {{when|9:00}}", nil, "At 9:00"},
-		"empty fallback":            {"Hi {{name|}}, welcome", nil, "Hi, welcome"},
-		"empty value uses fallback": {"Hi {{name|friend}}", map[string]string{"name": ""}, "Hi friend"},
-		"blank value uses fallback": {"Hi {{name|friend}}", map[string]string{"name": " \t"}, "Hi friend"},
-		"value kept as is":          {"[{{name}}]", map[string]string{"name": " Sara "}, "[ Sara ]"},
-		"missing before comma":      {"Hello {{name}}, welcome", nil, "Hello, welcome"},
-		"missing mid sentence":      {"Hi {{name}} how are you", nil, "Hi how are you"},
-		"missing at end":            {"Thanks {{name}}", nil, "Thanks"},
-		"missing at start":          {"{{name}} welcome", nil, "welcome"},
-		"missing before newline":    {"Hi {{name}}\nBye", nil, "Hi\nBye"},
-		"missing after newline":     {"Hi\n{{name}} there", nil, "Hi\nthere"},
-		"two missing":               {"Hi {{a}} {{b}} there", nil, "Hi there"},
-		"missing phone":             {"Call {{phone}} now", nil, "Call now"},
-		"date default":              {"Today is {{date}}", nil, "Today is 2026-03-04"},
-		"time default":              {"It is {{time}}", nil, "It is 17:05"},
-		"built-in in any case":      {"{{Date}} {{TIME}}", nil, "2026-03-04 17:05"},
-		"date overridden":           {"{{date}}", map[string]string{"date": "tomorrow"}, "tomorrow"},
-		"blank date is the clock":   {"{{date}}", map[string]string{"date": " "}, "2026-03-04"},
-		"escaped braces":            {`Use \{{name}} literally`, vars, "Use {{name}} literally"},
-		"escaped unclosed":          {`a \{{ b`, nil, "a {{ b"},
-		"escaped closing":           {`a \}} b`, nil, "a }} b"},
-		"single braces untouched":   {"{a} {b}", nil, "{a} {b}"},
-		"value not re-parsed":       {"{{name}}", map[string]string{"name": "{{phone}}"}, "{{phone}}"},
-		"variable named random":     {"{{random}}", map[string]string{"random": "r"}, "r"},
-		"arabic":                    {"أهلاً {{name|صديقي}}، كيف أساعدك؟", nil, "أهلاً صديقي، كيف أساعدك؟"},
-		"arabic missing name":       {"أهلاً {{name}}، كيف أساعدك؟", nil, "أهلاً، كيف أساعدك؟"},
-		"arabic variable name":      {"مرحباً {{الاسم}}", map[string]string{"الاسم": "سارة"}, "مرحباً سارة"},
-		"arabic name with marks":    {"{{الاسمُ}}", map[string]string{"الاسمُ": "سارة"}, "سارة"},
-		"arabic-indic digits":       {"{{عمود٢}}", map[string]string{"عمود٢": "x"}, "x"},
-		"dotted and dashed names":   {"{{order.id}}/{{first-name}}/{{a_b}}", map[string]string{"order.id": "1", "first-name": "2", "a_b": "3"}, "1/2/3"},
-		"case-insensitive lookup":   {"Hi {{Name}}", vars, "Hi Sara"},
-		"exact case wins":           {"Hi {{name}}", map[string]string{"Name": "Upper", "name": "lower"}, "Hi lower"},
-		"first key in sort order":   {"Hi {{name}}", map[string]string{"NAME": "A", "Name": "B"}, "Hi A"},
-		"blank exact falls to fold": {"Hi {{name}}", map[string]string{"name": "", "Name": "Sara"}, "Hi Sara"},
-		"single random":             {"{{random:Hi}}", nil, "Hi"},
-		"random keyword any case":   {"{{ Random : Hi }} there", nil, "Hi there"},
-	}
-	for name, tt := range tests {
+	for name, tt := range renderCases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			tmpl, err := Parse(tt.src)
@@ -77,34 +81,37 @@ func TestRender(t *testing.T) {
 	}
 }
 
+// parseErrorCases are sources Parse refuses, with the offset and the words
+// of the error; FuzzParse starts from them too.
+var parseErrorCases = map[string]struct {
+	src    string
+	offset int
+	msg    string
+}{
+	"unclosed":               {"Hello {{name", 6, "unclosed {{"},
+	"unmatched closing":      {"Hello }}", 6, "unmatched }}"},
+	"empty name":             {"{{}}", 2, "empty variable name"},
+	"blank name":             {"{{  |x}}", 2, "empty variable name"},
+	"space in name":          {"{{first name}}", 7, `invalid character ' ' in variable name "first name"`},
+	"bad character offset":   {"Hi {{ ab$c }}", 8, `invalid character '$'`},
+	"arabic bad character":   {"{{الاسم؟}}", 12, `invalid character '؟'`},
+	"nested":                 {"{{a{{b}}}}", 3, "nested {{ inside the {{ at byte 0"},
+	"stray closing brace":    {"{{a}}}", 5, "stray }"},
+	"brace in fallback":      {"{{a|{b}}", 4, `brace in the fallback of "a"`},
+	"closing in fallback":    {"{{a|x}y}}", 5, `brace in the fallback of "a"`},
+	"two fallbacks":          {"{{name|a|b}}", 8, "second |"},
+	"unknown keyword":        {"{{rand:a|b}}", 6, `invalid character ':' in variable name "rand"`},
+	"random without choices": {"{{random:}}", 9, "at least one non-empty alternative"},
+	"random all empty":       {"{{random: | }}", 9, "at least one non-empty alternative"},
+	"random nested":          {"{{random:a|{b}|c}}", 11, "brace in a random alternative"},
+	"random nested variable": {"{{random:a|{{b}}}}", 11, "nested {{"},
+	"invalid utf-8":          {"ok \xff", 3, "invalid UTF-8"},
+	"too long":               {strings.Repeat("x", MaxBytes+1), MaxBytes, "longer than the limit of 65536 bytes"},
+}
+
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
-	tests := map[string]struct {
-		src    string
-		offset int
-		msg    string
-	}{
-		"unclosed":               {"Hello {{name", 6, "unclosed {{"},
-		"unmatched closing":      {"Hello }}", 6, "unmatched }}"},
-		"empty name":             {"{{}}", 2, "empty variable name"},
-		"blank name":             {"{{  |x}}", 2, "empty variable name"},
-		"space in name":          {"{{first name}}", 7, `invalid character ' ' in variable name "first name"`},
-		"bad character offset":   {"Hi {{ ab$c }}", 8, `invalid character '$'`},
-		"arabic bad character":   {"{{الاسم؟}}", 12, `invalid character '؟'`},
-		"nested":                 {"{{a{{b}}}}", 3, "nested {{ inside the {{ at byte 0"},
-		"stray closing brace":    {"{{a}}}", 5, "stray }"},
-		"brace in fallback":      {"{{a|{b}}", 4, `brace in the fallback of "a"`},
-		"closing in fallback":    {"{{a|x}y}}", 5, `brace in the fallback of "a"`},
-		"two fallbacks":          {"{{name|a|b}}", 8, "second |"},
-		"unknown keyword":        {"{{rand:a|b}}", 6, `invalid character ':' in variable name "rand"`},
-		"random without choices": {"{{random:}}", 9, "at least one non-empty alternative"},
-		"random all empty":       {"{{random: | }}", 9, "at least one non-empty alternative"},
-		"random nested":          {"{{random:a|{b}|c}}", 11, "brace in a random alternative"},
-		"random nested variable": {"{{random:a|{{b}}}}", 11, "nested {{"},
-		"invalid utf-8":          {"ok \xff", 3, "invalid UTF-8"},
-		"too long":               {strings.Repeat("x", MaxBytes+1), MaxBytes, "longer than the limit of 65536 bytes"},
-	}
-	for name, tt := range tests {
+	for name, tt := range parseErrorCases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			tmpl, err := Parse(tt.src)
@@ -312,16 +319,20 @@ func TestRenderConcurrent(t *testing.T) {
 	}
 }
 
-// fuzzSeeds are the table cases' sources, so the fuzzer starts from every
-// construct the syntax has.
+// fuzzSeeds are the table cases' sources and a few more, so the fuzzer
+// starts from every construct the syntax has.
 func fuzzSeeds() []string {
-	return []string{
-		"", "Hello", "Hello {{name|friend}}", "Hello {{ name }}!", `\{{x}}`, `a \{{ b`, `a \}} b`,
-		"{{a}} {{b}}, c", "Hi {{a}} {{b}} there", "}}", "{{", "{{a}}}", "{{a{{b}}}}", "{{a|{b}}",
-		"{{date}} {{time}} {{phone}}", "أهلاً {{name}}،", "{{الاسم}}", "{{random:Hi|Hello|Salam}}",
-		"{{random:|}} {{random:,|}}x", "Hi {{random:|dear}} {{name}}, {{random:|ok}}", "{{random:a|{{b}}}}", "{{rand:a}}", "{{name|a|b}}", "{a} {b}",
-		"{ {{a}}{", "{\\{{x}}", "ok \xff",
+	seeds := []string{"{{a}} {{b}}, c", "{{", "{ {{a}}{", "{\\{{x}}", "{\\{{{}}", "Hi {{random:|dear}} {{name}}, {{random:|ok}}"}
+	for _, c := range renderCases {
+		seeds = append(seeds, c.src)
 	}
+	for _, c := range parseErrorCases {
+		if len(c.src) < 1024 {
+			seeds = append(seeds, c.src)
+		}
+	}
+	slices.Sort(seeds) // a stable corpus order
+	return seeds
 }
 
 func FuzzParse(f *testing.F) {
