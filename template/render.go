@@ -23,8 +23,9 @@ type RenderOpts struct {
 	// template, Seed and vars always give the same text (on every platform
 	// and release), so a message re-rendered after a crash is the one
 	// rendered before it; different seeds spread the choices evenly. A
-	// campaign derives it from the campaign and the recipient; for variety
-	// without reproducibility pass math/rand/v2.Uint64(). Defaults to 0.
+	// campaign derives it from the campaign and the recipient with
+	// [SeedFor]; for variety without reproducibility pass
+	// math/rand/v2.Uint64(). Defaults to 0.
 	Seed uint64
 }
 
@@ -115,6 +116,31 @@ func lookup(vars map[string]string, name string) (string, bool) {
 
 func isBlank(s string) bool {
 	return strings.TrimFunc(s, unicode.IsSpace) == ""
+}
+
+// SeedFor returns a [RenderOpts.Seed] derived from keys, such as a
+// campaign's ID and a recipient's phone number: the same keys always give
+// the same seed (on every platform and release), and keys that differ give
+// unrelated seeds. Keys are hashed with their lengths, so ("ab", "c") and
+// ("a", "bc") differ.
+func SeedFor(keys ...string) uint64 {
+	const (
+		offset = 14695981039346656037 // FNV-1a 64
+		prime  = 1099511628211
+	)
+	h := uint64(offset)
+	for _, k := range keys {
+		for n := uint64(len(k)); ; n >>= 8 {
+			h = (h ^ (n & 0xff)) * prime
+			if n < 0x100 {
+				break
+			}
+		}
+		for i := 0; i < len(k); i++ {
+			h = (h ^ uint64(k[i])) * prime
+		}
+	}
+	return splitmix64(h)
 }
 
 // pick chooses one of n alternatives for the random part at index from

@@ -236,6 +236,28 @@ func TestRandomStable(t *testing.T) {
 	require.Equal(t, tmpl.Render(nil, nil), tmpl.Render(nil, &RenderOpts{}), "nil options are seed 0")
 }
 
+// TestSeedFor pins the seeds of a few keys (a campaign stores none: it
+// derives them again after a restart) and checks that keys are separated.
+func TestSeedFor(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []uint64{0xc3817c016ba4ff30, 0x71b8262bb6e2e086, 0xed41b91a401d1882, 0xf51e0a8ad24ab000}, []uint64{SeedFor(), SeedFor(""), SeedFor("cmp_1", "+201001234567"), SeedFor("cmp_1", "+201001234568")})
+	require.NotEqual(t, SeedFor("ab", "c"), SeedFor("a", "bc"))
+	require.NotEqual(t, SeedFor("a", ""), SeedFor("a"))
+	require.NotEqual(t, SeedFor("", "a"), SeedFor("a"))
+	long := strings.Repeat("x", 300)
+	require.NotEqual(t, SeedFor(long, "y"), SeedFor(long+"y"))
+
+	tmpl := MustParse("{{random:Hi|Hello|Salam}}")
+	counts := map[string]int{}
+	for i := range 900 {
+		counts[tmpl.Render(nil, &RenderOpts{Seed: SeedFor("cmp_1", fmt.Sprintf("+2010%08d", i))})]++
+	}
+	for v, n := range counts {
+		require.GreaterOrEqual(t, n, 200, "variant %q got %d of 900 recipients: %v", v, n, counts)
+	}
+	require.Len(t, counts, 3)
+}
+
 func TestRenderClock(t *testing.T) {
 	t.Parallel()
 	tmpl := MustParse("{{date}} {{time}}")
