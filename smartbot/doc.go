@@ -1,8 +1,8 @@
 // Package smartbot matches incoming chat messages to business rules and
 // renders their replies. It works in-process, offline and without any model
 // download, in Arabic and English, and can use a neural embedder (Ollama or
-// any OpenAI-compatible server) when one is available. It imports nothing
-// else from waqtor.
+// any OpenAI-compatible server) when one is available. From waqtor it
+// imports only package [github.com/waqtor/waqtor/template].
 //
 // # Rules
 //
@@ -42,8 +42,10 @@
 // # Replies
 //
 // [Matcher.Reply] picks one of the rule's replies at random and renders it
-// as a [Template]: {{name}}, {{phone}}, {{date}}, {{time}} and custom
-// variables, with fallbacks such as {{name|friend}}.
+// with package [github.com/waqtor/waqtor/template], the template language
+// campaigns use too: {{name}}, {{phone}}, {{date}}, {{time}} and custom
+// variables, fallbacks such as {{name|friend}}, and random variants such as
+// {{random:Hi|Hello}}. [Rule.Validate] rejects a reply that does not parse.
 //
 // # Concurrency
 //

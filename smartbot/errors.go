@@ -3,6 +3,8 @@ package smartbot
 import (
 	"errors"
 	"fmt"
+
+	"github.com/waqtor/waqtor/template"
 )
 
 // Sentinel errors returned (wrapped) by the package. Use [errors.Is] to test for them.
@@ -14,8 +16,10 @@ var (
 	// ErrInvalidRule is the parent of every rule validation error.
 	ErrInvalidRule = errors.New("smartbot: invalid rule")
 
-	// ErrInvalidTemplate is returned when a reply template cannot be parsed.
-	ErrInvalidTemplate = errors.New("smartbot: invalid template")
+	// ErrInvalidTemplate is returned (inside a [*RuleError]) when a reply
+	// template cannot be parsed. It is [template.ErrInvalid], so either
+	// matches with [errors.Is].
+	ErrInvalidTemplate = template.ErrInvalid
 
 	// ErrInvalidConfig is returned by [NewMatcher] for an unusable [MatcherConfig].
 	ErrInvalidConfig = errors.New("smartbot: invalid config")

@@ -79,19 +79,6 @@ func ExampleMatcher_Reply() {
 	// Hi there, we are open 9:00–21:00.
 }
 
-// Templates support variables with fallbacks, built-in date and time, and
-// escapes. A variable with no value vanishes together with its extra space.
-func ExampleParseTemplate() {
-	t, err := smartbot.ParseTemplate("Hello {{name}}, your code is {{code|unknown}} ({{date}}). Type \\{{help}} for help.")
-	if err != nil {
-		panic(err)
-	}
-	now := time.Date(2026, 5, 1, 10, 30, 0, 0, time.UTC)
-	fmt.Println(t.RenderAt(map[string]string{"code": "X42"}, now))
-	// Output:
-	// Hello, your code is X42 (2026-05-01). Type {{help}} for help.
-}
-
 // Normalize shows what the matcher compares.
 func ExampleNormalize() {
 	fmt.Println(smartbot.Normalize("أَهْلاً وسَهْلاً!! عندي ٣ طلبات"))

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/philippgille/chromem-go"
+
+	"github.com/waqtor/waqtor/template"
 )
 
 // Defaults of [MatcherConfig].
@@ -82,8 +84,12 @@ type MatcherConfig struct {
 type MatcherTestConfig struct {
 	// IntN picks a reply variant in [0, n). Defaults to math/rand/v2.IntN.
 	IntN func(n int) int
-	// Now is the clock for {{date}} and {{time}}. Defaults to time.Now.
+	// Now is the clock for {{date}} and {{time}}, which are given in the
+	// time zone of the time it returns. Defaults to time.Now.
 	Now func() time.Time
+	// Seed picks the alternatives of a reply's {{random:...}} variants (see
+	// [template.RenderOpts.Seed]). Defaults to math/rand/v2.Uint64.
+	Seed func() uint64
 }
 
 func orFloat(v, def float64) float64 {
@@ -120,6 +126,9 @@ func (c *MatcherConfig) WithDefaults() *MatcherConfig {
 	}
 	if out.Test.Now == nil {
 		out.Test.Now = time.Now
+	}
+	if out.Test.Seed == nil {
+		out.Test.Seed = rand.Uint64
 	}
 	return &out
 }
@@ -314,18 +323,21 @@ func (m *Matcher) Match(ctx context.Context, text string) (*Result, error) {
 }
 
 // Reply renders one of the matched rule's replies (chosen at random) with
-// vars; see [Template] for the syntax. It returns false for a nil result,
-// [DecisionNoMatch], or a rule without replies.
+// vars; see package [github.com/waqtor/waqtor/template] for the syntax.
+// {{date}} and {{time}} are the current date and time in the local time
+// zone, and {{random:...}} variants are chosen at random. It returns false
+// for a nil result, [DecisionNoMatch], or a rule without replies.
 func (m *Matcher) Reply(res *Result, vars map[string]string) (string, bool) {
 	if res == nil || res.Decision == DecisionNoMatch || res.Rule == nil || len(res.Rule.Replies) == 0 {
 		return "", false
 	}
 	src := res.Rule.Replies[m.cfg.Test.IntN(len(res.Rule.Replies))]
-	t, err := ParseTemplate(src)
+	t, err := template.Parse(src)
 	if err != nil { // validated when the rules were set; defensive
 		return "", false
 	}
-	return t.RenderAt(vars, m.cfg.Test.Now()), true
+	now := m.cfg.Test.Now()
+	return t.Render(vars, &template.RenderOpts{Location: now.Location(), Now: now, Seed: m.cfg.Test.Seed()}), true
 }
 
 func cloneRule(r Rule) Rule {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waqtor/waqtor/template"
 )
 
 func shopRules() []Rule {
@@ -325,6 +327,40 @@ func TestMatcherReply(t *testing.T) {
 	require.False(t, ok)
 	_, ok = m.Reply(&Result{Decision: DecisionNoMatch}, nil)
 	require.False(t, ok)
+}
+
+// TestMatcherReplyTemplate: replies use package template, with {{date}} and
+// {{time}} in the zone of MatcherTestConfig.Now's time (the local zone by
+// default) and {{random:...}} chosen by MatcherTestConfig.Seed.
+func TestMatcherReplyTemplate(t *testing.T) {
+	t.Parallel()
+	cairo := time.FixedZone("Cairo", 2*60*60)
+	now := time.Date(2026, 1, 2, 23, 30, 0, 0, time.UTC).In(cairo)
+	var seed uint64
+	rules := []Rule{{ID: "greet", Exact: []string{"hi"}, Replies: []string{"{{random:Hi|Hello|Salam}} {{Name|friend}}, it is {{date}} {{time}}."}}}
+	m, err := NewMatcher(context.Background(), rules, &MatcherConfig{Test: MatcherTestConfig{Now: func() time.Time { return now }, Seed: func() uint64 { return seed }}})
+	require.NoError(t, err)
+	res, err := m.Match(context.Background(), "hi")
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for seed = range uint64(30) {
+		reply, ok := m.Reply(res, map[string]string{"name": "Omar"})
+		require.True(t, ok)
+		seen[reply] = true
+		again, _ := m.Reply(res, map[string]string{"name": "Omar"})
+		require.Equal(t, reply, again, "same seed, same reply")
+	}
+	require.Equal(t, map[string]bool{
+		"Hi Omar, it is 2026-01-03 01:30.":    true,
+		"Hello Omar, it is 2026-01-03 01:30.": true,
+		"Salam Omar, it is 2026-01-03 01:30.": true,
+	}, seen)
+
+	bad := Rule{ID: "bad", Exact: []string{"x"}, Replies: []string{"{{random:a|{{b}}}}"}}
+	err = bad.Validate()
+	require.ErrorIs(t, err, ErrInvalidTemplate)
+	require.ErrorIs(t, err, template.ErrInvalid)
+	require.ErrorContains(t, err, `Replies[0]: template: invalid template at byte 11: nested {{`)
 }
 
 func TestMatcherSetRulesConcurrent(t *testing.T) {

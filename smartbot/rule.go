@@ -9,6 +9,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/waqtor/waqtor/template"
 )
 
 // MaxRuleLineBytes is the longest line [LoadRulesJSONL] accepts.
@@ -38,8 +40,9 @@ type Rule struct {
 	// Examples are typical phrasings of the customer's intent; the semantic
 	// stage compares messages with them. A handful (5–20) per rule works well.
 	Examples []string `json:"examples,omitempty"`
-	// Replies are reply templates (see [ParseTemplate]); [Matcher.Reply]
-	// picks one at random.
+	// Replies are reply templates in the syntax of package
+	// [github.com/waqtor/waqtor/template]; [Matcher.Reply] picks one at
+	// random.
 	Replies []string `json:"replies,omitempty"`
 	// Priority breaks ties between rules matched by the same stage: higher
 	// wins. Optional.
@@ -94,7 +97,7 @@ func (r *Rule) validate(index int) error {
 		return fail("", ErrEmptyRule)
 	}
 	for i, s := range r.Replies {
-		if _, err := ParseTemplate(s); err != nil {
+		if _, err := template.Parse(s); err != nil {
 			return fail(fmt.Sprintf("Replies[%d]", i), err)
 		}
 	}
