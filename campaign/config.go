@@ -101,7 +101,7 @@ func (c *Config) WithDefaults() *Config {
 		out.NodeID = "node-" + hex.EncodeToString(b[:])
 	}
 	if out.Test.Clock == nil {
-		out.Test.Clock = clock.Real
+		out.Test.Clock = clock.Real{}
 	}
 	return &out
 }

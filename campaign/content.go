@@ -1,21 +1,23 @@
 package campaign
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/template"
 )
 
 // compiled is a campaign's content with its templates parsed.
 type compiled struct {
 	c        *Content
-	text     *tmpl
-	caption  *tmpl
-	question *tmpl
-	options  []*tmpl
+	text     *template.Template
+	caption  *template.Template
+	question *template.Template
+	options  []*template.Template
 }
 
 // compileContent validates content and parses its templates. Errors are
@@ -35,16 +37,20 @@ func compileContent(c *Content) (*compiled, error) {
 		return nil, fieldErr("content", "must have exactly one of text, media and poll")
 	}
 	k := &compiled{c: c}
-	parse := func(field, src string, required bool) (*tmpl, error) {
-		if required && strings.TrimSpace(src) == "" {
-			return nil, fieldErr(field, "is empty")
-		}
+	parse := func(field, src string, required bool) (*template.Template, error) {
 		if len(src) > MaxTemplateBytes {
 			return nil, fieldErr(field, "is longer than %d bytes", MaxTemplateBytes)
 		}
-		t, err := parseTmpl(src)
+		parse := template.Parse
+		if required {
+			parse = template.ParseNonEmpty
+		}
+		t, err := parse(src)
+		if errors.Is(err, template.ErrEmpty) {
+			return nil, fieldErr(field, "is empty")
+		}
 		if err != nil {
-			return nil, fieldErr(field, "%v", err)
+			return nil, fieldErr(field, "%s", strings.TrimPrefix(err.Error(), "template: "))
 		}
 		return t, nil
 	}
@@ -91,9 +97,9 @@ func compileContent(c *Content) (*compiled, error) {
 // MaxTemplateBytes is the longest template a content field may hold.
 const MaxTemplateBytes = 4096
 
-func (k *compiled) templates() []*tmpl {
-	out := []*tmpl{}
-	for _, t := range []*tmpl{k.text, k.caption, k.question} {
+func (k *compiled) templates() []*template.Template {
+	out := []*template.Template{}
+	for _, t := range []*template.Template{k.text, k.caption, k.question} {
 		if t != nil {
 			out = append(out, t)
 		}
@@ -105,7 +111,7 @@ func (k *compiled) templates() []*tmpl {
 func (k *compiled) missing(vars map[string]string) []string {
 	var out []string
 	for _, t := range k.templates() {
-		for _, v := range t.missing(vars) {
+		for _, v := range t.Missing(vars) {
 			if !slices.Contains(out, v) {
 				out = append(out, v)
 			}
@@ -123,20 +129,22 @@ type rendered struct {
 	Text  string       `json:"text,omitempty"`
 }
 
-// render renders the content for one recipient. seed picks random variants,
-// so the same recipient always gets the same variant.
+// render renders the content for one recipient at now in loc. seed picks
+// random variants ({{random:…}}); the caller derives it from the campaign
+// and the phone, so that a preview shows the variant that is sent.
 func (k *compiled) render(vars map[string]string, now time.Time, loc *time.Location, seed uint64) *rendered {
+	opts := &template.RenderOpts{Location: loc, Now: now, Seed: seed}
 	switch {
 	case k.text != nil:
-		return &rendered{Text: k.text.render(vars, now, loc, seed)}
+		return &rendered{Text: k.text.Render(vars, opts)}
 	case k.c.Media != nil:
 		m := *k.c.Media
-		m.Caption = k.caption.render(vars, now, loc, seed)
+		m.Caption = k.caption.Render(vars, opts)
 		return &rendered{Media: &m}
 	default:
-		p := &waqtor.Poll{Question: k.question.render(vars, now, loc, seed), MaxSelections: k.c.Poll.MaxSelections}
+		p := &waqtor.Poll{Question: k.question.Render(vars, opts), MaxSelections: k.c.Poll.MaxSelections}
 		for _, o := range k.options {
-			p.Options = append(p.Options, o.render(vars, now, loc, seed))
+			p.Options = append(p.Options, o.Render(vars, opts))
 		}
 		return &rendered{Poll: p}
 	}

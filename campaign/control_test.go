@@ -12,6 +12,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/campaign"
+	"github.com/waqtor/waqtor/internal/clock"
 	"github.com/waqtor/waqtor/internal/dbtest"
 	"github.com/waqtor/waqtor/sandbox"
 )
@@ -219,11 +220,12 @@ func TestTenantIsolation(t *testing.T) {
 func TestAutoPauseOnBan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, dbtest.SQLite, nil)
+	// Campaign time runs 50 times faster: the 1–1.5 s gaps take 20–30 ms.
+	b := setup(t, dbtest.SQLite, &setupOpts{campaign: func(c *campaign.Config) { c.Test.Clock = clock.Scaled(50) }})
 	events, unsub, err := b.core.Subscribe(waqtor.KindCampaignPaused)
 	require.NoError(t, err)
 	defer unsub()
-	p := &campaign.Pacing{MinInterval: campaign.Duration(20 * time.Millisecond), MaxInterval: campaign.Duration(30 * time.Millisecond),
+	p := &campaign.Pacing{MinInterval: campaign.Duration(time.Second), MaxInterval: campaign.Duration(1500 * time.Millisecond),
 		ResumeAfterBan: true}
 	c, _, err := b.svc.Create(ctx, &campaign.CreateParams{Name: "b", Sessions: []string{"main"},
 		Content: campaign.Content{Text: "hi"}, Recipients: phones(30), Pacing: p})

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/waqtor/waqtor"
@@ -268,21 +267,21 @@ func (s *Service) applyBatch(ctx context.Context, tx *sql.Tx, em *emitter, b *ba
 		}
 		p := r.c.Pacing.WithDefaults()
 		if len(o.outcomes) > 0 {
-			recent := r.recent
+			w := NewFailureWindow(p.FailureWindow)
+			if r.recent != "" {
+				if err := json.Unmarshal([]byte(r.recent), w); err != nil || w.Size() != p.FailureWindow {
+					w = NewFailureWindow(p.FailureWindow) // the window's size changed: start afresh
+				}
+			}
 			for _, failed := range o.outcomes {
-				recent += map[bool]string{true: "1", false: "0"}[failed]
+				w.Add(failed)
 			}
-			if len(recent) > p.FailureWindow {
-				recent = recent[len(recent)-p.FailureWindow:]
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_campaigns SET recent = $1 WHERE id = $2`, recent, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE waqtor_campaigns SET recent = $1 WHERE id = $2`, mustJSON(w), id); err != nil {
 				return err
 			}
-			failed := strings.Count(recent, "1")
-			if o.pause == nil && r.c.State == StateRunning && len(recent) >= p.FailureWindow &&
-				float64(failed) > p.MaxFailureRate*float64(len(recent)) {
+			if o.pause == nil && r.c.State == StateRunning && w.Exceeded(p) {
 				o.pause = &pauseCause{reason: "failure_rate",
-					detail: itoa(failed) + " of the last " + itoa(len(recent)) + " sends failed"}
+					detail: itoa(w.Failures()) + " of the last " + itoa(w.Len()) + " sends failed"}
 			}
 		}
 		switch {

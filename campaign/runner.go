@@ -11,6 +11,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/internal/store"
+	"github.com/waqtor/waqtor/template"
 )
 
 // sender sends for every running campaign that uses one session, one
@@ -304,7 +305,8 @@ func (s *Service) claim(ctx context.Context, c *Campaign, snd *sender) ([]*claim
 			msgID, content := rr.r.MessageID, rr.rendered
 			if rr.r.State == RecipientPending || msgID == "" || content == "" {
 				msgID = waqtor.NewMessageID()
-				content = mustJSON(k.render(mergeVars(c.Variables, rr.r.Variables, rr.r.Phone), now, loc, s.rand64()))
+				content = mustJSON(k.render(mergeVars(c.Variables, rr.r.Variables, rr.r.Phone), now, loc,
+					template.SeedFor(c.ID, rr.r.Phone)))
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE waqtor_campaign_recipients SET state = 'sending', session_id = $1,
 				message_id = $2, rendered = $3, claim_owner = $4, claim_until = $5, updated_at = $6
@@ -420,11 +422,7 @@ func (s *Service) pick(ctx context.Context, tx *sql.Tx, id, session string, p *P
 			return nil, 0, dbErr(err)
 		}
 		for _, rr := range cands {
-			zone := loc
-			if p.QuietHours.Zone == "recipient" {
-				zone = RecipientZone(rr.r.Phone, rr.r.Variables, loc)
-			}
-			if quiet, until := p.Quiet(now, zone); quiet {
+			if quiet, until := p.Quiet(now, p.QuietLocation(rr.r.Phone, rr.r.Variables, loc)); quiet {
 				if w := until.Sub(now); wait == 0 || w < wait {
 					wait = w
 				}

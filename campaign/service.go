@@ -179,11 +179,6 @@ func (s *Service) markDirty(ids ...string) {
 	s.mu.Unlock()
 }
 
-func (s *Service) rand64() uint64 {
-	s.rndMu.Lock()
-	defer s.rndMu.Unlock()
-	return s.rnd.Uint64()
-}
 
 // inTx runs fn in a transaction and publishes the events it emitted after
 // the commit.
