@@ -179,7 +179,6 @@ func (s *Service) markDirty(ids ...string) {
 	s.mu.Unlock()
 }
 
-
 // inTx runs fn in a transaction and publishes the events it emitted after
 // the commit.
 func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx, em *emitter) error) error {
