@@ -178,6 +178,9 @@ type Campaign struct {
 type Recipient struct {
 	// Chat is the WhatsApp JID sent to (empty for an invalid phone).
 	Chat string `json:"chat,omitempty"`
+	// ClaimedAt is when a sender last claimed the recipient: the start of its
+	// send, which the pacing spaces out.
+	ClaimedAt time.Time `json:"claimed_at,omitzero"`
 	// DeliveredAt is when the message reached the phone.
 	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 	// Detail describes a failure or skip for people.

@@ -309,7 +309,7 @@ func (s *Service) claim(ctx context.Context, c *Campaign, snd *sender) ([]*claim
 					template.SeedFor(c.ID, rr.r.Phone)))
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE waqtor_campaign_recipients SET state = 'sending', session_id = $1,
-				message_id = $2, rendered = $3, claim_owner = $4, claim_until = $5, updated_at = $6
+				message_id = $2, rendered = $3, claim_owner = $4, claim_until = $5, claimed_at = $6, updated_at = $6
 				WHERE campaign_id = $7 AND seq = $8 AND state = $9`,
 				snd.session, msgID, content, s.cfg.NodeID, micros(now.Add(s.cfg.ClaimLease)), micros(now), c.ID, rr.r.Seq,
 				string(rr.r.State))

@@ -285,17 +285,17 @@ type recipientRow struct {
 }
 
 const recipientCols = `seq, phone, chat, variables, state, reason, detail, session_id, message_id, rendered,
-	claim_owner, claim_until, sent_at, delivered_at, read_at, replied_at, updated_at`
+	claim_owner, claim_until, claimed_at, sent_at, delivered_at, read_at, replied_at, updated_at`
 
 func scanRecipient(sc interface{ Scan(...any) error }) (*recipientRow, error) {
 	var (
-		rr                                           recipientRow
-		r                                            = &rr.r
-		vars                                         string
-		until, sent, delivered, read, replied, updat int64
+		rr                                                    recipientRow
+		r                                                     = &rr.r
+		vars                                                  string
+		until, claimed, sent, delivered, read, replied, updat int64
 	)
 	if err := sc.Scan(&r.Seq, &r.Phone, &r.Chat, &vars, &r.State, &r.Reason, &r.Detail, &r.Session, &r.MessageID,
-		&rr.rendered, &rr.owner, &until, &sent, &delivered, &read, &replied, &updat); err != nil {
+		&rr.rendered, &rr.owner, &until, &claimed, &sent, &delivered, &read, &replied, &updat); err != nil {
 		return nil, err
 	}
 	if vars != "" {
@@ -304,6 +304,7 @@ func scanRecipient(sc interface{ Scan(...any) error }) (*recipientRow, error) {
 		}
 	}
 	rr.until = fromMicros(until)
+	r.ClaimedAt = fromMicros(claimed)
 	r.SentAt, r.DeliveredAt, r.ReadAt = fromMicros(sent), fromMicros(delivered), fromMicros(read)
 	r.RepliedAt, r.UpdatedAt = fromMicros(replied), fromMicros(updat)
 	return &rr, nil

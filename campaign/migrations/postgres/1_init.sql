@@ -56,6 +56,7 @@ CREATE TABLE waqtor_campaign_recipients (
     rendered     TEXT NOT NULL DEFAULT '',
     claim_owner  TEXT NOT NULL DEFAULT '',
     claim_until  BIGINT NOT NULL DEFAULT 0,
+    claimed_at   BIGINT NOT NULL DEFAULT 0,
     sent_at      BIGINT NOT NULL DEFAULT 0,
     delivered_at BIGINT NOT NULL DEFAULT 0,
     read_at      BIGINT NOT NULL DEFAULT 0,

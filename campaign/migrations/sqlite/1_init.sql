@@ -56,6 +56,7 @@ CREATE TABLE waqtor_campaign_recipients (
     rendered     TEXT NOT NULL DEFAULT '',
     claim_owner  TEXT NOT NULL DEFAULT '',
     claim_until  INTEGER NOT NULL DEFAULT 0,
+    claimed_at   INTEGER NOT NULL DEFAULT 0,
     sent_at      INTEGER NOT NULL DEFAULT 0,
     delivered_at INTEGER NOT NULL DEFAULT 0,
     read_at      INTEGER NOT NULL DEFAULT 0,
