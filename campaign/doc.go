@@ -1,0 +1,2 @@
+// Package campaign runs bulk-messaging campaigns.
+package campaign
