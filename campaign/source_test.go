@@ -790,11 +790,11 @@ func TestFormatFromContentType(t *testing.T) {
 func TestSourceErrorMessage(t *testing.T) {
 	t.Parallel()
 	for want, err := range map[string]*SourceError{
-		`campaign: invalid recipients: line 7: bare " in non-quoted field`:            {Line: 7, Reason: `bare " in non-quoted field`, format: FormatCSV},
-		`campaign: invalid recipients: line 2, column "name": too long`:               {Line: 2, Column: "name", Reason: "too long", format: FormatCSV},
-		`campaign: invalid recipients: line 2, field "name": too long`:                {Line: 2, Column: "name", Reason: "too long", format: FormatNDJSON},
-		`campaign: invalid recipients: recipient 3, field "x": found an array`:        {Line: 3, Column: "x", Reason: "found an array", format: FormatJSON},
-		`campaign: invalid recipients: the CSV is empty`:                              {Reason: "the CSV is empty", format: FormatCSV},
+		`campaign: invalid recipients: line 7: bare " in non-quoted field`:           {Line: 7, Reason: `bare " in non-quoted field`, format: FormatCSV},
+		`campaign: invalid recipients: line 2, column "name": too long`:              {Line: 2, Column: "name", Reason: "too long", format: FormatCSV},
+		`campaign: invalid recipients: line 2, field "name": too long`:               {Line: 2, Column: "name", Reason: "too long", format: FormatNDJSON},
+		`campaign: invalid recipients: recipient 3, field "x": found an array`:       {Line: 3, Column: "x", Reason: "found an array", format: FormatJSON},
+		`campaign: invalid recipients: the CSV is empty`:                             {Reason: "the CSV is empty", format: FormatCSV},
 		`campaign: invalid recipients: column "name": columns 2 and 3 have the same`: {Column: "name", Reason: "columns 2 and 3 have the same", format: FormatCSV},
 	} {
 		require.EqualError(t, err, want)
