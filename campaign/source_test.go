@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -519,47 +519,71 @@ func TestReadRecipientsFixtures(t *testing.T) {
 	}
 }
 
-// rowReader generates a CSV or NDJSON upload of rows recipients on the fly,
-// counting the bytes read, so tests and benchmarks never hold it in memory.
-// rows < 0 never ends.
+// rowReader generates a CSV, NDJSON or JSON upload of rows recipients on the
+// fly, counting the bytes read, so tests and benchmarks never hold it in
+// memory. rows < 0 never ends.
 type rowReader struct {
 	format Format
 	rows   int64
-	row    int64
+	row    int64 // rows generated; -1 once the closing bytes are out
 	buf    []byte
+	off    int
+	begun  bool
 	n      int64 // bytes read
 }
 
-func (g *rowReader) Read(p []byte) (int, error) {
-	for len(g.buf) == 0 {
-		switch {
-		case g.row == 0 && g.format == FormatCSV:
+func (g *rowReader) fill(want int) {
+	if g.off > 0 {
+		g.buf = g.buf[:copy(g.buf, g.buf[g.off:])]
+		g.off = 0
+	}
+	if !g.begun {
+		g.begun = true
+		switch g.format {
+		case FormatCSV:
 			g.buf = append(g.buf, "phone,name,city\r\n"...)
-		case g.row == 0 && g.format == FormatJSON:
+		case FormatJSON:
 			g.buf = append(g.buf, '[')
-		case g.rows >= 0 && g.row > g.rows:
-			if g.format == FormatJSON && g.row == g.rows+1 {
+		}
+	}
+	for len(g.buf) < want && g.row >= 0 {
+		if g.rows >= 0 && g.row >= g.rows {
+			if g.format == FormatJSON {
 				g.buf = append(g.buf, ']')
-				break
 			}
-			return 0, io.EOF
-		case g.format == FormatCSV:
-			g.buf = fmt.Appendf(g.buf, "+9665%08d,Customer %d,Riyadh\r\n", g.row, g.row)
-		case g.format == FormatNDJSON:
-			g.buf = fmt.Appendf(g.buf, `{"phone":"+9665%08d","name":"Customer %d","city":"Riyadh"}`+"\n", g.row, g.row)
-		default:
-			if g.row > 1 {
-				g.buf = append(g.buf, ',')
-			}
-			g.buf = fmt.Appendf(g.buf, `{"phone":"+9665%08d","name":"Customer %d","city":"Riyadh"}`, g.row, g.row)
+			g.row = -1
+			return
 		}
 		g.row++
+		switch g.format {
+		case FormatCSV:
+			g.buf = append(g.buf, "+9665"...)
+			g.buf = strconv.AppendInt(g.buf, 10_000_000+g.row, 10)
+			g.buf = append(g.buf, ",Customer "...)
+			g.buf = strconv.AppendInt(g.buf, g.row, 10)
+			g.buf = append(g.buf, ",Riyadh\r\n"...)
+		default:
+			if g.format == FormatJSON && g.row > 1 {
+				g.buf = append(g.buf, ',')
+			}
+			g.buf = append(g.buf, `{"phone":"+9665`...)
+			g.buf = strconv.AppendInt(g.buf, 10_000_000+g.row, 10)
+			g.buf = append(g.buf, `","name":"Customer `...)
+			g.buf = strconv.AppendInt(g.buf, g.row, 10)
+			g.buf = append(g.buf, `","city":"Riyadh"}`+"\n"...)
+		}
 	}
-	n := copy(p, g.buf)
-	g.buf = g.buf[n:]
-	if len(g.buf) == 0 {
-		g.buf = g.buf[:0:cap(g.buf)]
+}
+
+func (g *rowReader) Read(p []byte) (int, error) {
+	if len(g.buf)-g.off < len(p) {
+		g.fill(len(p))
 	}
+	if len(g.buf) == g.off {
+		return 0, io.EOF
+	}
+	n := copy(p, g.buf[g.off:])
+	g.off += n
 	g.n += int64(n)
 	return n, nil
 }
