@@ -311,7 +311,27 @@ func TestReadRecipientsNDJSON(t *testing.T) {
 			in:   `{" phone ": "+1", " name": "Ali "}`,
 			want: []RecipientInput{{Phone: "+1", Variables: vars("name", "Ali "), Line: 1}},
 		},
+		"escapes and white space": {
+			in:   ` { "phone" : "\u002b1" , "na\"me" : "a\/b\n\u0639\u0644\u064a" , "variables" : { } } `,
+			want: []RecipientInput{{Phone: "+1", Variables: vars(`na"me`, "a/b\nعلي"), Line: 1}},
+		},
+		"numbers as written": {
+			in:   `{"phone":-1.5e+3,"n":0}`,
+			want: []RecipientInput{{Phone: "-1.5e+3", Variables: vars("n", "0"), Line: 1}},
+		},
 		"empty": {in: ""},
+		"empty object": {
+			in:      `{}`,
+			wantErr: &SourceError{Line: 1, Reason: "no phone field (found no fields)"},
+		},
+		"scalar line": {
+			in:      `"+1"`,
+			wantErr: &SourceError{Line: 1, Reason: `expected a recipient object, found the string "+1"`},
+		},
+		"boolean phone": {
+			in:   `{"phone":true}`,
+			want: []RecipientInput{{Phone: "true", Line: 1}},
+		},
 
 		"invalid JSON": {
 			in:      `{"phone":"+1"}` + "\n" + `{"phone": +2}`,
