@@ -694,7 +694,7 @@ func readNDJSON(r io.Reader, o *SourceOpts, yield func(RecipientInput, error) bo
 			if !json.Valid(t) {
 				// Decode the line again for a precise error.
 				jd := json.NewDecoder(bytes.NewReader(t))
-				se := &SourceError{Reason: "more than one JSON value on the line; write one object per line"}
+				se := &SourceError{Reason: "unexpected data after the JSON object; write one object per line"}
 				if err := jd.Decode(new(json.RawMessage)); err != nil {
 					se = jsonProblem(err, jd, o.MaxRecordBytes)
 				}

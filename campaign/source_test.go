@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -381,7 +382,7 @@ func TestReadRecipientsNDJSON(t *testing.T) {
 		},
 		"two values on a line": {
 			in:      `{"phone":"+1"} {"phone":"+2"}`,
-			wantErr: &SourceError{Line: 1, Reason: "more than one JSON value"},
+			wantErr: &SourceError{Line: 1, Reason: "unexpected data after the JSON object"},
 		},
 		"invalid UTF-8": {
 			in:      "{\"phone\":\"+1\"}\n{\"phone\":\"+2\",\"name\":\"\xe3\xcd\"}\n",
@@ -860,4 +861,24 @@ func TestNormName(t *testing.T) {
 	} {
 		require.Equal(t, want, normName(in), in)
 	}
+}
+
+func ExampleReadRecipients() {
+	upload := "\ufeffرقم الجوال,الاسم\r\n+966501234567,علي\r\n+201001234567,\"Sara, \"\"the first\"\"\"\r\n"
+	for in, err := range ReadRecipients(strings.NewReader(upload), FormatCSV, nil) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(in.Line, in.Phone, in.Variables["الاسم"])
+	}
+
+	bad := "phone,name\n+966501234567,Al\"i\n"
+	for _, err := range ReadRecipients(strings.NewReader(bad), FormatCSV, nil) {
+		fmt.Println(err)
+	}
+	// Output:
+	// 2 +966501234567 علي
+	// 3 +201001234567 Sara, "the first"
+	// campaign: invalid recipients: line 2: bare " in non-quoted-field (byte 17 of the line)
 }
