@@ -727,89 +727,94 @@ func readNDJSON(r io.Reader, o *SourceOpts, yield func(RecipientInput, error) bo
 // ahead of the element it is decoding.
 const jsonChunk = 16 << 10
 
-var errTooLong = errors.New("record too long")
+var (
+	errTooLong = errors.New("record too long")
+	errNotUTF8 = errors.New("not valid UTF-8")
+)
 
 // jsonFeeder caps how far the JSON decoder may read (limit, moved on at each
-// element) and notes where the input first stops being UTF-8, which
-// encoding/json would otherwise quietly replace with U+FFFD. It does not fail
-// the read there, since the decoder reads ahead of the element it decodes: the
-// reader reports the element that holds the byte.
+// element) and stops it at the first rune that is not UTF-8, which
+// encoding/json would otherwise quietly replace with U+FFFD. It hands over
+// only whole runes, holding back an incomplete one until the rest arrives, and
+// every byte before a bad rune, so that the decoder fails (with errNotUTF8)
+// exactly when the element it decodes needs that rune, however the input is
+// split into reads.
 type jsonFeeder struct {
 	r     io.Reader
 	n     int64 // bytes handed
 	limit int64
-	badAt int64             // offset of the first byte that is not UTF-8, or -1
-	part  [utf8.UTFMax]byte // an incomplete rune at the end of the last read
-	npart int
-	err   error // sticky: errTooLong or the reader's error
+	badAt int64             // offset of the first rune that is not UTF-8
+	carry [utf8.UTFMax]byte // an incomplete rune held back
+	ncar  int
+	err   error // sticky: errTooLong, errNotUTF8 or the reader's error
 	ioErr error
 }
 
+// Read implements io.Reader for the JSON decoder, which always asks for more
+// than utf8.UTFMax bytes.
 func (f *jsonFeeder) Read(p []byte) (int, error) {
-	if f.err != nil {
-		return 0, f.err
-	}
-	room := f.limit - f.n
-	if room <= 0 {
-		f.err = errTooLong
-		return 0, f.err
-	}
-	p = p[:min(int64(len(p)), room, jsonChunk)]
-	n, err := f.r.Read(p)
-	if f.badAt < 0 {
-		if i := f.invalidAt(p[:n]); i >= 0 {
-			f.badAt = f.n + int64(i)
+	for {
+		if f.err != nil {
+			return 0, f.err
+		}
+		room := f.limit - f.n
+		if room <= int64(f.ncar) {
+			f.err = errTooLong
+			return 0, f.err
+		}
+		p = p[:min(int64(len(p)), room, jsonChunk)]
+		if len(p) <= f.ncar {
+			return 0, io.ErrShortBuffer
+		}
+		k := copy(p, f.carry[:f.ncar])
+		n, err := f.r.Read(p[k:])
+		m := k + n
+		f.ncar = 0
+		if err != nil && err != io.EOF {
+			f.ioErr, f.err = err, err
+		}
+		// Hold back a trailing incomplete rune unless the input ends here.
+		end := m
+		if err == nil {
+			for i := m - 1; i >= 0 && i >= m-utf8.UTFMax+1; i-- {
+				if utf8.RuneStart(p[i]) {
+					if !utf8.FullRune(p[i:m]) {
+						end = i
+					}
+					break
+				}
+			}
+		}
+		if i, ok := firstInvalid(p[:end]); !ok {
+			end = i
+			f.badAt, f.err = f.n+int64(i), errNotUTF8
+		} else if end < m {
+			f.ncar = copy(f.carry[:], p[end:m])
+		}
+		f.n += int64(end)
+		if end > 0 {
+			return end, nil
+		}
+		if err == io.EOF && f.err == nil {
+			return 0, io.EOF
 		}
 	}
-	f.n += int64(n)
-	if err == io.EOF && f.npart > 0 && f.badAt < 0 {
-		f.badAt = f.n - int64(f.npart)
-	}
-	if err != nil && err != io.EOF {
-		f.ioErr, f.err = err, err
-	}
-	return n, err
 }
 
-// invalidAt returns the index in p of the first byte that does not continue
-// valid UTF-8 (0 when an incomplete rune carried over from the last read is
-// broken), or -1, keeping a trailing incomplete rune for the next call.
-func (f *jsonFeeder) invalidAt(p []byte) int {
-	off := 0
-	for f.npart > 0 && len(p) > 0 {
-		f.part[f.npart] = p[0]
-		f.npart++
-		p = p[1:]
-		off++
-		if utf8.FullRune(f.part[:f.npart]) {
-			if r, size := utf8.DecodeRune(f.part[:f.npart]); r == utf8.RuneError && size <= 1 {
-				return 0
-			}
-			f.npart = 0
-		}
-	}
-	if f.npart == 0 {
-		for i := len(p) - 1; i >= 0 && i >= len(p)-utf8.UTFMax+1; i-- {
-			if utf8.RuneStart(p[i]) {
-				if !utf8.FullRune(p[i:]) {
-					f.npart = copy(f.part[:], p[i:])
-					p = p[:i]
-				}
-				break
-			}
-		}
-	}
+// firstInvalid returns the index of the first rune in p that is not valid
+// UTF-8 and false, or len(p) and true.
+func firstInvalid(p []byte) (int, bool) {
 	if utf8.Valid(p) {
-		return -1
+		return len(p), true
 	}
 	for i := 0; i < len(p); {
 		r, size := utf8.DecodeRune(p[i:])
 		if r == utf8.RuneError && size <= 1 {
-			return off + i
+			return i, false
 		}
 		i += size
 	}
-	return -1
+	return len(p), true
 }
 
 func readJSON(r io.Reader, o *SourceOpts, yield func(RecipientInput, error) bool) {
@@ -823,35 +828,16 @@ func readJSON(r io.Reader, o *SourceOpts, yield func(RecipientInput, error) bool
 		yield(RecipientInput{}, readErr(err))
 		return
 	}
-	feed := &jsonFeeder{r: br, limit: int64(o.MaxRecordBytes) + jsonChunk, badAt: -1}
+	feed := &jsonFeeder{r: br, limit: int64(o.MaxRecordBytes) + jsonChunk}
 	jd := json.NewDecoder(feed)
 	jd.UseNumber()
-	// badUTF8 reports whether the input stopped being UTF-8 within what the
-	// decoder has taken (or, after err, about where it stopped).
-	badUTF8 := func(err error) bool {
-		if feed.badAt < 0 {
-			return false
-		}
-		end := jd.InputOffset()
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			end = max(end, syn.Offset)
-		}
-		if err != nil && feed.err == nil {
-			end += utf8.UTFMax // an invalid byte outside a string stops the decoder about there
-		}
-		if feed.badAt >= end {
-			return false
-		}
-		fail(&SourceError{Line: idx, Reason: fmt.Sprintf("the input is not valid UTF-8 (byte %d)", feed.badAt)})
-		return true
-	}
 	problem := func(err error) {
 		if feed.ioErr != nil {
 			yield(RecipientInput{}, readErr(feed.ioErr))
 			return
 		}
-		if badUTF8(err) {
+		if errors.Is(err, errNotUTF8) {
+			fail(&SourceError{Line: idx, Reason: fmt.Sprintf("the input is not valid UTF-8 (byte %d)", feed.badAt)})
 			return
 		}
 		se := jsonProblem(err, jd, o.MaxRecordBytes)
@@ -925,9 +911,6 @@ func readJSON(r io.Reader, o *SourceOpts, yield func(RecipientInput, error) bool
 			problem(err)
 			return
 		}
-		if badUTF8(nil) {
-			return
-		}
 		in, err := dec.decode(raw)
 		if err != nil {
 			problem(err)
@@ -952,10 +935,6 @@ func readJSON(r io.Reader, o *SourceOpts, yield func(RecipientInput, error) bool
 			return
 		}
 		fail(&SourceError{Reason: fmt.Sprintf("unexpected %s after the recipients", describeToken(tok))})
-		return
-	}
-	if feed.badAt >= 0 {
-		fail(&SourceError{Reason: fmt.Sprintf("the input is not valid UTF-8 (byte %d)", feed.badAt)})
 	}
 }
 
