@@ -19,8 +19,6 @@ const (
 	ClaimLeaseDefault = time.Minute
 	// CursorNameDefault names the runner's event-log cursor.
 	CursorNameDefault = "campaign"
-	// MaxRecipientsDefault caps the recipients of one campaign.
-	MaxRecipientsDefault = 1_000_000
 	// PollIntervalDefault is how often the runner looks for work it was not
 	// told about: schedules coming due, campaigns started by another process,
 	// expired leases.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/internal/store"
@@ -568,9 +569,13 @@ func (s *Service) settle(ctx context.Context, id string, seq int64, to Recipient
 	}
 }
 
+// truncate cuts s to at most n bytes, at a character boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
