@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/internal/store"
 )
 
 // recipientBatch is how many recipients one INSERT statement writes.
@@ -60,12 +61,14 @@ func (s *Service) AddRecipients(ctx context.Context, id string, recipients iter.
 func (s *Service) addRecipients(ctx context.Context, tx *sql.Tx, r *row, k *compiled, recipients iter.Seq2[RecipientInput, error], now time.Time) (*AddResult, error) {
 	res := &AddResult{MissingVariables: map[string]int64{}}
 	next := r.c.Counts.Total
+	ins := s.db.newInserter(tx)
+	defer ins.close()
 	var batch []*pendingRecipient
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		dups, err := s.db.insertRecipients(ctx, tx, r.c.ID, batch, now)
+		dups, err := ins.insert(ctx, r.c.ID, batch, now)
 		if err != nil {
 			return dbErr(err)
 		}
@@ -172,9 +175,75 @@ func prepareRecipient(seq int64, in RecipientInput) (*pendingRecipient, error) {
 	return p, nil
 }
 
-// insertRecipients inserts a batch; valid phones already in the campaign
-// are inserted again as skipped duplicates. It returns the duplicates' seqs.
-func (d *db) insertRecipients(ctx context.Context, tx *sql.Tx, campaignID string, batch []*pendingRecipient, now time.Time) (map[int64]bool, error) {
+// inserter writes recipients in multi-row statements. On SQLite it numbers
+// parameters with "?" (SQLite resolves "$n" names one by one, which costs
+// more than the insert itself for a statement of a thousand parameters) and
+// prepares the statement of a full batch once per import.
+type inserter struct {
+	d    *db
+	tx   *sql.Tx
+	full map[string]*sql.Stmt // by SQL text
+}
+
+func (d *db) newInserter(tx *sql.Tx) *inserter {
+	return &inserter{d: d, tx: tx, full: map[string]*sql.Stmt{}}
+}
+
+func (in *inserter) close() {
+	for _, st := range in.full {
+		_ = st.Close()
+	}
+}
+
+// values returns "(p, p, …), (…)" for rows of cols parameters, with
+// constant SQL in place of the parameters whose consts entry is set.
+func (in *inserter) values(rows, cols int, consts map[int]string) string {
+	var sb strings.Builder
+	n := 0
+	for r := range rows {
+		if r > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				sb.WriteString(", ")
+			}
+			if k, ok := consts[c]; ok {
+				sb.WriteString(k)
+				continue
+			}
+			n++
+			if in.d.dialect == store.DialectPostgres {
+				fmt.Fprintf(&sb, "$%d", n)
+			} else {
+				sb.WriteByte('?')
+			}
+		}
+		sb.WriteByte(')')
+	}
+	return sb.String()
+}
+
+// stmt returns a prepared statement for a full batch, or nil.
+func (in *inserter) stmt(ctx context.Context, query string, rows int) (*sql.Stmt, error) {
+	if rows != recipientBatch {
+		return nil, nil
+	}
+	if st := in.full[query]; st != nil {
+		return st, nil
+	}
+	st, err := in.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	in.full[query] = st
+	return st, nil
+}
+
+// insert inserts a batch; valid phones already in the campaign are
+// inserted again as skipped duplicates. It returns the duplicates' seqs.
+func (in *inserter) insert(ctx context.Context, campaignID string, batch []*pendingRecipient, now time.Time) (map[int64]bool, error) {
 	var valid, other []*pendingRecipient
 	for _, p := range batch {
 		if p.reason == "" {
@@ -185,19 +254,22 @@ func (d *db) insertRecipients(ctx context.Context, tx *sql.Tx, campaignID string
 	}
 	dups := map[int64]bool{}
 	if len(valid) > 0 {
-		var sb strings.Builder
+		query := `INSERT INTO waqtor_campaign_recipients (campaign_id, seq, phone, chat, dedupe, variables, state, updated_at) VALUES ` +
+			in.values(len(valid), 8, map[int]string{6: "'pending'"}) + ` ON CONFLICT (campaign_id, dedupe) DO NOTHING RETURNING seq`
 		args := make([]any, 0, len(valid)*7)
-		sb.WriteString(`INSERT INTO waqtor_campaign_recipients (campaign_id, seq, phone, chat, dedupe, variables, state, updated_at) VALUES `)
-		for i, p := range valid {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			n := len(args)
-			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d)", n+1, n+2, n+3, n+4, n+3, n+5, n+6)
-			args = append(args, campaignID, p.seq, p.phone, p.chat, p.vars, micros(now))
+		for _, p := range valid {
+			args = append(args, campaignID, p.seq, p.phone, p.chat, p.phone, p.vars, micros(now))
 		}
-		sb.WriteString(` ON CONFLICT (campaign_id, dedupe) DO NOTHING RETURNING seq`)
-		rows, err := tx.QueryContext(ctx, sb.String(), args...)
+		st, err := in.stmt(ctx, query, len(valid))
+		if err != nil {
+			return nil, err
+		}
+		var rows *sql.Rows
+		if st != nil {
+			rows, err = st.QueryContext(ctx, args...)
+		} else {
+			rows, err = in.tx.QueryContext(ctx, query, args...)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -222,18 +294,13 @@ func (d *db) insertRecipients(ctx context.Context, tx *sql.Tx, campaignID string
 		}
 	}
 	if len(other) > 0 {
-		var sb strings.Builder
-		args := make([]any, 0, len(other)*7)
-		sb.WriteString(`INSERT INTO waqtor_campaign_recipients (campaign_id, seq, phone, chat, variables, state, reason, detail, updated_at) VALUES `)
-		for i, p := range other {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			n := len(args)
-			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, 'skipped', $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		query := `INSERT INTO waqtor_campaign_recipients (campaign_id, seq, phone, chat, variables, state, reason, detail, updated_at) VALUES ` +
+			in.values(len(other), 9, map[int]string{5: "'skipped'"})
+		args := make([]any, 0, len(other)*8)
+		for _, p := range other {
 			args = append(args, campaignID, p.seq, p.phone, p.chat, p.vars, p.reason, p.detail, micros(now))
 		}
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+		if _, err := in.tx.ExecContext(ctx, query, args...); err != nil {
 			return nil, err
 		}
 	}
