@@ -86,6 +86,9 @@ func (s *Service) apply(ctx context.Context, evs []waqtor.Event) error {
 	now := s.now()
 	var touched []string
 	err := s.inTx(ctx, func(tx *sql.Tx, em *emitter) error {
+		if err := s.lockTargets(ctx, tx, evs, now); err != nil {
+			return err
+		}
 		b := &batch{}
 		for _, e := range evs {
 			m := e.Meta()
@@ -137,6 +140,116 @@ const (
 )
 
 func hotQueries() []string { return []string{qMessageRecipient, qAdvance, qFail} }
+
+// lockTargets locks, on Postgres, the rows of the campaigns a batch of events
+// concerns, in ID order, before any of their recipients. Every transaction
+// that writes a campaign's recipients and counts takes the campaign's row
+// first (claims, settles, deletes, imports, two nodes' followers), so none
+// can hold a recipient another waits for while waiting for its campaign.
+// SQLite runs one write transaction at a time and needs none of this.
+func (s *Service) lockTargets(ctx context.Context, tx *sql.Tx, evs []waqtor.Event, now time.Time) error {
+	if s.db.dialect != store.DialectPostgres {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, e := range evs {
+		m := e.Meta()
+		var msgID string
+		switch e := e.(type) {
+		case *waqtor.MessageSent:
+			msgID = e.Message.ID
+		case *waqtor.MessageFailed:
+			msgID = e.Message.ID
+		case *waqtor.MessageDelivered:
+			msgID = e.MessageID
+		case *waqtor.MessageRead:
+			msgID = e.MessageID
+		case *waqtor.MessageReceived:
+			if err := s.replyTargets(ctx, tx, m, &e.Message, now, ids); err != nil {
+				return err
+			}
+		case *waqtor.SessionStatus:
+			if e.State != waqtor.StateBanned && e.State != waqtor.StateLoggedOut {
+				continue
+			}
+			rows, err := s.db.campaignsIn(ctx, tx, StateRunning, StateScheduled)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if r.c.Tenant == m.Tenant && slices.Contains(r.c.Sessions, m.Session) {
+					ids[r.c.ID] = true
+				}
+			}
+		}
+		if msgID == "" {
+			continue
+		}
+		var id, tenant, session string
+		var seq, sentAt int64
+		var from RecipientState
+		err := tx.QueryRowContext(ctx, qMessageRecipient, msgID).Scan(&id, &tenant, &seq, &from, &session, &sentAt)
+		if isNoRows(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		ids[id] = true
+	}
+	sorted := make([]string, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	slices.Sort(sorted)
+	for _, id := range sorted {
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM waqtor_campaigns WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replyTargets adds the campaigns an inbound message is a reply to.
+func (s *Service) replyTargets(ctx context.Context, tx *sql.Tx, m *waqtor.EventMeta, msg *waqtor.Message, now time.Time, ids map[string]bool) error {
+	phone, at, ok := s.replyOf(msg, now)
+	if !ok {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT r.campaign_id FROM waqtor_campaign_recipients r
+		JOIN waqtor_campaigns c ON c.id = r.campaign_id
+		WHERE r.phone = $1 AND r.sent_at > $2 AND r.sent_at <= $3 AND r.replied_at = 0 AND r.session_id = $4 AND c.tenant_id = $5`,
+		phone, micros(at.Add(-s.cfg.ReplyWindow)), micros(at), m.Session, m.Tenant)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		ids[id] = true
+	}
+	return rows.Err()
+}
+
+// replyOf returns who an inbound message is from and when, when it may be a
+// reply to a campaign.
+func (s *Service) replyOf(msg *waqtor.Message, now time.Time) (string, time.Time, bool) {
+	if msg.FromMe || msg.IsGroup {
+		return "", time.Time{}, false
+	}
+	phone := msg.Sender.Phone
+	if phone == "" {
+		phone = msg.Chat.Phone
+	}
+	at := msg.Time
+	if at.IsZero() {
+		at = now
+	}
+	return phone, at, phone != ""
+}
 
 // advance moves the recipient a message was sent to, never backwards.
 func (s *Service) advance(ctx context.Context, tx *sql.Tx, b *batch, m *waqtor.EventMeta, msgID string, to RecipientState, at time.Time, detail string) error {
@@ -200,19 +313,9 @@ func (s *Service) advance(ctx context.Context, tx *sql.Tx, b *batch, m *waqtor.E
 // reply records an inbound message as a reply to the campaigns that sent to
 // its author within the reply window.
 func (s *Service) reply(ctx context.Context, tx *sql.Tx, m *waqtor.EventMeta, msg *waqtor.Message, now time.Time) error {
-	if msg.FromMe || msg.IsGroup {
+	phone, at, ok := s.replyOf(msg, now)
+	if !ok {
 		return nil
-	}
-	phone := msg.Sender.Phone
-	if phone == "" {
-		phone = msg.Chat.Phone
-	}
-	if phone == "" {
-		return nil
-	}
-	at := msg.Time
-	if at.IsZero() {
-		at = now
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE waqtor_campaign_recipients SET replied_at = $1
 		WHERE phone = $2 AND sent_at > $3 AND sent_at <= $1 AND replied_at = 0 AND session_id = $4

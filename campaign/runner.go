@@ -543,6 +543,10 @@ func (s *Service) settle(ctx context.Context, id string, seq int64, to Recipient
 	ctx = context.WithoutCancel(ctx)
 	now := s.now()
 	err := s.inTx(ctx, func(tx *sql.Tx, em *emitter) error {
+		// The campaign's row first, as every writer of its recipients does.
+		if _, err := s.db.lockCampaign(ctx, tx, "", id); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE waqtor_campaign_recipients SET state = $1, reason = $2, detail = $3,
 			claim_until = 0, updated_at = $4 WHERE campaign_id = $5 AND seq = $6 AND state IN ('pending', 'sending')`,
 			string(to), reason, truncate(detail, 500), micros(now), id, seq)
