@@ -181,6 +181,8 @@ type Recipient struct {
 	// ClaimedAt is when a sender last claimed the recipient: the start of its
 	// send, which the pacing spaces out.
 	ClaimedAt time.Time `json:"claimed_at,omitzero"`
+	// ClaimedBy is the Config.NodeID of the process that last claimed it.
+	ClaimedBy string `json:"claimed_by,omitempty"`
 	// DeliveredAt is when the message reached the phone.
 	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 	// Detail describes a failure or skip for people.

@@ -304,7 +304,7 @@ func scanRecipient(sc interface{ Scan(...any) error }) (*recipientRow, error) {
 		}
 	}
 	rr.until = fromMicros(until)
-	r.ClaimedAt = fromMicros(claimed)
+	r.ClaimedAt, r.ClaimedBy = fromMicros(claimed), rr.owner
 	r.SentAt, r.DeliveredAt, r.ReadAt = fromMicros(sent), fromMicros(delivered), fromMicros(read)
 	r.RepliedAt, r.UpdatedAt = fromMicros(replied), fromMicros(updat)
 	return &rr, nil
