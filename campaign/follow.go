@@ -151,9 +151,15 @@ func (s *Service) apply(ctx context.Context, evs []waqtor.Event) error {
 }
 
 // Hot queries of the follower, prepared once on SQLite.
+//
+// qMessageRecipient's redundant message_id <> '' lets both databases use the
+// partial index on message_id, whose condition SQLite (and Postgres's
+// generic plan of a prepared statement) cannot prove from message_id = $1
+// alone: without it every event the follower applies scans all recipients.
 const (
 	qMessageRecipient = `SELECT r.campaign_id, c.tenant_id, r.seq, r.state, r.session_id, r.sent_at
-		FROM waqtor_campaign_recipients r JOIN waqtor_campaigns c ON c.id = r.campaign_id WHERE r.message_id = $1`
+		FROM waqtor_campaign_recipients r JOIN waqtor_campaigns c ON c.id = r.campaign_id
+		WHERE r.message_id = $1 AND r.message_id <> ''`
 	// qAdvance moves a recipient up the sent → delivered → read line; $3
 	// stamps sent_at when it was not yet (a delivered receipt may come first).
 	qAdvance = `UPDATE waqtor_campaign_recipients SET state = $1, claim_until = 0, updated_at = $2,
