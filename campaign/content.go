@@ -3,6 +3,7 @@ package campaign
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -63,8 +64,13 @@ func compileContent(c *Content) (*compiled, error) {
 		if (len(m.Data) == 0) == (m.URL == "") {
 			return nil, fieldErr("content.media", "must have exactly one of data and url")
 		}
+		if m.Kind == "" && len(m.Data) > 0 {
+			m.Kind = kindOf(m.Data)
+		}
 		switch m.Kind {
-		case "", waqtor.ContentImage, waqtor.ContentVideo, waqtor.ContentAudio, waqtor.ContentDocument:
+		case waqtor.ContentImage, waqtor.ContentVideo, waqtor.ContentAudio, waqtor.ContentDocument:
+		case "":
+			return nil, fieldErr("content.media.kind", "is required with a url: image, video, audio or document")
 		default:
 			return nil, fieldErr("content.media.kind", "must be image, video, audio or document")
 		}
@@ -92,6 +98,19 @@ func compileContent(c *Content) (*compiled, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// kindOf tells the kind of media bytes from their content type.
+func kindOf(data []byte) waqtor.ContentType {
+	switch ct := http.DetectContentType(data); {
+	case strings.HasPrefix(ct, "image/"):
+		return waqtor.ContentImage
+	case strings.HasPrefix(ct, "video/"):
+		return waqtor.ContentVideo
+	case strings.HasPrefix(ct, "audio/"):
+		return waqtor.ContentAudio
+	}
+	return waqtor.ContentDocument
 }
 
 // MaxTemplateBytes is the longest template a content field may hold.

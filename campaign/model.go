@@ -114,8 +114,8 @@ type Media struct {
 	Data []byte `json:"data,omitempty"`
 	// FileName is the document's file name.
 	FileName string `json:"file_name,omitempty"`
-	// Kind is image, video, audio or document; detected from the bytes when
-	// empty.
+	// Kind is image, video, audio or document. Required with URL; with Data
+	// it defaults to the kind the bytes show (document when unknown).
 	Kind waqtor.ContentType `json:"kind,omitempty"`
 	// MIME is the media type; detected when empty.
 	MIME string `json:"mime,omitempty"`
