@@ -152,7 +152,7 @@ func (s *Service) apply(ctx context.Context, evs []waqtor.Event) error {
 
 // Hot queries of the follower, prepared once on SQLite.
 //
-// qMessageRecipient's redundant message_id <> '' lets both databases use the
+// qMessageRecipient's redundant message_id <> ” lets both databases use the
 // partial index on message_id, whose condition SQLite (and Postgres's
 // generic plan of a prepared statement) cannot prove from message_id = $1
 // alone: without it every event the follower applies scans all recipients.

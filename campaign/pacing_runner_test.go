@@ -2,7 +2,6 @@ package campaign_test
 
 import (
 	"context"
-	"math"
 	"slices"
 	"testing"
 	"time"
@@ -40,21 +39,25 @@ func claims(t *testing.T, b *testBundle, id string) []time.Time {
 	return out
 }
 
-// TestPacedGaps runs a paced campaign in compressed time (40×): the gaps
-// between sends are never shorter than MinInterval, almost all within the
-// policy's range and spread across it, and every BatchSize sends the sender
-// rests for BatchPause.
+// TestPacedGaps runs a paced campaign in compressed time (50×): no send
+// starts sooner than MinInterval after the one before, no more than
+// BatchSize sends go out without a BatchPause rest between them, and the
+// gaps are jittered across the policy's range. The range is wide (4–60 s),
+// so that the few hundred milliseconds a loaded machine (or the race
+// detector) adds to a compressed gap cannot hide its lower half. Late timers
+// only lengthen gaps, so the range's upper end is checked on the policy
+// itself, in pacing_test.go, not here.
 func TestPacedGaps(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs for seconds")
 	}
 	ctx := context.Background()
-	b := clockedSetup(t, clock.Scaled(40))
-	p := &campaign.Pacing{MinInterval: campaign.Duration(4 * time.Second), MaxInterval: campaign.Duration(9 * time.Second),
-		BatchSize: 10, BatchPause: campaign.Duration(time.Minute)}
+	b := clockedSetup(t, clock.Scaled(50))
+	p := &campaign.Pacing{MinInterval: campaign.Duration(4 * time.Second), MaxInterval: campaign.Duration(60 * time.Second),
+		BatchSize: 5, BatchPause: campaign.Duration(2 * time.Minute)}
 	c, _, err := b.svc.Create(ctx, &campaign.CreateParams{Name: "paced", Sessions: []string{"main"},
-		Content: campaign.Content{Text: "hi"}, Recipients: phones(30), Pacing: p})
+		Content: campaign.Content{Text: "hi"}, Recipients: phones(16), Pacing: p})
 	require.NoError(t, err)
 	_, err = b.svc.Execute(ctx, c.ID)
 	require.NoError(t, err)
@@ -62,34 +65,28 @@ func TestPacedGaps(t *testing.T) {
 
 	at := claims(t, b, c.ID)
 	var gaps []float64
-	within := 0
+	run := 1 // sends since the last rest
 	for i := 1; i < len(at); i++ {
 		gap := at[i].Sub(at[i-1])
-		if i%10 == 0 {
-			require.GreaterOrEqual(t, gap, time.Minute, "a batch pause after send %d", i)
+		require.GreaterOrEqual(t, gap, 4*time.Second, "gap %d", i)
+		if gap >= 2*time.Minute {
+			run = 1
 			continue
 		}
-		require.GreaterOrEqual(t, gap, 4*time.Second, "gap %d", i)
-		if gap <= 10*time.Second { // 9 s and a second of scheduling slack
-			within++
-		}
+		run++
+		require.LessOrEqual(t, run, 5, "send %d is the %dth without a batch pause", i, run)
 		gaps = append(gaps, gap.Seconds())
 	}
-	require.GreaterOrEqual(t, within, len(gaps)*8/10, "gaps %v", gaps)
-	var mean, sq float64
-	low := 0
+	low, high := 0, 0
 	for _, g := range gaps {
-		mean += g / float64(len(gaps))
-		if g < 6.5 {
+		switch {
+		case g < 32:
 			low++
+		default:
+			high++
 		}
 	}
-	for _, g := range gaps {
-		sq += (g - mean) * (g - mean)
-	}
-	sd := math.Sqrt(sq / float64(len(gaps)))
-	require.Greater(t, sd, 0.2*5, "gaps are jittered, not regular: %v", gaps)
-	require.True(t, low > 0 && low < len(gaps), "both halves of the range are used: %v", gaps)
+	require.True(t, low > 0 && high > 0, "gaps fall in both halves of 4–60 s: %v", gaps)
 }
 
 // TestDailyCapHoldsAcrossRestart: a sender that reached its daily cap sends
