@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -426,6 +427,9 @@ func (s *Service) Execute(ctx context.Context, id string) (*Campaign, error) {
 		if c.Counts.Total == 0 {
 			return "", "", fieldErr("recipients", "the campaign has no recipients")
 		}
+		if err := unknownVariables(c); err != nil {
+			return "", "", err
+		}
 		if err := s.sessionsUsable(ctx, c); err != nil {
 			return "", "", err
 		}
@@ -488,6 +492,31 @@ func (s *Service) Cancel(ctx context.Context, id, reason string) (*Campaign, err
 		}
 		return StateCancelled, "requested", nil
 	}, reason)
+}
+
+// unknownVariables refuses content that needs a variable (without a
+// fallback) that neither the campaign's defaults nor any recipient has: a
+// typo such as {{nmae}} would otherwise send every message with a hole.
+func unknownVariables(c *Campaign) error {
+	k, err := compileContent(&c.Content)
+	if err != nil {
+		return err
+	}
+	known := maps.Clone(c.Variables)
+	if known == nil {
+		known = map[string]string{}
+	}
+	for name, n := range c.VariableCounts {
+		if n > 0 {
+			known[name] = "x"
+		}
+	}
+	known["phone"] = "x"
+	if missing := k.missing(known); len(missing) > 0 {
+		return fieldErr("content", "{{%s}} has a value in no recipient and not in the campaign's variables: "+
+			"add it, give it a fallback ({{%s|…}}), or fix its name", missing[0], missing[0])
+	}
+	return nil
 }
 
 // sessionsUsable refuses to run a campaign while one of its sessions is

@@ -170,6 +170,10 @@ type Campaign struct {
 	TimeZone string `json:"time_zone"`
 	// UpdatedAt is when the campaign last changed.
 	UpdatedAt time.Time `json:"updated_at"`
+	// VariableCounts counts, per variable name found in the recipients'
+	// data, the recipients that have a value for it (at most
+	// MaxVariableNames names are counted).
+	VariableCounts map[string]int64 `json:"variable_counts"`
 	// Variables are the default template variables.
 	Variables map[string]string `json:"variables"`
 }

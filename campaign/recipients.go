@@ -7,12 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"strings"
 	"time"
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/internal/store"
 )
+
+// MaxVariableNames is how many distinct variable names a campaign's
+// VariableCounts tracks.
+const MaxVariableNames = 256
 
 // recipientBatch is how many recipients one INSERT statement writes.
 const recipientBatch = 200
@@ -63,6 +68,10 @@ func (s *Service) addRecipients(ctx context.Context, tx *sql.Tx, r *row, k *comp
 	next := r.c.Counts.Total
 	ins := s.db.newInserter(tx)
 	defer ins.close()
+	counts := maps.Clone(r.c.VariableCounts)
+	if counts == nil {
+		counts = map[string]int64{}
+	}
 	var batch []*pendingRecipient
 	flush := func() error {
 		if len(batch) == 0 {
@@ -82,6 +91,11 @@ func (s *Service) addRecipients(ctx context.Context, tx *sql.Tx, r *row, k *comp
 				res.Added++
 				for _, v := range p.missing {
 					res.MissingVariables[v]++
+				}
+				for _, name := range p.present {
+					if _, ok := counts[name]; ok || len(counts) < MaxVariableNames {
+						counts[name]++
+					}
 				}
 			}
 		}
@@ -118,6 +132,11 @@ func (s *Service) addRecipients(ctx context.Context, tx *sql.Tx, r *row, k *comp
 	if err := s.db.addCounts(ctx, tx, r.c.ID, delta, now); err != nil {
 		return nil, dbErr(err)
 	}
+	if res.Added > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE waqtor_campaigns SET var_counts = $1 WHERE id = $2`, mustJSON(counts), r.c.ID); err != nil {
+			return nil, dbErr(err)
+		}
+	}
 	return res, nil
 }
 
@@ -131,6 +150,8 @@ type pendingRecipient struct {
 	detail string
 	// missing are the variables the content needs that it lacks.
 	missing []string
+	// present are the names of its non-empty variables.
+	present []string
 }
 
 // prepareRecipient normalises one input. Only malformed variables are an
@@ -150,6 +171,11 @@ func prepareRecipient(seq int64, in RecipientInput) (*pendingRecipient, error) {
 		for name, v := range in.Variables {
 			if len(v) > MaxVariableBytes {
 				return nil, fieldErr("recipients", "%s: variable %q is longer than %d bytes", where(), name, MaxVariableBytes)
+			}
+		}
+		for name, v := range in.Variables {
+			if strings.TrimSpace(v) != "" {
+				p.present = append(p.present, name)
 			}
 		}
 		b, err := json.Marshal(in.Variables)

@@ -97,6 +97,27 @@ func TestMissingVariablesReported(t *testing.T) {
 	res, err := b.svc.AddRecipients(ctx, c.ID, campaign.ReadRecipients(strings.NewReader(up), campaign.FormatCSV, nil))
 	require.NoError(t, err)
 	require.Equal(t, map[string]int64{"name": 2}, res.MissingVariables, "code falls back to the campaign's; city has a fallback")
+	got, err := b.svc.Get(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int64{"name": 1, "code": 1}, got.VariableCounts)
+	_, err = b.svc.Execute(ctx, c.ID)
+	require.NoError(t, err, "some recipients lacking a variable do not stop a campaign")
+
+	// A variable no recipient has (a typo) does: execute is refused and the
+	// campaign stays a draft.
+	typo, _, err := b.svc.Create(ctx, &campaign.CreateParams{Name: "typo", Sessions: []string{"main"},
+		Content: campaign.Content{Text: "Hi {{nmae}}"}})
+	require.NoError(t, err)
+	_, err = b.svc.AddRecipients(ctx, typo.ID, campaign.ReadRecipients(strings.NewReader(up), campaign.FormatCSV, nil))
+	require.NoError(t, err)
+	_, err = b.svc.Execute(ctx, typo.ID)
+	var fe *campaign.FieldError
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, "content", fe.Field)
+	require.Contains(t, fe.Reason, "{{nmae}}")
+	got, err = b.svc.Get(ctx, typo.ID)
+	require.NoError(t, err)
+	require.Equal(t, campaign.StateDraft, got.State)
 }
 
 // TestStuckSendRescuedWithSameID (T4a): a send that hangs past its claim's

@@ -73,23 +73,23 @@ func mustJSON(v any) string {
 // row is a campaign as stored, with what the API does not show.
 type row struct {
 	c      Campaign
-	recent string // the last sends' outcomes, '1' failed, '0' not, newest last
+	recent string // the failure window of the last sends, as JSON
 }
 
 const campaignCols = `id, tenant_id, name, state, state_reason, sessions, content, variables, pacing, time_zone,
-	check_numbers, schedule_at, resume_at, recent, n_total, n_pending, n_sent, n_delivered, n_read, n_failed,
+	check_numbers, schedule_at, resume_at, recent, var_counts, n_total, n_pending, n_sent, n_delivered, n_read, n_failed,
 	n_skipped, created_at, updated_at, started_at, finished_at`
 
 func scanCampaign(sc interface{ Scan(...any) error }) (*row, error) {
 	var (
 		r                                              row
 		c                                              = &r.c
-		sessions, content, vars, pacing                string
+		sessions, content, vars, pacing, varCounts     string
 		check                                          int
 		schedule, resume, created, updated, start, fin int64
 	)
 	err := sc.Scan(&c.ID, &c.Tenant, &c.Name, &c.State, &c.StateReason, &sessions, &content, &vars, &pacing,
-		&c.TimeZone, &check, &schedule, &resume, &r.recent, &c.Counts.Total, &c.Counts.Pending, &c.Counts.Sent,
+		&c.TimeZone, &check, &schedule, &resume, &r.recent, &varCounts, &c.Counts.Total, &c.Counts.Pending, &c.Counts.Sent,
 		&c.Counts.Delivered, &c.Counts.Read, &c.Counts.Failed, &c.Counts.Skipped, &created, &updated, &start, &fin)
 	if err != nil {
 		return nil, err
@@ -106,8 +106,14 @@ func scanCampaign(sc interface{ Scan(...any) error }) (*row, error) {
 	if err := json.Unmarshal([]byte(pacing), &c.Pacing); err != nil {
 		return nil, fmt.Errorf("campaign %s: pacing: %w", c.ID, err)
 	}
+	if err := json.Unmarshal([]byte(varCounts), &c.VariableCounts); err != nil {
+		return nil, fmt.Errorf("campaign %s: variable counts: %w", c.ID, err)
+	}
 	if c.Variables == nil {
 		c.Variables = map[string]string{}
+	}
+	if c.VariableCounts == nil {
+		c.VariableCounts = map[string]int64{}
 	}
 	c.CheckNumbers = check != 0
 	c.ScheduleAt, c.ResumeAt = fromMicros(schedule), fromMicros(resume)
@@ -119,9 +125,9 @@ func scanCampaign(sc interface{ Scan(...any) error }) (*row, error) {
 func (d *db) insertCampaign(ctx context.Context, q querier, c *Campaign) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO waqtor_campaigns (`+campaignCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-		$23, $24, $25)`,
+		$23, $24, $25, $26)`,
 		c.ID, c.Tenant, c.Name, c.State, c.StateReason, mustJSON(c.Sessions), mustJSON(c.Content), mustJSON(c.Variables),
-		mustJSON(c.Pacing), c.TimeZone, boolInt(c.CheckNumbers), micros(c.ScheduleAt), micros(c.ResumeAt), "",
+		mustJSON(c.Pacing), c.TimeZone, boolInt(c.CheckNumbers), micros(c.ScheduleAt), micros(c.ResumeAt), "", "{}",
 		c.Counts.Total, c.Counts.Pending, c.Counts.Sent, c.Counts.Delivered, c.Counts.Read, c.Counts.Failed,
 		c.Counts.Skipped, micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.StartedAt), micros(c.FinishedAt))
 	return err

@@ -15,6 +15,7 @@ CREATE TABLE waqtor_campaigns (
     schedule_at   BIGINT NOT NULL DEFAULT 0,
     resume_at     BIGINT NOT NULL DEFAULT 0,
     recent        TEXT NOT NULL DEFAULT '',
+    var_counts    TEXT NOT NULL DEFAULT '{}',
     n_total       BIGINT NOT NULL DEFAULT 0,
     n_pending     BIGINT NOT NULL DEFAULT 0,
     n_sent        BIGINT NOT NULL DEFAULT 0,

@@ -15,6 +15,7 @@ CREATE TABLE waqtor_campaigns (
     schedule_at   INTEGER NOT NULL DEFAULT 0,
     resume_at     INTEGER NOT NULL DEFAULT 0,
     recent        TEXT NOT NULL DEFAULT '',
+    var_counts    TEXT NOT NULL DEFAULT '{}',
     n_total       INTEGER NOT NULL DEFAULT 0,
     n_pending     INTEGER NOT NULL DEFAULT 0,
     n_sent        INTEGER NOT NULL DEFAULT 0,
