@@ -2,7 +2,7 @@
 // renders their replies. It works in-process, offline and without any model
 // download, in Arabic and English, and can use a neural embedder (Ollama or
 // any OpenAI-compatible server) when one is available. It imports nothing
-// else from waqtor.
+// else from waqtor but the text normalisation it shares with the Core.
 //
 // # Rules
 //
