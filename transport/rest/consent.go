@@ -38,7 +38,7 @@ func (h *handler) consentRoutes() []Route {
 			},
 			Response: ConsentList{}, Handler: HandleJSON(h.listConsent)},
 		{Method: "GET", Pattern: "/consent/{contact}", Scope: auth.ScopeRead, OperationID: "getConsent",
-			Summary: "Get a contact's current consent and its history, newest first.",
+			Summary:     "Get a contact's current consent and its history, newest first.",
 			Description: contactDoc + " A contact the tenant never recorded consent for (or an invalid one) is 404.",
 			Owner:       &Owner{Param: "contact", LookupFunc: h.lookupConsent},
 			Query: []Param{
