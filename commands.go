@@ -192,7 +192,7 @@ func (c *Core) sendPrepared(ctx context.Context, req *sendRequest, content Conte
 	}
 	// Checked early, before the quota and any media download, and again
 	// where the message is stored.
-	consent := req.consentScope(content)
+	consent := req.consentScope(content.ContentType())
 	if err := c.checkConsent(ctx, nil, s.tenant, req.contact, consent); err != nil {
 		return nil, consentErr(err)
 	}

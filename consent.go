@@ -505,8 +505,8 @@ func consentScopes(scope ConsentScope) (string, string) {
 // revocations, poll votes) and messages to chats that are not a person need
 // none; SendOpts.Consent names one; otherwise a send needs ConsentAll unless
 // it is Transactional.
-func (r *sendRequest) consentScope(content Content) ConsentScope {
-	if r.contact == "" || isAmendment(string(content.ContentType())) {
+func (r *sendRequest) consentScope(typ ContentType) ConsentScope {
+	if r.contact == "" || isAmendment(string(typ)) {
 		return ""
 	}
 	if r.consent != "" {

@@ -305,6 +305,11 @@ func TestSendConsentRules(t *testing.T) {
 				_, err := c.SendMedia(ctx, "main", customerPhone, &waqtor.MediaParams{Kind: waqtor.ContentDocument, Data: []byte("%PDF-1.4"), FileName: "a.pdf"}, nil)
 				return err
 			},
+			"media url": func() error {
+				// Refused before the URL is fetched: nothing listens there.
+				_, err := c.SendMedia(ctx, "main", customerPhone, &waqtor.MediaParams{Kind: waqtor.ContentImage, URL: "http://127.0.0.1:1/a.png"}, nil)
+				return err
+			},
 			"marketing": func() error {
 				_, err := c.SendText(ctx, "main", customerPhone, "sale", &waqtor.SendOpts{Consent: waqtor.ConsentMarketing, Transactional: true})
 				return err
