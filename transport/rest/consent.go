@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -71,11 +70,21 @@ func consentOut(c *waqtor.Consent) *api.Consent {
 		Session: c.Session, Source: c.Source, Status: string(c.Status), Time: c.Time}
 }
 
+// unknownContact is a valid contact looked up in place of an invalid one.
+const unknownContact = "+999000000000"
+
 // lookupConsent finds a contact in the principal's tenant's registry: one
-// with no record there (or an invalid one) does not exist.
+// with no record there (or an invalid one) does not exist. An invalid contact
+// is answered after the same query a valid one costs, so that the answer's
+// timing tells neither validity nor existence.
 func (h *handler) lookupConsent(r *http.Request, _ string) (*Ownership, error) {
-	cur, err := h.core.Consent(r.Context(), contactParam(r))
-	if errors.Is(err, waqtor.ErrInvalidConsent) || (err == nil && len(cur) == 0) {
+	contact := contactParam(r)
+	if _, err := waqtor.ParseContact(contact); err != nil {
+		_, _ = h.core.Consent(r.Context(), unknownContact)
+		return nil, ErrNotFound
+	}
+	cur, err := h.core.Consent(r.Context(), contact)
+	if err == nil && len(cur) == 0 {
 		return nil, ErrNotFound
 	}
 	if err != nil {
