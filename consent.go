@@ -568,7 +568,8 @@ func optOutKeyword(keywords map[string]struct{}, text string) bool {
 
 // keywordOptOut opts the author of an inbound 1:1 text that is an opt-out
 // keyword out of Config.OptOutScope, inside the transaction that stores the
-// message. It reports whether the consent changed.
+// message, with the note "message <ID>". It reports whether the consent
+// changed.
 func (c *Core) keywordOptOut(ctx context.Context, tx *sql.Tx, em *emitter, s *session, m *InboundMessage) (bool, error) {
 	if m.FromMe || m.IsGroup || IsGroupJID(m.Chat.JID) {
 		return false, nil
@@ -582,7 +583,8 @@ func (c *Core) keywordOptOut(ctx context.Context, tx *sql.Tx, em *emitter, s *se
 		return false, nil
 	}
 	_, changed, err := c.applyConsent(ctx, tx, em, &store.Consent{TenantID: s.tenant, Contact: contact,
-		Scope: string(c.cfg.OptOutScope), Status: string(ConsentOptedOut), Source: ConsentSourceKeyword, SessionID: s.key}, s.id)
+		Scope: string(c.cfg.OptOutScope), Status: string(ConsentOptedOut), Source: ConsentSourceKeyword, SessionID: s.key,
+		Note: "message " + m.ID}, s.id)
 	return changed, err
 }
 

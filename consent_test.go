@@ -473,6 +473,7 @@ func TestKeywordOptOut(t *testing.T) {
 			require.Equal(t, waqtor.ConsentOptedOut, ch.Status)
 			require.Equal(t, "keyword", ch.Source)
 			require.Equal(t, "shop", ch.Session)
+			require.Equal(t, "message "+id, ch.Note)
 			out, err := core.OptedOut(ctx, phone.Number(), waqtor.ConsentMarketing)
 			require.NoError(t, err)
 			require.True(t, out, text)
