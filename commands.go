@@ -91,7 +91,8 @@ func newMessageID() string {
 //
 // Errors before anything is stored wrap ErrSessionNotFound, ErrInvalidSessionID,
 // ErrInvalidPhone, ErrInvalidMessage, ErrNotReady (the session is not connected
-// and logged in), ErrMediaTooLarge or ErrIdempotencyKeyReused.
+// and logged in), ErrMediaTooLarge, ErrIdempotencyKeyReused or ErrOptedOut (the
+// contact opted out: see SendOpts.Transactional and SendOpts.Consent).
 func (c *Core) Send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
