@@ -19,6 +19,13 @@ import (
 
 // SendOpts are optional per-call settings of the send commands.
 type SendOpts struct {
+	// Consent names the consent a send needs: with ConsentMarketing
+	// (campaigns set it), a 1:1 contact opted out of marketing or of all is
+	// refused with an *OptedOutError (ErrOptedOut), even when Transactional;
+	// with ConsentAll, one opted out of all. Groups, broadcasts and
+	// amendments of existing messages (reactions, edits, revocations) are
+	// never checked. Defaults to "": only the rule of Transactional applies.
+	Consent ConsentScope
 	// IdempotencyKey makes a send safe to retry: a second send with the same key
 	// on the same session returns the first send's message and sends nothing
 	// (nor downloads media from a URL again). The key is bound to the request it
@@ -34,6 +41,15 @@ type SendOpts struct {
 	// first one's message; without one, an ID this session has stored already
 	// fails with ErrDuplicateMessageID. Defaults to a new random ID.
 	MessageID string
+	// Transactional marks a message the contact expects (an order update, a
+	// one-time code, an answer to the contact's own message): it is sent even
+	// to a contact opted out of all. Without it, a send to a 1:1 contact
+	// opted out of all fails with an *OptedOutError (ErrOptedOut) and stores
+	// nothing. The check runs in the transaction that stores the message, so
+	// a message stored after an opt-out committed is always refused; an
+	// idempotent replay of a message stored before it still returns that
+	// message. Defaults to false.
+	Transactional bool
 }
 
 // MaxIdempotencyKeyLength is the longest accepted idempotency key.
@@ -75,7 +91,8 @@ func newMessageID() string {
 //
 // Errors before anything is stored wrap ErrSessionNotFound, ErrInvalidSessionID,
 // ErrInvalidPhone, ErrInvalidMessage, ErrNotReady (the session is not connected
-// and logged in), ErrMediaTooLarge or ErrIdempotencyKeyReused.
+// and logged in), ErrMediaTooLarge, ErrIdempotencyKeyReused or ErrOptedOut (the
+// contact opted out: see SendOpts.Transactional and SendOpts.Consent).
 func (c *Core) Send(ctx context.Context, sessionID, chat string, content Content, opts *SendOpts) (*Message, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
@@ -105,6 +122,10 @@ type sendRequest struct {
 	key  string // idempotency key, or ""
 	id   string // caller-chosen message ID, or ""
 	hash string // the request's fingerprint, set by the caller of prepareSend
+
+	contact       string       // the chat's consent key (consentContact), "" when not a person
+	consent       ConsentScope // SendOpts.Consent
+	transactional bool         // SendOpts.Transactional
 }
 
 // prepareSend resolves the session, the chat and the options of a send.
@@ -117,9 +138,13 @@ func (c *Core) prepareSend(ctx context.Context, sessionID, chat string, opts *Se
 	if err != nil {
 		return nil, err
 	}
-	req := &sendRequest{s: s, jid: jid}
+	req := &sendRequest{s: s, jid: jid, contact: consentContact(jid)}
 	if opts != nil {
 		req.key, req.id = opts.IdempotencyKey, opts.MessageID
+		req.consent, req.transactional = opts.Consent, opts.Transactional
+		if req.consent != "" && !req.consent.Valid() {
+			return nil, fieldErr(ErrInvalidMessage, "consent", "must be %q, %q or empty, not %q", ConsentMarketing, ConsentAll, req.consent)
+		}
 		if err := validateIdempotencyKey(req.key); err != nil {
 			return nil, err
 		}
@@ -166,6 +191,12 @@ func (c *Core) sendPrepared(ctx context.Context, req *sendRequest, content Conte
 	if err != nil {
 		return nil, err
 	}
+	// Checked early, before the quota and any media download, and again
+	// where the message is stored.
+	consent := req.consentScope(content.ContentType())
+	if err := c.checkConsent(ctx, nil, s.tenant, req.contact, consent); err != nil {
+		return nil, consentErr(err)
+	}
 	if err := c.quota.take(s.tenant); err != nil {
 		return nil, err
 	}
@@ -195,7 +226,13 @@ func (c *Core) sendPrepared(ctx context.Context, req *sendRequest, content Conte
 		return nil, fmt.Errorf("waqtor: message ID collision")
 	}
 	defer s.release(row.ID)
+	if c.sendHook != nil {
+		c.sendHook()
+	}
 	err = c.store.InTx(ctx, func(tx *sql.Tx) error {
+		if err := c.checkConsent(ctx, tx, s.tenant, req.contact, consent); err != nil {
+			return err
+		}
 		if err := store.InsertMessage(ctx, tx, row); err != nil {
 			return err
 		}
@@ -213,6 +250,9 @@ func (c *Core) sendPrepared(ctx context.Context, req *sendRequest, content Conte
 	}
 	if errors.Is(err, store.ErrDuplicate) && req.id != "" {
 		return nil, fmt.Errorf("%w: %s", ErrDuplicateMessageID, row.ID)
+	}
+	if errors.Is(err, ErrOptedOut) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: store message: %w", ErrDatabase, err)
@@ -860,7 +900,9 @@ func (c *Core) storeInbound(ctx context.Context, s *session, ms ...*InboundMessa
 		}
 		rows[i] = row
 	}
+	var optedOut []int // indexes of messages whose keyword changed consent
 	err := c.commit(ctx, func(tx *sql.Tx, em *emitter) error {
+		optedOut = optedOut[:0]
 		q := c.store.Q(tx)
 		inserted := []bool{true}
 		if len(rows) == 1 {
@@ -887,6 +929,11 @@ func (c *Core) storeInbound(ctx context.Context, s *session, ms ...*InboundMessa
 			if err := c.applyAmend(ctx, tx, em, s, row); err != nil {
 				return err
 			}
+			if changed, err := c.keywordOptOut(ctx, tx, em, s, m); err != nil {
+				return err
+			} else if changed {
+				optedOut = append(optedOut, i)
+			}
 		}
 		return nil
 	})
@@ -895,6 +942,9 @@ func (c *Core) storeInbound(ctx context.Context, s *session, ms ...*InboundMessa
 	}
 	if err != nil {
 		return fmt.Errorf("%w: store inbound message: %w", ErrDatabase, err)
+	}
+	for _, i := range optedOut {
+		c.sendOptOutReply(s, rows[i].Chat, rows[i].ID)
 	}
 	return nil
 }

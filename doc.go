@@ -57,6 +57,18 @@
 // [ErrInvalidPhone], [ErrInvalidMessage] or [ErrNotReady], and [*FieldError]
 // names the offending field.
 //
+// # Consent
+//
+// Each tenant has a consent registry: [Core.SetConsent] records that a contact
+// opted in to or out of [ConsentMarketing] or [ConsentAll], with a source and
+// a note, keeping every change ([Core.ConsentHistory]) and emitting
+// [*ConsentChanged]. Contacts who text an opt-out keyword ("STOP", "إلغاء",
+// [Config].OptOutKeywords) are opted out as their message is stored. A send to
+// a contact opted out of all fails with [ErrOptedOut] unless
+// [SendOpts].Transactional; a send with [SendOpts].Consent set to
+// ConsentMarketing (as campaigns do) is refused when the contact opted out of
+// marketing or all. [Core.OptedOut] answers the same question in one query.
+//
 // # Events
 //
 // Events are typed and sealed: [*SessionQR], [*SessionStatus],

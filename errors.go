@@ -76,6 +76,34 @@ var (
 	ErrUnsupported = errors.New("waqtor: not supported by this engine")
 )
 
+// Consent errors.
+var (
+	// ErrInvalidConsent reports a consent change or query with an invalid
+	// contact, scope, status, source or note. Nothing was stored.
+	ErrInvalidConsent = errors.New("waqtor: invalid consent")
+	// ErrOptedOut reports a send refused because the contact opted out (see
+	// SendOpts.Transactional and SendOpts.Consent); errors.As gives the
+	// *OptedOutError. Nothing was sent or stored.
+	ErrOptedOut = errors.New("waqtor: contact opted out")
+)
+
+// OptedOutError reports a send refused because its 1:1 contact opted out. It
+// matches ErrOptedOut with errors.Is.
+type OptedOutError struct {
+	// Contact is the contact (E.164, or "<digits>@lid").
+	Contact string
+	// Scope is the scope the contact opted out of.
+	Scope ConsentScope
+}
+
+// Error implements error.
+func (e *OptedOutError) Error() string {
+	return fmt.Sprintf("waqtor: contact opted out: %s opted out of %s messages", e.Contact, e.Scope)
+}
+
+// Is lets errors.Is(err, ErrOptedOut) match.
+func (e *OptedOutError) Is(target error) bool { return target == ErrOptedOut }
+
 // FieldError names the input field that failed validation. It matches the
 // sentinel it wraps with errors.Is.
 type FieldError struct {

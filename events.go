@@ -26,7 +26,7 @@ const (
 // AllKinds returns every event kind, sorted.
 func AllKinds() []EventKind {
 	return []EventKind{KindCampaignCancelled, KindCampaignCompleted, KindCampaignFailed, KindCampaignPaused,
-		KindCampaignProgress, KindMessageDelivered, KindMessageEdited, KindMessageFailed, KindMessageRead, KindMessageReceived,
+		KindCampaignProgress, KindConsentChanged, KindMessageDelivered, KindMessageEdited, KindMessageFailed, KindMessageRead, KindMessageReceived,
 		KindMessageRevoked, KindMessageSent, KindPluginStatus, KindSessionQR, KindSessionStatus, KindWebhookEndpointDisabled, KindWebhookTest}
 }
 
@@ -270,6 +270,8 @@ func newEvent(k EventKind) Event {
 		return &CampaignPaused{}
 	case KindCampaignProgress:
 		return &CampaignProgress{}
+	case KindConsentChanged:
+		return &ConsentChanged{}
 	case KindWebhookEndpointDisabled:
 		return &WebhookEndpointDisabled{}
 	case KindWebhookTest:

@@ -45,6 +45,8 @@ func sampleEvents() []waqtor.Event {
 		&waqtor.CampaignCompleted{EventMeta: meta("e15"), CampaignID: "cmp_1", Counts: counts, Name: "Eid offers"},
 		&waqtor.CampaignFailed{EventMeta: meta("e16"), CampaignID: "cmp_1", Counts: counts, Reason: "no sessions"},
 		&waqtor.CampaignCancelled{EventMeta: meta("e17"), CampaignID: "cmp_1", Counts: counts, Reason: "typo"},
+		&waqtor.ConsentChanged{EventMeta: meta("e18"), Contact: "+201001234567", Scope: waqtor.ConsentMarketing,
+			Status: waqtor.ConsentOptedOut, Previous: waqtor.ConsentOptedIn, Source: "keyword", Note: "sent STOP"},
 	}
 }
 

@@ -75,6 +75,10 @@ func (c *Core) SendMedia(ctx context.Context, session, chat string, p *MediaPara
 			return prev, err
 		}
 	}
+	// Before loading too: media for a contact who opted out is not fetched.
+	if err := c.checkConsent(ctx, nil, req.s.tenant, req.contact, req.consentScope(ContentDocument)); err != nil {
+		return nil, consentErr(err)
+	}
 	m, err := c.loadMedia(ctx, p)
 	if err != nil {
 		return nil, err

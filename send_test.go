@@ -423,13 +423,21 @@ func TestQueuedOutboxSurvivesDisconnect(t *testing.T) {
 	b := setup(t, dbtest.SQLite)
 	release := b.engine.Block()
 	done := make(chan *waqtor.Message)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
-		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		defer cancel()
 		m, _ := b.core.SendText(cctx, "main", peer, "slow", nil)
 		done <- m
 	}()
+	// The caller gives up once the message is stored and the engine holds it
+	// (no fixed deadline, which a loaded machine can overrun before storing).
+	require.Eventually(t, func() bool {
+		res, err := b.core.Messages(ctx, &waqtor.MessageListParams{Session: "main", Chat: peer})
+		return err == nil && len(res.Messages) == 1
+	}, 5*time.Second, 2*time.Millisecond)
+	cancel()
 	m := <-done
+	require.NotNil(t, m)
 	require.Equal(t, waqtor.StatusPending, m.Status, "the caller gave up; the message stays accepted")
 	release()
 	require.Eventually(t, func() bool {

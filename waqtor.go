@@ -12,8 +12,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/waqtor/waqtor/internal/store"
+	"github.com/waqtor/waqtor/internal/textnorm"
 )
 
 // Defaults of Config fields.
@@ -78,6 +80,26 @@ type Config struct {
 	// MediaFetchTimeout bounds fetching media from a URL. Defaults to
 	// MediaFetchTimeoutDefault (30 s).
 	MediaFetchTimeout time.Duration
+	// OptOutKeywords are the messages with which a contact opts out: an
+	// inbound text in a 1:1 chat (not a group, not sent by the session's own
+	// account) that is, as a whole, one of them after normalisation (case
+	// folding, Arabic letter unification, diacritics and punctuation removed:
+	// " stop! " matches "STOP", "please stop" does not) opts its author out
+	// of OptOutScope, with source "keyword", in the transaction that stores
+	// the message, and consent.changed follows its message.received. A nil
+	// slice means OptOutKeywordsDefault(); an empty, non-nil slice
+	// (OptOutKeywords: []string{}) disables keyword opt-outs. Each keyword
+	// must keep some letters or digits after normalisation. Defaults to
+	// OptOutKeywordsDefault().
+	OptOutKeywords []string
+	// OptOutReply is a confirmation sent back, as a transactional message,
+	// when a keyword changed a contact's consent (not when the contact had
+	// opted out already). It is sent in the background, best effort: a send
+	// that fails is logged. Defaults to "": no reply.
+	OptOutReply string
+	// OptOutScope is the scope a keyword opts out of. Defaults to
+	// ConsentMarketing.
+	OptOutScope ConsentScope
 	// PruneInterval is how often the event log is pruned. Defaults to
 	// PruneIntervalDefault (10 min).
 	PruneInterval time.Duration
@@ -130,6 +152,12 @@ func (c *Config) WithDefaults() *Config {
 		out.Test.Now = time.Now
 	}
 	out.MediaAllowCIDRs = append([]netip.Prefix(nil), c.MediaAllowCIDRs...)
+	out.OptOutScope = cmp.Or(c.OptOutScope, ConsentMarketing)
+	if c.OptOutKeywords == nil {
+		out.OptOutKeywords = OptOutKeywordsDefault()
+	} else {
+		out.OptOutKeywords = append([]string{}, c.OptOutKeywords...)
+	}
 	return &out
 }
 
@@ -149,6 +177,17 @@ func (c *Config) validate() error {
 		if d < 0 {
 			return fmt.Errorf("%w: %s must not be negative", ErrConfig, name)
 		}
+	}
+	if !c.OptOutScope.Valid() {
+		return fmt.Errorf("%w: OptOutScope %q must be %q or %q", ErrConfig, c.OptOutScope, ConsentMarketing, ConsentAll)
+	}
+	for i, k := range c.OptOutKeywords {
+		if len(k) > maxKeywordInput || textnorm.Normalize(k) == "" {
+			return fmt.Errorf("%w: OptOutKeywords[%d] %q must hold letters or digits and be at most %d bytes", ErrConfig, i, k, maxKeywordInput)
+		}
+	}
+	if n := utf8.RuneCountInString(c.OptOutReply); n > MaxTextLength || !utf8.ValidString(c.OptOutReply) {
+		return fmt.Errorf("%w: OptOutReply must be valid UTF-8 of at most %d characters", ErrConfig, MaxTextLength)
 	}
 	if c.MaxMediaBytes < 0 || c.MaxSendAttempts < 0 || c.SubscriptionBuffer < 0 || c.TenantSendLimit < 0 {
 		return fmt.Errorf("%w: MaxMediaBytes, MaxSendAttempts, SubscriptionBuffer and TenantSendLimit must not be negative", ErrConfig)
@@ -191,6 +230,9 @@ type Core struct {
 	outboxKick chan struct{}
 
 	quota *sendQuota // nil without Config.TenantSendLimit
+
+	optOutKeywords map[string]struct{} // Config.OptOutKeywords, normalised
+	sendHook       func()              // tests only: runs before a send's storing transaction
 
 	mediaOnce sync.Once
 	mediaHTTP *http.Client
@@ -235,6 +277,10 @@ func NewCore(ctx context.Context, cfg *Config) (*Core, error) {
 		outboxKick: make(chan struct{}, 1),
 	}
 	c.quota = newSendQuota(cfg.TenantSendLimit, cfg.TenantSendWindow, c.now)
+	c.optOutKeywords = make(map[string]struct{}, len(cfg.OptOutKeywords))
+	for _, k := range cfg.OptOutKeywords {
+		c.optOutKeywords[textnorm.Normalize(k)] = struct{}{}
+	}
 	c.lifeCtx, c.lifeCancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	eng, err := cfg.Engine(ctx, &EngineEnv{DB: st.DB, DSN: st.DSN, Dialect: string(st.Dialect), Logger: cfg.Logger, Now: c.now})
 	if err != nil {

@@ -299,6 +299,9 @@ func (c *Client) SendMediaFile(ctx context.Context, session string, r *api.SendM
 	if r.Voice {
 		_ = mw.WriteField("voice", "true")
 	}
+	if r.Transactional {
+		_ = mw.WriteField("transactional", "true")
+	}
 	fw, err := mw.CreateFormFile("file", cmp.Or(r.FileName, "file"))
 	if err != nil {
 		return nil, err
@@ -401,6 +404,65 @@ func (c *Client) DownloadMedia(ctx context.Context, session, id string) ([]byte,
 func (c *Client) CheckNumbers(ctx context.Context, session string, phones []string) ([]api.NumberCheck, error) {
 	var out api.CheckNumbersResponse
 	return out.Results, c.do(ctx, "POST", sessionPath(session, "/contacts/check"), &api.CheckNumbersRequest{Phones: phones}, &out, nil)
+}
+
+// SetConsent records a contact's opt-in or opt-out for a scope (PUT
+// /consent/{contact}); contact is a phone number, a user JID or a LID.
+func (c *Client) SetConsent(ctx context.Context, contact string, r *api.ConsentRequest) (*api.Consent, error) {
+	var out api.Consent
+	return &out, c.do(ctx, "PUT", "/consent/"+url.PathEscape(contact), r, &out, nil)
+}
+
+// ConsentParams selects a page of consent records (ListConsent) or of a
+// contact's history (Consent).
+type ConsentParams struct {
+	// Cursor is the previous page's Next (the after or before parameter).
+	Cursor string
+	// Limit is the page size (1 to 500; 0 for the server's default).
+	Limit int
+	// Scope keeps one scope ("marketing" or "all").
+	Scope string
+	// Status keeps one status ("opted_in" or "opted_out"); ListConsent only.
+	Status string
+}
+
+func (p *ConsentParams) query(cursorName string) string {
+	q := url.Values{}
+	if p == nil {
+		return ""
+	}
+	for k, v := range map[string]string{cursorName: p.Cursor, "scope": p.Scope, "status": p.Status} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if p.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// Consent returns a contact's current consent and a page of its history,
+// newest first; a contact the tenant has no record of is a not-found error
+// (IsNotFound).
+func (c *Client) Consent(ctx context.Context, contact string, p *ConsentParams) (*api.ContactConsent, error) {
+	if p != nil {
+		cp := *p
+		cp.Status = "" // not a parameter of this route
+		p = &cp
+	}
+	var out api.ContactConsent
+	return &out, c.do(ctx, "GET", "/consent/"+url.PathEscape(contact)+p.query("before"), nil, &out, nil)
+}
+
+// ListConsent lists the tenant's current consent records, by contact and
+// scope.
+func (c *Client) ListConsent(ctx context.Context, p *ConsentParams) (*api.ConsentList, error) {
+	var out api.ConsentList
+	return &out, c.do(ctx, "GET", "/consent"+p.query("after"), nil, &out, nil)
 }
 
 // CreateKey creates an API key; the result holds its secret.

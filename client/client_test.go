@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,6 +117,31 @@ func TestClientREST(t *testing.T) {
 	_, err = b.c.SendList(ctx, "default", &api.SendListRequest{Chat: "+15550002222", Body: "Menu", ButtonText: "Open"}, nil)
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, "sections", e.Errors[0].Field)
+	// Consent: an opt-out of all refuses plain sends, not transactional ones.
+	_, err = b.c.Consent(ctx, "+15550002222", nil)
+	require.True(t, client.IsNotFound(err), "%v", err)
+	rec, err := b.c.SetConsent(ctx, "+15550002222", &api.ConsentRequest{Scope: api.ConsentAll, Status: api.ConsentOptedOut, Source: "crm"})
+	require.NoError(t, err)
+	require.Equal(t, "+15550002222", rec.Contact)
+	cc, err := b.c.Consent(ctx, "15550002222@s.whatsapp.net", &client.ConsentParams{Limit: 5})
+	require.NoError(t, err)
+	require.True(t, cc.OptedOut[api.ConsentMarketing])
+	require.Len(t, cc.History, 1)
+	cl, err := b.c.ListConsent(ctx, &client.ConsentParams{Status: api.ConsentOptedOut, Scope: api.ConsentAll})
+	require.NoError(t, err)
+	require.Len(t, cl.Consents, 1)
+	_, err = b.c.SendText(ctx, "default", &api.SendTextRequest{Chat: "+15550002222", Text: "sale"}, nil)
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, api.TypeOptedOut, e.Type)
+	_, err = b.c.SendText(ctx, "default", &api.SendTextRequest{Chat: "+15550002222", Text: "code 1", Transactional: true}, nil)
+	require.NoError(t, err)
+	_, err = b.c.SendMediaFile(ctx, "default", &api.SendMediaRequest{Chat: "+15550002222", Kind: api.KindDocument, FileName: "r.txt",
+		Transactional: true}, strings.NewReader("receipt"), nil)
+	require.NoError(t, err)
+	_, err = b.c.SetConsent(ctx, "+15550002222", &api.ConsentRequest{Scope: "sms", Status: api.ConsentOptedIn})
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, "scope", e.Errors[0].Field)
+
 	k, err := b.c.CreateKey(ctx, &api.CreateKeyRequest{Scopes: []string{string(auth.ScopeRead)}})
 	require.NoError(t, err)
 	require.NoError(t, b.c.RevokeKey(ctx, k.ID))

@@ -151,7 +151,8 @@ func TestRoutesTenantMatrix(t *testing.T) {
 	resttest.RunTenantMatrix(t, &resttest.MatrixConfig{
 		BaseURL:     b.srv.URL + "/api",
 		IntruderKey: b.intruder,
-		Objects:     map[string]string{"plugin": "tp", "session": "main", "message": m.ID, "key": b.adminKey.ID},
+		Objects: map[string]string{"plugin": "tp", "session": "main", "message": m.ID, "key": b.adminKey.ID,
+			"contact": b.phone.Number()},
 		Snapshot: func(t *testing.T) string {
 			st, err := b.host.Status(ctx, "tp")
 			require.NoError(t, err)

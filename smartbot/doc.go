@@ -2,7 +2,8 @@
 // renders their replies. It works in-process, offline and without any model
 // download, in Arabic and English, and can use a neural embedder (Ollama or
 // any OpenAI-compatible server) when one is available. From waqtor it
-// imports only package [github.com/waqtor/waqtor/template].
+// imports only package [github.com/waqtor/waqtor/template] and the text
+// normalisation it shares with the Core.
 //
 // # Rules
 //

@@ -250,7 +250,8 @@ func TestRESTWebhookTour(t *testing.T) {
 			// samples as transport/rest's own matrix takes, so that a loaded
 			// machine's noise does not separate two medians of 3.
 			TimingSamples: 9,
-			Objects:       map[string]string{"webhook": ep.ID, "delivery": d.ID, "session": "main", "message": msgID, "key": b.keyAID},
+			Objects: map[string]string{"webhook": ep.ID, "delivery": d.ID, "session": "main", "message": msgID, "key": b.keyAID,
+				"contact": "+201001234567"},
 			Snapshot: func(t *testing.T) string {
 				eps, err := b.svc.Endpoints(ctx, nil)
 				require.NoError(t, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -172,4 +173,39 @@ func TestTenantSendLimitFlag(t *testing.T) {
 		codes = append(codes, code)
 	}
 	require.Equal(t, []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests}, codes)
+}
+
+// TestOptOutFlags: -opt-out-keywords replaces the keywords a contact opts out
+// with, and -opt-out-reply confirms; the opt-out shows in the consent API and
+// refuses the next plain send to the contact.
+func TestOptOutFlags(t *testing.T) {
+	t.Parallel()
+	key := auth.NewKeySecret()
+	srv := startServer(t, []string{"-api-key", key, "-opt-out-keywords", "basta, halt", "-opt-out-reply", "bye"},
+		map[string]string{"WAQTOR_DB": dbtest.DSN(t, dbtest.SQLite), "WAQTOR_ENGINE": "sandbox"})
+	defer srv.stop(t)
+	require.Eventually(t, func() bool {
+		code, body := apiCall(t, srv.addr, key, "GET", "/api/session/state", "")
+		return code == 200 && strings.Contains(body, `"status":"ready"`)
+	}, 30*time.Second, 10*time.Millisecond)
+	for _, text := range []string{"STOP", "Basta!"} {
+		code, body := apiCall(t, srv.addr, key, "POST", "/api/sandbox/sessions/default/inbound", `{"from":"+15550003333","text":"`+text+`"}`)
+		require.Equal(t, http.StatusCreated, code, body)
+	}
+	var body string
+	require.Eventually(t, func() bool {
+		var code int
+		code, body = apiCall(t, srv.addr, key, "GET", "/api/consent/15550003333", "")
+		return code == http.StatusOK
+	}, 10*time.Second, 10*time.Millisecond)
+	var got struct {
+		History []struct{ Scope, Source, Status string } `json:"history"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+	require.Len(t, got.History, 1, "STOP is no keyword here: %s", body)
+	require.Equal(t, "keyword", got.History[0].Source)
+	require.Equal(t, "opted_out", got.History[0].Status)
+	require.Equal(t, "marketing", got.History[0].Scope)
+	code, resp := apiCall(t, srv.addr, key, "POST", "/api/messages/send-text", `{"chat":"+15550003333","text":"sale","transactional":false}`)
+	require.Equal(t, http.StatusOK, code, "an opt-out of marketing leaves plain sends: %s", resp)
 }

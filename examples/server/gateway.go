@@ -103,7 +103,7 @@ func (f *coreFeature) Start(ctx context.Context) error {
 		factory = g.network.Factory()
 	}
 	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: g.o.db, Engine: factory, Logger: g.logger, TenantSendLimit: g.o.tenantSendLimit,
-		MediaAllowCIDRs: g.o.mediaAllowCIDRs})
+		MediaAllowCIDRs: g.o.mediaAllowCIDRs, OptOutKeywords: g.o.optOutKeywords, OptOutReply: g.o.optOutReply})
 	if err != nil {
 		return errors.Join(err, f.closeNetwork(ctx))
 	}

@@ -64,12 +64,15 @@ func TestOptions(t *testing.T) {
 	require.Equal(t, maxConnsDefault, o.maxConns)
 	require.Equal(t, idleTimeoutDefault, o.idleTimeout)
 	require.Empty(t, o.webhookAllowCIDRs)
+	require.Nil(t, o.optOutKeywords, "nil: the Core's defaults")
+	require.Empty(t, o.optOutReply)
 
 	o, err = parse([]string{"-rate-limit", "5000"}, map[string]string{
 		"WAQTOR_RATE_LIMIT": "100", "WAQTOR_WEBHOOK_ALLOW_CIDRS": "127.0.0.0/8, ::1", "WAQTOR_MEDIA_ALLOW_CIDRS": "10.1.2.3/8",
 		"WAQTOR_WEBHOOK_ENCRYPTION_KEY": strings.Repeat("ab", 32), "WAQTOR_SANDBOX_PAIR_DELAY": "2m",
 		"WAQTOR_WS_COMPRESSION_THRESHOLD": "0", "WAQTOR_MAX_CONNS": "10", "WAQTOR_IDLE_TIMEOUT": "5s",
-		"WAQTOR_BODY_MIN_RATE": "100", "WAQTOR_BODY_GRACE": "1s", "WAQTOR_ALLOWED_ORIGINS": "a.example, b.example"})
+		"WAQTOR_BODY_MIN_RATE": "100", "WAQTOR_BODY_GRACE": "1s", "WAQTOR_ALLOWED_ORIGINS": "a.example, b.example",
+		"WAQTOR_OPT_OUT_KEYWORDS": "basta, إلغاء", "WAQTOR_OPT_OUT_REPLY": "bye"})
 	require.NoError(t, err)
 	require.Equal(t, 5000, o.rateLimit, "the flag beats the variable")
 	require.Equal(t, "[127.0.0.0/8 ::1/128]", fmt.Sprint(o.webhookAllowCIDRs))
@@ -82,6 +85,12 @@ func TestOptions(t *testing.T) {
 	require.Equal(t, 100, o.bodyMinRate)
 	require.Equal(t, time.Second, o.bodyGrace)
 	require.Equal(t, []string{"a.example", "b.example"}, o.allowedOrigins)
+	require.Equal(t, []string{"basta", "إلغاء"}, o.optOutKeywords)
+	require.Equal(t, "bye", o.optOutReply)
+	o, err = parse([]string{"-opt-out-keywords", "none"}, nil)
+	require.NoError(t, err)
+	require.NotNil(t, o.optOutKeywords)
+	require.Empty(t, o.optOutKeywords, "none: keyword opt-outs off")
 
 	bad := map[string]struct {
 		args []string
@@ -98,6 +107,7 @@ func TestOptions(t *testing.T) {
 		"no connections": {args: []string{"-max-conns", "0"}, want: "-max-conns"},
 		"no idle limit":  {args: []string{"-idle-timeout", "0"}, want: "-idle-timeout"},
 		"negative delay": {args: []string{"-sandbox-pair-delay", "-1s"}, want: "-sandbox-pair-delay"},
+		"no keywords":    {env: map[string]string{"WAQTOR_OPT_OUT_KEYWORDS": " , "}, want: "WAQTOR_OPT_OUT_KEYWORDS"},
 	}
 	for name, tt := range bad {
 		t.Run(name, func(t *testing.T) {

@@ -52,6 +52,8 @@ type options struct {
 	logLevel             string
 	maxConns             int
 	mediaAllowCIDRs      []netip.Prefix
+	optOutKeywords       []string // nil: the Core's defaults; empty: off
+	optOutReply          string
 	plugins              *pluginPaths
 	rateLimit            int
 	sandboxPairDelay     time.Duration
@@ -232,6 +234,21 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 			o.mediaAllowCIDRs, err = parsePrefixes(v)
 			return err
 		})
+	e.value("opt-out-keywords", "WAQTOR_OPT_OUT_KEYWORDS",
+		"comma-separated messages with which a contact opts out of marketing (matched whole, ignoring case, Arabic letter variants and punctuation); "+
+			"\"none\" turns keyword opt-outs off; default STOP, STOPALL, UNSUBSCRIBE, OPT OUT, OPTOUT, إلغاء, الغاء, إلغاء الاشتراك, توقف, إيقاف, ايقاف",
+		func(v string) error {
+			o.optOutKeywords = splitList(v)
+			if len(o.optOutKeywords) == 1 && strings.EqualFold(o.optOutKeywords[0], "none") {
+				o.optOutKeywords = []string{}
+			}
+			if o.optOutKeywords == nil {
+				return errors.New(`no keyword given (use "none" to turn keyword opt-outs off)`)
+			}
+			return nil
+		})
+	e.string(&o.optOutReply, "opt-out-reply", "WAQTOR_OPT_OUT_REPLY", "",
+		"confirmation sent to a contact whose keyword opted it out; empty: no reply")
 	o.plugins = addPluginFlag(fs, getenv)
 	e.int(&o.rateLimit, "rate-limit", "WAQTOR_RATE_LIMIT", 600, "REST requests per minute per API key (429 beyond); 0: no limit")
 	e.duration(&o.sandboxPairDelay, "sandbox-pair-delay", "WAQTOR_SANDBOX_PAIR_DELAY", 0,

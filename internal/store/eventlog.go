@@ -87,7 +87,7 @@ const setCursorSQL = `INSERT INTO waqtor_cursors (name, seq, updated_at) VALUES 
 // Open prepares: single rows and full chunks.
 func hotQueries(d Dialect) []string {
 	return []string{counterSQL, appendSQL(d, 1), appendSQL(d, appendChunk), readAllSQL, setCursorSQL,
-		insertMessageSQL, insertMessagesSQL(d, 1), insertMessagesSQL(d, insertMessagesChunk)}
+		insertMessageSQL, insertMessagesSQL(d, 1), insertMessagesSQL(d, insertMessagesChunk), optedOutSQL}
 }
 
 // ReadEventsParams selects log rows for ReadEvents.

@@ -32,6 +32,7 @@ func bodyTypes() []func() any {
 		func() any { return &rest.CheckNumbersRequest{} }, func() any { return &rest.CreateKeyRequest{} },
 		func() any { return &rest.CreateSessionRequest{} }, func() any { return &rest.PairPhoneRequest{} },
 		func() any { return &rest.SendButtonsRequest{} }, func() any { return &rest.SendListRequest{} },
+		func() any { return &rest.ConsentRequest{} },
 	}
 }
 
@@ -49,6 +50,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"chat":"x","body":"b","button_text":"o","sections":[{"rows":[]}]}`,
 		`{"text":"` + strings.Repeat("x", 2*fuzzBodyCap) + `"}`, strings.Repeat("[", 3*fuzzBodyCap),
 		`{"data":"` + strings.Repeat("QUFB", fuzzBodyCap) + `"}`,
+		`{"scope":"marketing","status":"opted_out","source":"crm","note":"n"}`, `{"scope":"all","status":"x"}`,
+		`{"chat":"+15550002222","text":"hi","transactional":true}`, `{"transactional":"yes"}`,
 	} {
 		f.Add(s)
 	}

@@ -237,7 +237,7 @@ func NewHandler(core *waqtor.Core, opts *HandlerOpts) (http.Handler, error) {
 	}
 	groups := h.builtinGroups()
 	groups = append(groups, o.Groups...)
-	for _, g := range o.Groups {
+	for _, g := range groups {
 		for s, d := range g.Scopes {
 			h.knownScopes[s] = d
 		}

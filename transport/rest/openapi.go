@@ -252,7 +252,7 @@ var problemDescriptions = map[int]string{
 	http.StatusUnauthorized:          "No credentials, or a malformed, unknown, expired or revoked key (" + TypeUnauthorized + ").",
 	http.StatusForbidden:             "The key lacks the route's scope (" + TypeForbidden + ").",
 	http.StatusNotFound:              "No such session or object, or one the key may not see (" + TypeNotFound + ").",
-	http.StatusConflict:              "The session is not ready, is banned or already paired, or the object exists (" + TypeSessionNotReady + ", " + TypeAlreadyPaired + ", " + TypeConflict + ").",
+	http.StatusConflict:              "The session is not ready, is banned or already paired, the object exists, or the contact opted out (" + TypeSessionNotReady + ", " + TypeAlreadyPaired + ", " + TypeConflict + ", " + TypeOptedOut + ").",
 	http.StatusRequestEntityTooLarge: "The body or the media is too large (" + TypeBodyTooLarge + ", " + TypeMediaTooLarge + ").",
 	http.StatusUnsupportedMediaType:  "The body is not of an accepted media type (" + TypeUnsupportedMediaType + ").",
 	http.StatusUnprocessableEntity:   "A well-formed body with invalid values; errors names each field (" + TypeValidation + ", " + TypeMediaFetch + ").",

@@ -52,6 +52,8 @@ const (
 	TypeSessionNotReady = api.TypeSessionNotReady
 	// TypeAlreadyPaired: pairing a session that is logged in (409).
 	TypeAlreadyPaired = api.TypeAlreadyPaired
+	// TypeOptedOut: the send's 1:1 contact opted out (409).
+	TypeOptedOut = api.TypeOptedOut
 	// TypeBodyTooLarge: the request body exceeds the route's limit (413).
 	TypeBodyTooLarge = api.TypeBodyTooLarge
 	// TypeMediaTooLarge: media above the Core's MaxMediaBytes (413).
@@ -95,6 +97,7 @@ var titles = map[string]string{
 	TypeConflict:             "Conflict",
 	TypeSessionNotReady:      "Session not ready",
 	TypeAlreadyPaired:        "Session already paired",
+	TypeOptedOut:             "Contact opted out",
 	TypeBodyTooLarge:         "Request body too large",
 	TypeMediaTooLarge:        "Media too large",
 	TypeUnsupportedMediaType: "Unsupported media type",
@@ -148,7 +151,11 @@ func ProblemFor(err error) *Problem {
 		return NewProblem(status, typ, fmt.Sprintf("%s: %s", field, fe.Reason), FieldProblem{Field: field, Reason: fe.Reason})
 	}
 	var be *waqtor.BannedError
+	var oe *waqtor.OptedOutError
 	switch {
+	case errors.As(err, &oe):
+		reason := fmt.Sprintf("%s opted out of %s messages", oe.Contact, oe.Scope)
+		return NewProblem(http.StatusConflict, TypeOptedOut, "chat: "+reason, FieldProblem{Field: "chat", Reason: reason})
 	case errors.As(err, &be):
 		return NewProblem(http.StatusConflict, TypeSessionNotReady, trimPrefix(err))
 	case errors.Is(err, auth.ErrUnauthenticated):

@@ -23,6 +23,9 @@ func (h *handler) builtinGroups() []RouteGroup {
 		{Name: "sessions", Description: "WhatsApp sessions: create, pair (QR or phone code), control and delete.", Routes: h.sessionRoutes()},
 		{Name: "messages", Description: "Send messages and read a chat's history. Session-scoped.", Routes: h.messageRoutes()},
 		{Name: "contacts", Description: "Check which numbers are on WhatsApp.", Routes: h.contactRoutes()},
+		{Name: "consent", Description: "The tenant's consent registry: who opted in to or out of marketing or all messages. " +
+			"Sends to a contact opted out of all are refused (409 opted-out) unless `transactional`; marketing sends to one opted out of marketing or all, always.",
+			Routes: h.consentRoutes(), Scopes: map[auth.Scope]string{ScopeConsentWrite: "Record contacts' opt-ins and opt-outs."}},
 	}
 	if h.opts.Keys != nil {
 		groups = append(groups, RouteGroup{Name: "keys", Description: "The tenant's API keys.", Routes: h.keyRoutes()})
@@ -266,11 +269,14 @@ func (h *handler) lookupMessage(r *http.Request, id string) (*Ownership, error) 
 	return &Ownership{Session: m.Session, Tenant: m.Tenant}, nil
 }
 
-func sendOpts(r *http.Request) *waqtor.SendOpts {
-	if k := IdempotencyKey(r); k != "" {
-		return &waqtor.SendOpts{IdempotencyKey: k}
+// sendOpts returns a send's options: the Idempotency-Key header and the
+// body's transactional flag.
+func sendOpts(r *http.Request, transactional bool) *waqtor.SendOpts {
+	k := IdempotencyKey(r)
+	if k == "" && !transactional {
+		return nil
 	}
-	return nil
+	return &waqtor.SendOpts{IdempotencyKey: k, Transactional: transactional}
 }
 
 // sendResult turns a send's outcome into the response: a failed send that
@@ -288,22 +294,22 @@ func sendResult(m *waqtor.Message, err error) (*api.Message, error) {
 }
 
 func (h *handler) sendText(r *http.Request, req *SendTextRequest) (*api.Message, error) {
-	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, textContent(req), sendOpts(r)))
+	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, textContent(req), sendOpts(r, req.Transactional)))
 }
 
 func (h *handler) sendLocation(r *http.Request, req *SendLocationRequest) (*api.Message, error) {
 	loc := &waqtor.Location{Address: req.Address, Latitude: *req.Latitude, Longitude: *req.Longitude, Name: req.Name}
-	return sendResult(h.core.SendLocation(r.Context(), r.PathValue("session"), req.Chat, loc, sendOpts(r)))
+	return sendResult(h.core.SendLocation(r.Context(), r.PathValue("session"), req.Chat, loc, sendOpts(r, req.Transactional)))
 }
 
 func (h *handler) sendContact(r *http.Request, req *SendContactRequest) (*api.Message, error) {
 	c := &waqtor.Contact{Name: req.Name, Phone: req.Phone, VCard: req.VCard}
-	return sendResult(h.core.SendContact(r.Context(), r.PathValue("session"), req.Chat, c, sendOpts(r)))
+	return sendResult(h.core.SendContact(r.Context(), r.PathValue("session"), req.Chat, c, sendOpts(r, req.Transactional)))
 }
 
 func (h *handler) sendPoll(r *http.Request, req *SendPollRequest) (*api.Message, error) {
 	p := &waqtor.Poll{MaxSelections: req.MaxSelections, Options: req.Options, Question: req.Question}
-	return sendResult(h.core.SendPoll(r.Context(), r.PathValue("session"), req.Chat, p, sendOpts(r)))
+	return sendResult(h.core.SendPoll(r.Context(), r.PathValue("session"), req.Chat, p, sendOpts(r, req.Transactional)))
 }
 
 func (h *handler) sendButtons(r *http.Request, req *SendButtonsRequest) (*api.Message, error) {
@@ -311,7 +317,7 @@ func (h *handler) sendButtons(r *http.Request, req *SendButtonsRequest) (*api.Me
 	for _, btn := range req.Buttons {
 		b.Buttons = append(b.Buttons, waqtor.Button{ID: btn.ID, Text: btn.Text})
 	}
-	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, b, sendOpts(r)))
+	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, b, sendOpts(r, req.Transactional)))
 }
 
 func (h *handler) sendList(r *http.Request, req *SendListRequest) (*api.Message, error) {
@@ -323,19 +329,19 @@ func (h *handler) sendList(r *http.Request, req *SendListRequest) (*api.Message,
 		}
 		l.Sections = append(l.Sections, ws)
 	}
-	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, l, sendOpts(r)))
+	return sendResult(h.core.Send(r.Context(), r.PathValue("session"), req.Chat, l, sendOpts(r, req.Transactional)))
 }
 
 func (h *handler) react(r *http.Request, req *ReactRequest) (*api.Message, error) {
-	return sendResult(h.core.React(r.Context(), r.PathValue("session"), req.Chat, req.MessageID, req.Emoji, sendOpts(r)))
+	return sendResult(h.core.React(r.Context(), r.PathValue("session"), req.Chat, req.MessageID, req.Emoji, sendOpts(r, false)))
 }
 
 func (h *handler) edit(r *http.Request, req *EditRequest) (*api.Message, error) {
-	return sendResult(h.core.Edit(r.Context(), r.PathValue("session"), req.Chat, req.MessageID, req.Text, sendOpts(r)))
+	return sendResult(h.core.Edit(r.Context(), r.PathValue("session"), req.Chat, req.MessageID, req.Text, sendOpts(r, false)))
 }
 
 func (h *handler) revoke(r *http.Request, req *RevokeRequest) (*api.Message, error) {
-	return sendResult(h.core.Revoke(r.Context(), r.PathValue("session"), req.Chat, req.MessageID, sendOpts(r)))
+	return sendResult(h.core.Revoke(r.Context(), r.PathValue("session"), req.Chat, req.MessageID, sendOpts(r, false)))
 }
 
 func (h *handler) markRead(r *http.Request, req *MarkReadRequest) (*struct{}, error) {
@@ -362,7 +368,7 @@ func (h *handler) sendMedia(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	m, err := sendResult(h.core.SendMedia(r.Context(), r.PathValue("session"), req.Chat, mediaParams(&req), sendOpts(r)))
+	m, err := sendResult(h.core.SendMedia(r.Context(), r.PathValue("session"), req.Chat, mediaParams(&req), sendOpts(r, req.Transactional)))
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -370,7 +376,8 @@ func (h *handler) sendMedia(w http.ResponseWriter, r *http.Request) {
 	Respond(w, r, m)
 }
 
-var mediaFormFields = map[string]bool{"caption": true, "chat": true, "file": true, "file_name": true, "kind": true, "mime": true, "voice": true}
+var mediaFormFields = map[string]bool{"caption": true, "chat": true, "file": true, "file_name": true, "kind": true, "mime": true,
+	"transactional": true, "voice": true}
 
 // readMediaForm reads a multipart send-media body, streaming (no temp files),
 // refusing unknown fields.
@@ -434,13 +441,17 @@ func readMediaForm(r *http.Request, req *SendMediaRequest) error {
 			req.Kind = v
 		case "mime":
 			req.MIME = v
-		case "voice":
+		case "transactional", "voice":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return NewProblem(http.StatusBadRequest, TypeBadRequest, "voice: must be true or false",
-					FieldProblem{Field: "voice", Reason: "must be true or false"})
+				return NewProblem(http.StatusBadRequest, TypeBadRequest, name+": must be true or false",
+					FieldProblem{Field: name, Reason: "must be true or false"})
 			}
-			req.Voice = b
+			if name == "voice" {
+				req.Voice = b
+			} else {
+				req.Transactional = b
+			}
 		}
 	}
 	if !seen["file"] {

@@ -151,6 +151,12 @@ func TestTour(t *testing.T) {
 	res.json(t, &checks)
 	require.True(t, checks.Results[0].OnWhatsApp)
 
+	// Consent.
+	bob := url.PathEscape("+15550005555")
+	ok(b.do(t, key, "PUT", "/consent/"+bob, map[string]any{"scope": "marketing", "status": "opted_out", "note": "asked"}), 200)
+	ok(b.do(t, key, "GET", "/consent?status=opted_out&scope=marketing&limit=10", nil), 200)
+	ok(b.do(t, key, "GET", "/consent/"+bob+"?limit=5", nil), 200)
+
 	// Keys.
 	var created rest.CreatedKey
 	res = b.do(t, key, "POST", "/keys", map[string]any{"name": "reader", "scopes": []string{"read"}, "sessions": []string{"default"}})
@@ -208,7 +214,9 @@ func TestTenantMatrix(t *testing.T) {
 	_, noScope, err := b.keys.Create(ctx, &auth.KeyCreateParams{Name: "no scope", Scopes: []auth.Scope{"matrix:none"}, Tenant: "default"})
 	require.NoError(t, err)
 	_ = media
-	resttestRun(t, b, map[string]string{"session": "default", "message": sent.ID, "key": keyOfA.ID}, noScope)
+	_, err = b.core.SetConsent(ctx, &waqtor.ConsentChange{Contact: alicePhone, Scope: waqtor.ConsentMarketing, Status: waqtor.ConsentOptedOut})
+	require.NoError(t, err)
+	resttestRun(t, b, map[string]string{"session": "default", "message": sent.ID, "key": keyOfA.ID, "contact": alicePhone}, noScope)
 }
 
 // snapshotTenant describes everything of tenant "default", and the position of
@@ -250,6 +258,11 @@ func (b *testBundle) snapshotVictim(t *testing.T) string {
 	}
 	for _, k := range keys {
 		out += fmt.Sprintf(" key=%s/%s", k.ID, k.RevokedAt)
+	}
+	consent, err := b.core.ListConsent(waqtor.WithTenant(ctx, "default"), &waqtor.ConsentListParams{Limit: waqtor.MaxConsentListLimit})
+	require.NoError(t, err)
+	for _, c := range consent.Consents {
+		out += fmt.Sprintf(" consent=%s/%s/%s/%s", c.Contact, c.Scope, c.Status, c.Time)
 	}
 	return out
 }

@@ -25,6 +25,9 @@ func TestWireLimits(t *testing.T) {
 	require.Equal(t, waqtor.MaxPollOptions, api.MaxPollOptions)
 	require.Equal(t, waqtor.MaxTextLength, api.MaxTextLength)
 	require.Equal(t, auth.HeaderAPIKey, api.HeaderAPIKey)
+	require.Equal(t, waqtor.MaxConsentNoteLength, api.MaxConsentNoteLength)
+	require.Equal(t, []string{string(waqtor.ConsentAll), string(waqtor.ConsentMarketing), string(waqtor.ConsentOptedIn), string(waqtor.ConsentOptedOut)},
+		[]string{api.ConsentAll, api.ConsentMarketing, api.ConsentOptedIn, api.ConsentOptedOut})
 	for _, m := range []waqtor.InteractiveMode{waqtor.InteractiveDefault, waqtor.InteractiveNative, waqtor.InteractivePoll, waqtor.InteractiveText} {
 		require.NoError(t, (&api.SendButtonsRequest{Chat: "x", Body: "b", Buttons: []api.Button{{ID: "a", Text: "A"}}, Mode: string(m)}).Validate())
 	}

@@ -360,6 +360,62 @@ func Exercise(t *testing.T, open func(t *testing.T) *store.Store) {
 		_, err = store.GetSession(ctx, s.DB, "gone")
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
+
+	t.Run("Consent", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		put := func(tenant, contact, scope, status, previous string, at time.Time) {
+			t.Helper()
+			require.NoError(t, s.InTx(ctx, func(tx *sql.Tx) error {
+				if err := store.LockConsent(ctx, tx, s.Dialect, tenant, contact, true); err != nil {
+					return err
+				}
+				return store.PutConsent(ctx, tx, &store.Consent{TenantID: tenant, Contact: contact, Scope: scope, Status: status,
+					Previous: previous, Source: "api", Note: "n", UpdatedAt: at})
+			}))
+		}
+		put("a", "+1555", "marketing", "opted_out", "", t0)
+		put("a", "+1555", "marketing", "opted_in", "opted_out", t0.Add(time.Second))
+		put("a", "+1555", "all", "opted_out", "", t0.Add(2*time.Second))
+		put("a", "+1666", "marketing", "opted_out", "", t0)
+		put("b", "+1555", "marketing", "opted_out", "", t0)
+
+		cur, err := store.GetConsent(ctx, s.DB, "a", "+1555")
+		require.NoError(t, err)
+		require.Len(t, cur, 2, "one current row per scope")
+		require.Equal(t, []string{"all", "marketing"}, []string{cur[0].Scope, cur[1].Scope})
+		require.Equal(t, "opted_in", cur[1].Status)
+		require.Equal(t, "opted_out", cur[1].Previous)
+		require.Equal(t, t0.Add(time.Second), cur[1].UpdatedAt)
+
+		for _, tc := range []struct{ tenant, contact, a, b, want string }{
+			{"a", "+1555", "marketing", "all", "all"},
+			{"a", "+1555", "marketing", "marketing", ""},
+			{"a", "+1666", "marketing", "all", "marketing"},
+			{"a", "+1666", "all", "all", ""},
+			{"b", "+1666", "marketing", "all", ""},
+		} {
+			got, err := store.OptedOutScope(ctx, s.Q(nil), tc.tenant, tc.contact, tc.a, tc.b)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got, "%+v", tc)
+		}
+
+		hist, err := store.ListConsentHistory(ctx, s.DB, "a", "+1555", "", 0, 10)
+		require.NoError(t, err)
+		require.Len(t, hist, 3)
+		require.Equal(t, "all", hist[0].Scope, "newest first")
+		older, err := store.ListConsentHistory(ctx, s.DB, "a", "+1555", "marketing", hist[0].ID, 1)
+		require.NoError(t, err)
+		require.Len(t, older, 1)
+		require.Equal(t, "opted_in", older[0].Status)
+
+		list, err := store.ListConsent(ctx, s.DB, store.ListConsentParams{Tenant: "a", Status: "opted_out", Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		next, err := store.ListConsent(ctx, s.DB, store.ListConsentParams{Tenant: "a", AfterContact: "+1555", AfterScope: "all", Limit: 10})
+		require.NoError(t, err)
+		require.Equal(t, []string{"+1555/marketing", "+1666/marketing"}, []string{next[0].Contact + "/" + next[0].Scope, next[1].Contact + "/" + next[1].Scope})
+	})
 }
 
 func seqs(evs []*store.Event) []int64 {

@@ -31,6 +31,8 @@ var Core = []Reason{
 	{codes.InvalidArgument, waqtor.ErrInvalidMessage, "INVALID_MESSAGE"},
 	{codes.InvalidArgument, waqtor.ErrMediaTooLarge, "MEDIA_TOO_LARGE"},
 	{codes.InvalidArgument, waqtor.ErrMediaFetch, "MEDIA_FETCH"},
+	{codes.InvalidArgument, waqtor.ErrInvalidConsent, "INVALID_CONSENT"},
+	{codes.FailedPrecondition, waqtor.ErrOptedOut, "OPTED_OUT"},
 	{codes.FailedPrecondition, waqtor.ErrNotReady, "NOT_READY"},
 	{codes.Unimplemented, waqtor.ErrUnsupported, "UNSUPPORTED"},
 	{codes.Unavailable, waqtor.ErrStopped, "CORE_STOPPED"},

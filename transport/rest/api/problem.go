@@ -32,6 +32,11 @@ const (
 	TypeSessionNotReady = ProblemTypeBase + "session-not-ready"
 	// TypeAlreadyPaired: pairing a session that is logged in (409).
 	TypeAlreadyPaired = ProblemTypeBase + "already-paired"
+	// TypeOptedOut: the send's 1:1 contact opted out (of all messages, or of
+	// marketing for a marketing send) (409); the errors member names the
+	// contact under "chat". Nothing was sent or stored; a message the
+	// contact expects may be sent with "transactional": true.
+	TypeOptedOut = ProblemTypeBase + "opted-out"
 	// TypeBodyTooLarge: the request body exceeds the route's limit (413).
 	TypeBodyTooLarge = ProblemTypeBase + "body-too-large"
 	// TypeMediaTooLarge: media above the Core's MaxMediaBytes (413).

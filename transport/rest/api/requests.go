@@ -94,6 +94,9 @@ type SendTextRequest struct {
 	QuoteID string `json:"quote_id,omitempty" doc:"ID of the message this one replies to."`
 	// Text is the message.
 	Text string `json:"text"`
+	// Transactional sends the message even to a contact opted out of all
+	// messages (an order update, a one-time code).
+	Transactional bool `json:"transactional,omitempty" doc:"Send even to a contact who opted out of all messages: for messages the contact expects (an order update, a one-time code, an answer). Without it, a send to a 1:1 contact opted out of all is refused with 409 opted-out."`
 }
 
 // Validate checks the fields.
@@ -140,6 +143,9 @@ type SendMediaRequest struct {
 	Kind string `json:"kind" doc:"image, video, audio, document or sticker."`
 	// MIME is the media type; detected when empty.
 	MIME string `json:"mime,omitempty" doc:"Media type; detected when empty."`
+	// Transactional sends the message even to a contact opted out of all
+	// messages (an order update, a one-time code).
+	Transactional bool `json:"transactional,omitempty" doc:"Send even to a contact who opted out of all messages: for messages the contact expects (an order update, a one-time code, an answer). Without it, a send to a 1:1 contact opted out of all is refused with 409 opted-out."`
 	// URL is an http(s) URL to fetch the media from; exactly one of Data and URL.
 	URL string `json:"url,omitempty" doc:"An http(s) URL to fetch the media from. Exactly one of data and url."`
 	// Voice sends audio as a voice note.
@@ -190,6 +196,9 @@ type SendMediaForm struct {
 	Kind string `json:"kind"`
 	// MIME is the media type; detected when empty.
 	MIME string `json:"mime"`
+	// Transactional sends the message even to a contact opted out of all
+	// messages.
+	Transactional bool `json:"transactional" doc:"true to send even to a contact who opted out of all messages."`
 	// Voice sends audio as a voice note.
 	Voice bool `json:"voice"`
 }
@@ -206,6 +215,9 @@ type SendLocationRequest struct {
 	Longitude *float64 `json:"longitude" doc:"Degrees, -180 to 180."`
 	// Name is the place's name.
 	Name string `json:"name,omitempty"`
+	// Transactional sends the message even to a contact opted out of all
+	// messages (an order update, a one-time code).
+	Transactional bool `json:"transactional,omitempty" doc:"Send even to a contact who opted out of all messages: for messages the contact expects (an order update, a one-time code, an answer). Without it, a send to a 1:1 contact opted out of all is refused with 409 opted-out."`
 }
 
 // Validate checks the fields.
@@ -239,6 +251,9 @@ type SendContactRequest struct {
 	Name string `json:"name" doc:"The contact's display name."`
 	// Phone is the contact's number, used to build the vCard when VCard is empty.
 	Phone string `json:"phone,omitempty" doc:"The contact's number; used to build the vCard when vcard is empty."`
+	// Transactional sends the message even to a contact opted out of all
+	// messages (an order update, a one-time code).
+	Transactional bool `json:"transactional,omitempty" doc:"Send even to a contact who opted out of all messages: for messages the contact expects (an order update, a one-time code, an answer). Without it, a send to a 1:1 contact opted out of all is refused with 409 opted-out."`
 	// VCard is a vCard 3.0.
 	VCard string `json:"vcard,omitempty" doc:"A vCard 3.0."`
 }
@@ -267,6 +282,9 @@ type SendPollRequest struct {
 	Options []string `json:"options" doc:"2 to 12 unique options."`
 	// Question is the poll's title.
 	Question string `json:"question"`
+	// Transactional sends the message even to a contact opted out of all
+	// messages (an order update, a one-time code).
+	Transactional bool `json:"transactional,omitempty" doc:"Send even to a contact who opted out of all messages: for messages the contact expects (an order update, a one-time code, an answer). Without it, a send to a 1:1 contact opted out of all is refused with 409 opted-out."`
 }
 
 // Validate checks the fields.
@@ -339,6 +357,9 @@ type SendButtonsRequest struct {
 	Footer string `json:"footer,omitempty"`
 	// Mode chooses native buttons or a fallback (the Mode constants).
 	Mode string `json:"mode,omitempty" doc:"native, text (a numbered menu) or poll; the engine's default when absent. WhatsApp shows native buttons only on some business accounts."`
+	// Transactional sends the message even to a contact opted out of all
+	// messages (an order update, a one-time code).
+	Transactional bool `json:"transactional,omitempty" doc:"Send even to a contact who opted out of all messages: for messages the contact expects (an order update, a one-time code, an answer). Without it, a send to a 1:1 contact opted out of all is refused with 409 opted-out."`
 }
 
 // Validate checks the fields.
@@ -399,6 +420,9 @@ type SendListRequest struct {
 	Sections []ListSection `json:"sections" doc:"At least one section; 10 rows at most over all sections."`
 	// Title is shown above the body.
 	Title string `json:"title,omitempty"`
+	// Transactional sends the message even to a contact opted out of all
+	// messages (an order update, a one-time code).
+	Transactional bool `json:"transactional,omitempty" doc:"Send even to a contact who opted out of all messages: for messages the contact expects (an order update, a one-time code, an answer). Without it, a send to a 1:1 contact opted out of all is refused with 409 opted-out."`
 }
 
 // Validate checks the fields.
@@ -622,4 +646,40 @@ func (r *CreateKeyRequest) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Consent scopes and statuses of ConsentRequest and Consent.
+const (
+	ConsentAll       = "all"
+	ConsentMarketing = "marketing"
+	ConsentOptedIn   = "opted_in"
+	ConsentOptedOut  = "opted_out"
+	// MaxConsentNoteLength is the longest consent note, in characters.
+	MaxConsentNoteLength = 500
+)
+
+// ConsentRequest is the body of PUT /consent/{contact}.
+type ConsentRequest struct {
+	// Note is a free-form note kept with the change.
+	Note string `json:"note,omitempty" doc:"A note kept with the change (why, by whom); at most 500 characters."`
+	// Scope is what the decision covers.
+	Scope string `json:"scope" doc:"marketing (promotional messages, campaigns) or all (every message but transactional ones; implies marketing)."`
+	// Source says where the decision came from; "api" when empty.
+	Source string `json:"source,omitempty" doc:"Where the decision came from: a name of lower-case letters, digits, _, - and . (import, crm, campaign); api when absent."`
+	// Status is the decision.
+	Status string `json:"status" doc:"opted_in or opted_out."`
+}
+
+// Validate checks the fields (the server checks the source's form).
+func (r *ConsentRequest) Validate() error {
+	if r.Scope != ConsentMarketing && r.Scope != ConsentAll {
+		return fieldError("scope", "must be marketing or all")
+	}
+	if r.Status != ConsentOptedIn && r.Status != ConsentOptedOut {
+		return fieldError("status", "must be opted_in or opted_out")
+	}
+	if err := maxString("source", r.Source, 32); err != nil {
+		return err
+	}
+	return maxString("note", r.Note, MaxConsentNoteLength)
 }

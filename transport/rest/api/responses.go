@@ -239,3 +239,52 @@ type Event struct {
 	// Type is the frame type, "event".
 	Type string `json:"type"`
 }
+
+// Consent is a contact's consent for a scope: its current state, or one
+// change of its history.
+type Consent struct {
+	// Contact is the contact: an E.164 number, or "<digits>@lid".
+	Contact string `json:"contact"`
+	// Note is the change's note.
+	Note string `json:"note,omitempty"`
+	// Previous is the status before the change; absent for the first.
+	Previous string `json:"previous,omitempty"`
+	// Scope is what the decision covers: marketing or all.
+	Scope string `json:"scope"`
+	// Session is the session whose inbound message made the change (an
+	// opt-out keyword); absent for changes made through the API.
+	Session string `json:"session,omitempty"`
+	// Source says where the decision came from (api, keyword, import, ...).
+	Source string `json:"source"`
+	// Status is the decision: opted_in or opted_out.
+	Status string `json:"status"`
+	// Time is when the decision was recorded.
+	Time time.Time `json:"time"`
+}
+
+// ConsentList is a page of current consent records, ordered by contact and
+// scope (GET /consent).
+type ConsentList struct {
+	// Consents are the page's records.
+	Consents []*Consent `json:"consents"`
+	// Next is the cursor of the following page (the after parameter); absent
+	// at the end.
+	Next string `json:"next,omitempty"`
+}
+
+// ContactConsent is a contact's current consent and a page of its history,
+// newest first (GET /consent/{contact}).
+type ContactConsent struct {
+	// Contact is the contact: an E.164 number, or "<digits>@lid".
+	Contact string `json:"contact"`
+	// Current holds the current consent, one entry per scope recorded.
+	Current []*Consent `json:"current"`
+	// History holds the changes, newest first.
+	History []*Consent `json:"history"`
+	// Next is the cursor of the following (older) page of history (the
+	// before parameter); absent at the end.
+	Next string `json:"next,omitempty"`
+	// OptedOut reports, per scope, whether messages of that scope are
+	// refused (an opt-out of all refuses marketing too).
+	OptedOut map[string]bool `json:"opted_out"`
+}
