@@ -342,7 +342,8 @@ func (s *Service) claim(ctx context.Context, c *Campaign, snd *sender) ([]*claim
 	}
 	kept := out[:0]
 	for _, cl := range out {
-		if !cl.fresh {
+		if !cl.fresh || p.Unpaced {
+			// Unpaced, there is no turn to spare: the Core's check suffices.
 			kept = append(kept, cl)
 			continue
 		}
