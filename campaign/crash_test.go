@@ -79,21 +79,18 @@ func crashRecipients(n int) []campaign.RecipientInput {
 // marketing messages before the campaign starts.
 func optedOutPhone(i int) bool { return i%97 == 13 }
 
-// optOutInForce is true once optOut records opt-outs. While it is false the
-// opted-out phones are checked like every other recipient.
-//
-// TODO(consent): set to true when optOut calls Core.SetConsent.
-const optOutInForce = false
+// optOutInForce: the opted-out phones must receive nothing and end skipped
+// with reason opted_out.
+const optOutInForce = true
 
 // optOut records that the contact of phone opted out of marketing messages,
-// so that the campaign skips it (reason opted_out) and sends it nothing.
-//
-// TODO(consent): a no-op until the Core's consent registry lands; then call
-// core.SetConsent(ctx, ...) here and set optOutInForce. It must be idempotent:
-// every life of the child calls it, before the campaign is created or executed.
+// so that the campaign skips it (reason opted_out) and sends it nothing. It
+// is idempotent: every life of the child calls it, before the campaign is
+// created or executed (a repeated opt-out changes nothing).
 func optOut(ctx context.Context, core *waqtor.Core, phone string) error {
-	_, _, _ = ctx, core, phone
-	return nil
+	_, err := core.SetConsent(ctx, &waqtor.ConsentChange{Contact: phone, Scope: waqtor.ConsentMarketing,
+		Status: waqtor.ConsentOptedOut, Source: "crm"})
+	return err
 }
 
 func crashChild() int {

@@ -325,37 +325,6 @@ func (d *db) recipient(ctx context.Context, q querier, campaignID string, seq in
 	return rr, err
 }
 
-// messageRecipientSQL finds the recipient of a message ID. Its redundant
-// condition that message_id is not empty lets both databases use the partial
-// index on message_id, whose condition SQLite (and Postgres's generic plan of
-// a prepared statement) cannot prove from message_id = $1 alone: without it
-// every event the follower applies scans all recipients.
-const messageRecipientSQL = `SELECT campaign_id, ` + recipientCols + ` FROM waqtor_campaign_recipients
-	WHERE message_id = $1 AND message_id <> ''`
-
-// messageRecipient finds the recipient a message was sent to.
-func (d *db) messageRecipient(ctx context.Context, q querier, messageID string) (string, *recipientRow, error) {
-	var id string
-	rows, err := q.QueryContext(ctx, messageRecipientSQL, messageID)
-	if err != nil {
-		return "", nil, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return "", nil, rows.Err()
-	}
-	var rr *recipientRow
-	rr, err = scanRecipient(scanFunc(func(dest ...any) error { return rows.Scan(append([]any{&id}, dest...)...) }))
-	if err != nil {
-		return "", nil, err
-	}
-	return id, rr, rows.Err()
-}
-
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
-
 // RecipientListParams selects recipients for Service.Recipients.
 type RecipientListParams struct {
 	// After is the Seq of the last recipient of the previous page.

@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -37,7 +38,7 @@ func TestMessageRecipientUsesIndex(t *testing.T) {
 			require.NoError(t, err)
 			var plan []string
 			if kind == dbtest.SQLite {
-				rows, err := conn.QueryContext(ctx, `EXPLAIN QUERY PLAN `+messageRecipientSQL, "ABCDEF0123")
+				rows, err := conn.QueryContext(ctx, `EXPLAIN QUERY PLAN `+qMessageRecipient, "ABCDEF0123")
 				require.NoError(t, err)
 				for rows.Next() {
 					var id, parent, unused int
@@ -48,7 +49,7 @@ func TestMessageRecipientUsesIndex(t *testing.T) {
 				require.NoError(t, rows.Close())
 			} else {
 				for _, q := range []string{`ANALYZE waqtor_campaign_recipients`, `SET plan_cache_mode = force_generic_plan`,
-					`PREPARE message_recipient(text) AS ` + messageRecipientSQL} {
+					`PREPARE message_recipient(text) AS ` + qMessageRecipient} {
 					_, err := conn.ExecContext(ctx, q)
 					require.NoError(t, err)
 				}
@@ -68,14 +69,17 @@ func TestMessageRecipientUsesIndex(t *testing.T) {
 			require.NoError(t, conn.Close())
 			require.Contains(t, strings.Join(plan, "\n"), "waqtor_campaign_recipients_message", "plan:\n%s", strings.Join(plan, "\n"))
 
-			d := &db{sql: st.DB, st: st, dialect: st.Dialect}
-			id, rr, err := d.messageRecipient(ctx, st.DB, "ABCDEF0123")
+			_, err = st.DB.ExecContext(ctx, `INSERT INTO waqtor_campaigns (id, tenant_id, name, state, sessions, content,
+				variables, pacing, time_zone, created_at, updated_at) VALUES ('c', 't', 'n', 'running', '[]', '{}', '{}', '{}', 'UTC', 1, 1)`)
 			require.NoError(t, err)
+			var id, tenant, session string
+			var seq, sentAt int64
+			var state RecipientState
+			require.NoError(t, st.DB.QueryRowContext(ctx, qMessageRecipient, "ABCDEF0123").Scan(&id, &tenant, &seq, &state, &session, &sentAt))
 			require.Equal(t, "c", id)
-			require.Equal(t, int64(1), rr.r.Seq)
-			_, rr, err = d.messageRecipient(ctx, st.DB, "")
-			require.NoError(t, err)
-			require.Nil(t, rr, "an empty ID is no recipient's")
+			require.Equal(t, int64(1), seq)
+			err = st.DB.QueryRowContext(ctx, qMessageRecipient, "").Scan(&id, &tenant, &seq, &state, &session, &sentAt)
+			require.ErrorIs(t, err, sql.ErrNoRows, "an empty ID is no recipient's")
 		})
 	}
 }
