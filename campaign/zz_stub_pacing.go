@@ -3,6 +3,7 @@ package campaign
 // TEMPORARY: replaced by pacing.go when it lands.
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"time"
 )
@@ -83,4 +84,24 @@ func (p *Pacing) Record(st SenderState, at time.Time, loc *time.Location, rnd *r
 func (p *Pacing) TypingFor(rnd *rand.Rand) time.Duration { return 0 }
 func RecipientZone(phone string, vars map[string]string, fallback *time.Location) *time.Location {
 	return fallback
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var ms int64
+		if err := json.Unmarshal(b, &ms); err != nil {
+			return err
+		}
+		*d = Duration(time.Duration(ms) * time.Millisecond)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
 }
