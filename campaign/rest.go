@@ -150,7 +150,7 @@ func (s *Service) Routes(opts *RoutesOpts) rest.RouteGroup {
 				Response: Report{}, Handler: rest.HandleJSON(a.report)},
 			{Method: "GET", Pattern: "/campaigns/{campaign}/export.csv", Scope: ScopeCampaignsRead, Owner: owner,
 				OperationID: "exportCampaign", Summary: "Download every recipient with its outcome as CSV.",
-				Description: "Columns: " + strings.Join(ExportHeader, ", ") + ". Times are RFC 3339; variables a JSON object. Streamed.",
+				Description:  "Columns: " + strings.Join(ExportHeader, ", ") + ". Times are RFC 3339; variables a JSON object. Streamed.",
 				ResponseType: "text/csv", Handler: http.HandlerFunc(a.export)},
 			{Method: "GET", Pattern: "/campaigns/{campaign}/transitions", Scope: ScopeCampaignsRead, Owner: owner,
 				OperationID: "listCampaignTransitions", Summary: "List a campaign's state moves with their reasons, oldest first.",

@@ -316,10 +316,10 @@ func TestRESTSeedCreate(t *testing.T) {
 		code  int
 		field string
 	}{
-		"template and content": {map[string]any{"name": "x", "template": "a", "content": map[string]any{"text": "b"}}, 422, "template"},
-		"both schedules":       {map[string]any{"name": "x", "template": "a", "scheduleAt": at, "schedule_at": at}, 422, "scheduleAt"},
-		"no text":              {map[string]any{"name": "x"}, 422, "content"},
-		"unknown field":        {map[string]any{"name": "x", "template": "a", "colour": 1}, 400, "colour"},
+		"template and content":  {map[string]any{"name": "x", "template": "a", "content": map[string]any{"text": "b"}}, 422, "template"},
+		"both schedules":        {map[string]any{"name": "x", "template": "a", "scheduleAt": at, "schedule_at": at}, 422, "scheduleAt"},
+		"no text":               {map[string]any{"name": "x"}, 422, "content"},
+		"unknown field":         {map[string]any{"name": "x", "template": "a", "colour": 1}, 400, "colour"},
 		"recipient of a number": {map[string]any{"name": "x", "template": "a", "recipients": []any{15550003003}}, 400, ""},
 		"recipient field":       {map[string]any{"name": "x", "template": "a", "recipients": []any{map[string]any{"tel": "1"}}}, 400, ""},
 	} {
