@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waqtor/waqtor/campaign"
 	"github.com/waqtor/waqtor/internal/dbtest"
 )
 
@@ -64,12 +65,14 @@ func TestOptions(t *testing.T) {
 	require.Equal(t, maxConnsDefault, o.maxConns)
 	require.Equal(t, idleTimeoutDefault, o.idleTimeout)
 	require.Empty(t, o.webhookAllowCIDRs)
+	require.Equal(t, campaign.MaxUploadBytesDefault, o.campaignMaxUpload)
 
 	o, err = parse([]string{"-rate-limit", "5000"}, map[string]string{
 		"WAQTOR_RATE_LIMIT": "100", "WAQTOR_WEBHOOK_ALLOW_CIDRS": "127.0.0.0/8, ::1", "WAQTOR_MEDIA_ALLOW_CIDRS": "10.1.2.3/8",
 		"WAQTOR_WEBHOOK_ENCRYPTION_KEY": strings.Repeat("ab", 32), "WAQTOR_SANDBOX_PAIR_DELAY": "2m",
 		"WAQTOR_WS_COMPRESSION_THRESHOLD": "0", "WAQTOR_MAX_CONNS": "10", "WAQTOR_IDLE_TIMEOUT": "5s",
-		"WAQTOR_BODY_MIN_RATE": "100", "WAQTOR_BODY_GRACE": "1s", "WAQTOR_ALLOWED_ORIGINS": "a.example, b.example"})
+		"WAQTOR_BODY_MIN_RATE": "100", "WAQTOR_BODY_GRACE": "1s", "WAQTOR_ALLOWED_ORIGINS": "a.example, b.example",
+		"WAQTOR_CAMPAIGN_CLAIM_LEASE": "90s", "WAQTOR_CAMPAIGN_MAX_UPLOAD": "1048576"})
 	require.NoError(t, err)
 	require.Equal(t, 5000, o.rateLimit, "the flag beats the variable")
 	require.Equal(t, "[127.0.0.0/8 ::1/128]", fmt.Sprint(o.webhookAllowCIDRs))
@@ -82,6 +85,8 @@ func TestOptions(t *testing.T) {
 	require.Equal(t, 100, o.bodyMinRate)
 	require.Equal(t, time.Second, o.bodyGrace)
 	require.Equal(t, []string{"a.example", "b.example"}, o.allowedOrigins)
+	require.Equal(t, 90*time.Second, o.campaignClaimLease)
+	require.Equal(t, int64(1<<20), o.campaignMaxUpload)
 
 	bad := map[string]struct {
 		args []string
@@ -98,6 +103,9 @@ func TestOptions(t *testing.T) {
 		"no connections": {args: []string{"-max-conns", "0"}, want: "-max-conns"},
 		"no idle limit":  {args: []string{"-idle-timeout", "0"}, want: "-idle-timeout"},
 		"negative delay": {args: []string{"-sandbox-pair-delay", "-1s"}, want: "-sandbox-pair-delay"},
+		"negative lease": {args: []string{"-campaign-claim-lease", "-1s"}, want: "-campaign-claim-lease"},
+		"no upload":      {args: []string{"-campaign-max-upload", "0"}, want: "-campaign-max-upload"},
+		"int64 env":      {env: map[string]string{"WAQTOR_CAMPAIGN_MAX_UPLOAD": "1e9"}, want: "WAQTOR_CAMPAIGN_MAX_UPLOAD"},
 	}
 	for name, tt := range bad {
 		t.Run(name, func(t *testing.T) {
