@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waqtor/waqtor"
@@ -414,4 +416,92 @@ func TestRESTTenantMatrix(t *testing.T) {
 			return sb.String()
 		},
 	})
+}
+
+// TestRESTOpenAPI: the document with the campaign routes is valid OpenAPI
+// (pb33f/libopenapi-validator), documents the uploads' media types, and the
+// campaign routes' real answers, successes and problems alike, match it.
+func TestRESTOpenAPI(t *testing.T) {
+	t.Parallel()
+	b := setupREST(t, dbtest.SQLite)
+	code, doc, _ := b.send(t, b.keyRead, "GET", "/openapi.json", "", nil, 0)
+	require.Equal(t, http.StatusOK, code)
+	d, err := libopenapi.NewDocument(doc)
+	require.NoError(t, err)
+	v, errs := validator.NewValidator(d)
+	require.Empty(t, errs)
+	ok, verrs := v.ValidateDocument()
+	for _, e := range verrs {
+		t.Errorf("OpenAPI document invalid: %s: %s", e.Message, e.Reason)
+	}
+	require.True(t, ok)
+	var parsed struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]any `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]any `json:"responses"`
+		} `json:"paths"`
+		Scopes map[string]string `json:"x-waqtor-scopes"`
+	}
+	require.NoError(t, json.Unmarshal(doc, &parsed))
+	up := parsed.Paths["/campaigns/{campaign}/recipients"]["post"]
+	require.Contains(t, up.RequestBody.Content, "text/csv")
+	require.Contains(t, up.RequestBody.Content, "application/x-ndjson")
+	require.Contains(t, up.Responses, "409")
+	require.Contains(t, parsed.Scopes, string(campaign.ScopeCampaignsWrite))
+
+	check := func(method, path, ct, body string, want int) []byte {
+		t.Helper()
+		req, err := http.NewRequest(method, b.srv.URL+"/api"+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("X-API-Key", b.keyA)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		raw, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, want, res.StatusCode, "%s %s: %s", method, path, raw)
+		res.Body = io.NopCloser(bytes.NewReader(raw))
+		vreq, err := http.NewRequest(method, "/api"+path, strings.NewReader(body))
+		require.NoError(t, err)
+		vreq.Header = req.Header
+		if ok, errs := v.ValidateHttpResponse(vreq, res); !ok {
+			for _, e := range errs {
+				t.Errorf("%s %s (%d) does not match the document: %s: %s (%s)", method, path, res.StatusCode, e.Message, e.Reason, raw)
+				for _, se := range e.SchemaValidationErrors {
+					t.Errorf("  at %s: %s", se.FieldPath, se.Reason)
+				}
+			}
+		}
+		return raw
+	}
+	raw := check("POST", "/campaigns/create", "application/json",
+		`{"name":"Doc","template":"Hi {{name}}","recipients":["+15550005001",{"phone":"+15550005002","variables":{"name":"Hana"}}]}`, 201)
+	var c campaign.CreateResult
+	require.NoError(t, json.Unmarshal(raw, &c))
+	id := c.ID
+	check("POST", "/campaigns/"+id+"/recipients", "text/csv", "phone,name\n+15550005003,Reem\nbad,x\n", 200)
+	check("POST", "/campaigns/"+id+"/recipients", "text/csv", "phone,name\n+1555,\"x\n", 400)
+	check("PATCH", "/campaigns/"+id, "application/json", `{"pacing":{"unpaced":true}}`, 200)
+	check("PATCH", "/campaigns/"+id, "application/json", `{"time_zone":"Nowhere/Else"}`, 422)
+	for _, p := range []string{"", "/status", "/preview?n=3", "/report", "/transitions", "/recipients?limit=2"} {
+		check("GET", "/campaigns/"+id+p, "", "", 200)
+	}
+	check("GET", "/campaigns?limit=1", "", "", 200)
+	check("GET", "/campaigns/cmp_missing/status", "", "", 404)
+	check("POST", "/campaigns/"+id+"/resume", "", "", 409)
+	check("POST", "/campaigns/"+id+"/execute", "", "", 200)
+	waitFor(t, func() bool {
+		st, err := b.svc.Status(context.Background(), id)
+		require.NoError(t, err)
+		return st.State == campaign.StateCompleted
+	})
+	check("POST", "/campaigns/"+id+"/cancel", "application/json", `{"reason":"late"}`, 409)
+	check("GET", "/campaigns/"+id+"/report", "", "", 200)
+	check("GET", "/campaigns/"+id+"/export.csv", "", "", 200)
+	check("DELETE", "/campaigns/"+id, "", "", 204)
 }
