@@ -42,7 +42,13 @@ const maxUpload = 4 << 10
 
 // setupREST serves the campaign routes (with the built-in ones) of a Core
 // with sessions "main" and "side".
-func setupREST(t *testing.T, kind dbtest.Kind) *restBundle {
+func setupREST(t testing.TB, kind dbtest.Kind) *restBundle {
+	t.Helper()
+	return setupRESTWith(t, kind, maxUpload)
+}
+
+// setupRESTWith is setupREST with another upload cap.
+func setupRESTWith(t testing.TB, kind dbtest.Kind, upload int64) *restBundle {
 	t.Helper()
 	b := &restBundle{testBundle: setup(t, kind, &setupOpts{sessions: []string{"main", "side"}})}
 	ctx := context.Background()
@@ -61,7 +67,7 @@ func setupREST(t *testing.T, kind dbtest.Kind) *restBundle {
 	// The rate limit is off, as in transport/rest's own matrix: the tenant
 	// matrix takes many timing samples with the intruder's key.
 	h, err := rest.NewHandler(b.core, &rest.HandlerOpts{Keys: keys, Logger: slogtest.New(t), RateLimit: -1,
-		Groups: []rest.RouteGroup{b.svc.Routes(&campaign.RoutesOpts{DefaultSession: "main", MaxUploadBytes: maxUpload,
+		Groups: []rest.RouteGroup{b.svc.Routes(&campaign.RoutesOpts{DefaultSession: "main", MaxUploadBytes: upload,
 			SpoolDir: t.TempDir()})}})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -72,7 +78,7 @@ func setupREST(t *testing.T, kind dbtest.Kind) *restBundle {
 }
 
 // call sends a JSON request (body nil: none) and decodes the answer into out.
-func (b *restBundle) call(t *testing.T, key, method, path string, body any, out any) int {
+func (b *restBundle) call(t testing.TB, key, method, path string, body any, out any) int {
 	t.Helper()
 	var raw []byte
 	ct := ""
@@ -90,7 +96,7 @@ func (b *restBundle) call(t *testing.T, key, method, path string, body any, out 
 }
 
 // send sends body with Content-Type ct; size -1 sends it chunked.
-func (b *restBundle) send(t *testing.T, key, method, path, ct string, body io.Reader, size int64) (int, []byte, http.Header) {
+func (b *restBundle) send(t testing.TB, key, method, path, ct string, body io.Reader, size int64) (int, []byte, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, b.srv.URL+"/api"+path, body)
 	require.NoError(t, err)
