@@ -351,16 +351,36 @@ func (s *Service) Update(ctx context.Context, id string, p *UpdateParams) (*Camp
 // Delete deletes a campaign that is a draft or has ended, with its
 // recipients and history. Errors: *StateError, ErrNotFound.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	return s.inTx(ctx, func(tx *sql.Tx, em *emitter) error {
-		r, err := s.db.lockCampaign(ctx, tx, s.core.Tenant(ctx), id)
-		if err != nil {
-			return err
-		}
+	tenant := s.core.Tenant(ctx)
+	deletable := func(r *row) error {
 		if r.c.State != StateDraft && !r.c.State.Final() {
 			return &StateError{Action: "delete", State: r.c.State}
 		}
-		for _, q := range []string{`DELETE FROM waqtor_campaign_recipients WHERE campaign_id = $1`,
-			`DELETE FROM waqtor_campaign_transitions WHERE campaign_id = $1`, `DELETE FROM waqtor_campaigns WHERE id = $1`} {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx, em *emitter) error {
+		// The recipients go first, then the campaign is locked: the order in
+		// which the follower locks them (a receipt moves a recipient, then its
+		// campaign's counts), so that the two never deadlock on PostgreSQL.
+		// The state is checked again under the lock; a refusal rolls back.
+		r, err := s.db.getCampaign(ctx, tx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if err := deletable(r); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM waqtor_campaign_recipients WHERE campaign_id = $1`, id); err != nil {
+			return dbErr(err)
+		}
+		if r, err = s.db.lockCampaign(ctx, tx, tenant, id); err != nil {
+			return err
+		}
+		if err := deletable(r); err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM waqtor_campaign_transitions WHERE campaign_id = $1`,
+			`DELETE FROM waqtor_campaigns WHERE id = $1`} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return dbErr(err)
 			}
