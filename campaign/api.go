@@ -353,6 +353,10 @@ func (s *Service) Update(ctx context.Context, id string, p *UpdateParams) (*Camp
 // recipients and history. Errors: *StateError, ErrNotFound.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	return s.inTx(ctx, func(tx *sql.Tx, em *emitter) error {
+		// The campaign's row first, then its recipients: the order of every
+		// transaction that writes both (the follower locks the campaigns of
+		// a batch before moving their recipients), so that none deadlocks
+		// with another on PostgreSQL.
 		r, err := s.db.lockCampaign(ctx, tx, s.core.Tenant(ctx), id)
 		if err != nil {
 			return err

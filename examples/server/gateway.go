@@ -19,6 +19,7 @@ import (
 
 	"github.com/waqtor/waqtor"
 	"github.com/waqtor/waqtor/auth"
+	"github.com/waqtor/waqtor/campaign"
 	"github.com/waqtor/waqtor/internal/component"
 	"github.com/waqtor/waqtor/plugins"
 	"github.com/waqtor/waqtor/sandbox"
@@ -71,6 +72,7 @@ func newGateway(o *options, s *seams, logger *slog.Logger) (*gateway, error) {
 		{"session", &sessionFeature{g: g}},
 		{"keys", &keysFeature{g: g}},
 		{"webhooks", &webhookFeature{g: g}},
+		{"campaigns", &campaignFeature{g: g}},
 		{"websocket", &hubFeature{g: g}},
 		{"http", &httpFeature{g: g}}, // last: it serves the routes of all the others
 	}
@@ -276,6 +278,28 @@ func (f *webhookFeature) Stop(ctx context.Context) error { return f.svc.Stop(ctx
 
 func (f *webhookFeature) RouteGroups() []rest.RouteGroup {
 	return []rest.RouteGroup{f.svc.Routes(nil)}
+}
+
+// campaignFeature runs bulk-messaging campaigns and serves their REST routes.
+type campaignFeature struct {
+	g   *gateway
+	svc *campaign.Service
+}
+
+func (f *campaignFeature) Start(ctx context.Context) (err error) {
+	g := f.g
+	f.svc, err = campaign.New(ctx, g.core, &campaign.Config{ClaimLease: g.o.campaignClaimLease, Logger: g.logger})
+	if err != nil {
+		return err
+	}
+	return f.svc.Start(ctx)
+}
+
+func (f *campaignFeature) Stop(ctx context.Context) error { return f.svc.Stop(ctx) }
+
+func (f *campaignFeature) RouteGroups() []rest.RouteGroup {
+	return []rest.RouteGroup{f.svc.Routes(&campaign.RoutesOpts{DefaultSession: f.g.o.session,
+		MaxUploadBytes: f.g.o.campaignMaxUpload})}
 }
 
 // hubFeature is the WebSocket hub.

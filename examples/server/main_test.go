@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waqtor/waqtor/campaign"
 	"github.com/waqtor/waqtor/internal/dbtest"
 )
 
@@ -66,13 +67,15 @@ func TestOptions(t *testing.T) {
 	require.Empty(t, o.webhookAllowCIDRs)
 	require.Nil(t, o.optOutKeywords, "nil: the Core's defaults")
 	require.Empty(t, o.optOutReply)
+	require.Equal(t, campaign.MaxUploadBytesDefault, o.campaignMaxUpload)
 
 	o, err = parse([]string{"-rate-limit", "5000"}, map[string]string{
 		"WAQTOR_RATE_LIMIT": "100", "WAQTOR_WEBHOOK_ALLOW_CIDRS": "127.0.0.0/8, ::1", "WAQTOR_MEDIA_ALLOW_CIDRS": "10.1.2.3/8",
 		"WAQTOR_WEBHOOK_ENCRYPTION_KEY": strings.Repeat("ab", 32), "WAQTOR_SANDBOX_PAIR_DELAY": "2m",
 		"WAQTOR_WS_COMPRESSION_THRESHOLD": "0", "WAQTOR_MAX_CONNS": "10", "WAQTOR_IDLE_TIMEOUT": "5s",
 		"WAQTOR_BODY_MIN_RATE": "100", "WAQTOR_BODY_GRACE": "1s", "WAQTOR_ALLOWED_ORIGINS": "a.example, b.example",
-		"WAQTOR_OPT_OUT_KEYWORDS": "basta, إلغاء", "WAQTOR_OPT_OUT_REPLY": "bye"})
+		"WAQTOR_OPT_OUT_KEYWORDS": "basta, إلغاء", "WAQTOR_OPT_OUT_REPLY": "bye",
+		"WAQTOR_CAMPAIGN_CLAIM_LEASE": "90s", "WAQTOR_CAMPAIGN_MAX_UPLOAD": "1048576"})
 	require.NoError(t, err)
 	require.Equal(t, 5000, o.rateLimit, "the flag beats the variable")
 	require.Equal(t, "[127.0.0.0/8 ::1/128]", fmt.Sprint(o.webhookAllowCIDRs))
@@ -91,6 +94,8 @@ func TestOptions(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, o.optOutKeywords)
 	require.Empty(t, o.optOutKeywords, "none: keyword opt-outs off")
+	require.Equal(t, 90*time.Second, o.campaignClaimLease)
+	require.Equal(t, int64(1<<20), o.campaignMaxUpload)
 
 	bad := map[string]struct {
 		args []string
@@ -108,6 +113,9 @@ func TestOptions(t *testing.T) {
 		"no idle limit":  {args: []string{"-idle-timeout", "0"}, want: "-idle-timeout"},
 		"negative delay": {args: []string{"-sandbox-pair-delay", "-1s"}, want: "-sandbox-pair-delay"},
 		"no keywords":    {env: map[string]string{"WAQTOR_OPT_OUT_KEYWORDS": " , "}, want: "WAQTOR_OPT_OUT_KEYWORDS"},
+		"negative lease": {args: []string{"-campaign-claim-lease", "-1s"}, want: "-campaign-claim-lease"},
+		"no upload":      {args: []string{"-campaign-max-upload", "0"}, want: "-campaign-max-upload"},
+		"int64 env":      {env: map[string]string{"WAQTOR_CAMPAIGN_MAX_UPLOAD": "1e9"}, want: "WAQTOR_CAMPAIGN_MAX_UPLOAD"},
 	}
 	for name, tt := range bad {
 		t.Run(name, func(t *testing.T) {

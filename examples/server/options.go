@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/waqtor/waqtor/campaign"
 )
 
 // Defaults of the server's flags.
@@ -46,6 +48,8 @@ type options struct {
 	apiKey               string
 	bodyGrace            time.Duration
 	bodyMinRate          int
+	campaignClaimLease   time.Duration
+	campaignMaxUpload    int64
 	db                   string
 	engine               string
 	idleTimeout          time.Duration
@@ -95,6 +99,17 @@ func (e *envFlags) int(p *int, name, env string, def int, usage string) {
 		def = n
 	}
 	e.fs.IntVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) int64(p *int64, name, env string, def int64, usage string) {
+	if v, ok := e.env(env); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s=%q: not a whole number", env, v))
+		}
+		def = n
+	}
+	e.fs.Int64Var(p, name, def, usage+" (env "+env+")")
 }
 
 func (e *envFlags) bool(p *bool, name, env string, usage string) {
@@ -222,6 +237,10 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		"how long a request body may take before -body-min-rate applies")
 	e.int(&o.bodyMinRate, "body-min-rate", "WAQTOR_BODY_MIN_RATE", bodyMinRateDefault,
 		"slowest request body accepted, in bytes/s after -body-grace (slower ones are cut); 0: no limit")
+	e.duration(&o.campaignClaimLease, "campaign-claim-lease", "WAQTOR_CAMPAIGN_CLAIM_LEASE", campaign.ClaimLeaseDefault,
+		"how long a campaign recipient being sent belongs to this process; after a crash it is sent again (same message ID) once this ran out")
+	e.int64(&o.campaignMaxUpload, "campaign-max-upload", "WAQTOR_CAMPAIGN_MAX_UPLOAD", campaign.MaxUploadBytesDefault,
+		"largest campaign recipient upload in bytes (413 beyond); it is spooled to a temporary file first")
 	e.string(&o.db, "db", "WAQTOR_DB", "waqtor-data/waqtor.db", "SQLite path or postgres:// URL")
 	e.string(&o.engine, "engine", "WAQTOR_ENGINE", "whatsapp", "WhatsApp engine: whatsapp, or sandbox for the simulated network (no phone, no internet)")
 	e.duration(&o.idleTimeout, "idle-timeout", "WAQTOR_IDLE_TIMEOUT", idleTimeoutDefault,
@@ -291,13 +310,16 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 			return nil, fmt.Errorf("%s %d: must not be negative", name, v)
 		}
 	}
+	if o.campaignMaxUpload <= 0 {
+		return nil, fmt.Errorf("-campaign-max-upload %d: must be positive (try %d)", o.campaignMaxUpload, campaign.MaxUploadBytesDefault)
+	}
 	if o.idleTimeout == 0 {
 		return nil, errors.New("-idle-timeout 0: idle connections would never close (try 1m)")
 	}
 	if o.maxConns == 0 {
 		return nil, errors.New("-max-conns 0: the server could accept no connection (try 4096)")
 	}
-	for name, d := range map[string]time.Duration{"-body-grace": o.bodyGrace, "-idle-timeout": o.idleTimeout,
+	for name, d := range map[string]time.Duration{"-body-grace": o.bodyGrace, "-campaign-claim-lease": o.campaignClaimLease, "-idle-timeout": o.idleTimeout,
 		"-sandbox-pair-delay": o.sandboxPairDelay} {
 		if d < 0 {
 			return nil, fmt.Errorf("%s %s: must not be negative", name, d)

@@ -95,6 +95,11 @@ type Route struct {
 	// Multipart is a value of a struct type describing a multipart/form-data
 	// body accepted as an alternative to Request; []byte fields are files.
 	Multipart any
+	// RequestTypes are the media types of a body the handler reads itself
+	// rather than as JSON ("text/csv", "application/x-ndjson"); each is
+	// documented as a body of that type, beside Request's
+	// application/json when Request is set too.
+	RequestTypes []string
 	// MaxBodyBytes caps the request body. Defaults to HandlerOpts.MaxBodyBytes.
 	MaxBodyBytes int64
 	// Response is a value of the JSON response body's type, or nil for a

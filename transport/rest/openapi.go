@@ -266,7 +266,7 @@ func (rt *Route) problemStatuses() []int {
 	if rt.Scope != ScopeNone {
 		set[http.StatusUnauthorized], set[http.StatusForbidden], set[http.StatusTooManyRequests] = true, true, true
 	}
-	if rt.Request != nil || rt.Multipart != nil {
+	if rt.Request != nil || rt.Multipart != nil || len(rt.RequestTypes) > 0 {
 		set[http.StatusBadRequest], set[http.StatusRequestEntityTooLarge] = true, true
 		set[http.StatusUnsupportedMediaType], set[http.StatusUnprocessableEntity] = true, true
 	}
@@ -374,8 +374,11 @@ func (h *handler) buildDocument() (map[string]any, error) {
 		if len(params) > 0 {
 			op["parameters"] = params
 		}
-		if rt.Request != nil || rt.Multipart != nil {
+		if rt.Request != nil || rt.Multipart != nil || len(rt.RequestTypes) > 0 {
 			content := map[string]any{}
+			for _, mt := range rt.RequestTypes {
+				content[mt] = map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": mt}}
+			}
 			if rt.Request != nil {
 				sch := s.schemaOf(reflect.TypeOf(rt.Request), false)
 				if ref, ok := sch["$ref"].(string); ok && rt.seedAliases != nil {
