@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -83,8 +86,9 @@ func newGateway(o *options, s *seams, logger *slog.Logger) (*gateway, error) {
 // sandbox engine. It creates the session on first start, before the Core
 // starts, so that connecting it is the session feature's job alone.
 type coreFeature struct {
-	g      *gateway
-	logged <-chan struct{} // closed once every event is logged, after Stop
+	g       *gateway
+	logged  <-chan struct{} // closed once every event is logged, after Stop
+	sendLog *os.File        // -sandbox-send-log, or nil
 }
 
 func (f *coreFeature) Start(ctx context.Context) error {
@@ -100,8 +104,15 @@ func (f *coreFeature) Start(ctx context.Context) error {
 		// The simulated network pairs every session by itself with a made-up
 		// number (after -sandbox-pair-delay), so the gateway can be tried
 		// without a phone.
-		g.network = sandbox.NewNetwork(&sandbox.Config{AutoPair: true, AutoPairDelay: g.o.sandboxPairDelay, AutoRead: true,
-			Logger: g.logger})
+		cfg := &sandbox.Config{AutoPair: true, AutoPairDelay: g.o.sandboxPairDelay, AutoRead: true, Logger: g.logger}
+		if g.o.sandboxSendLog != "" {
+			var err error
+			if f.sendLog, err = os.OpenFile(g.o.sandboxSendLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+				return fmt.Errorf("-sandbox-send-log: %w", err)
+			}
+			cfg.SendLogFunc = sendLogWriter(f.sendLog, g.logger)
+		}
+		g.network = sandbox.NewNetwork(cfg)
 		factory = g.network.Factory()
 	}
 	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: g.o.db, Engine: factory, Logger: g.logger, TenantSendLimit: g.o.tenantSendLimit,
@@ -134,7 +145,40 @@ func (f *coreFeature) closeNetwork(ctx context.Context) error {
 	if f.g.network == nil {
 		return nil
 	}
-	return f.g.network.Close(ctx)
+	err := f.g.network.Close(ctx)
+	if f.sendLog != nil {
+		err = errors.Join(err, f.sendLog.Close())
+	}
+	return err
+}
+
+// sendLogRecord is one line of -sandbox-send-log: a send the simulated
+// network was asked to make.
+type sendLogRecord struct {
+	Chat      string    `json:"chat"`
+	Duplicate bool      `json:"duplicate,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	ID        string    `json:"id"`
+	Session   string    `json:"session"`
+	Time      time.Time `json:"time"`
+}
+
+// sendLogWriter appends each send attempt to w as one JSON line, written
+// with one call so that a line survives the process being killed.
+func sendLogWriter(w io.Writer, logger *slog.Logger) func(sandbox.SendRecord) {
+	var mu sync.Mutex
+	return func(r sandbox.SendRecord) {
+		rec := sendLogRecord{Chat: r.Chat, Duplicate: r.Duplicate, ID: r.ID, Session: r.Session, Time: r.Time}
+		if r.Err != nil {
+			rec.Error = r.Err.Error()
+		}
+		b, _ := json.Marshal(rec)
+		mu.Lock()
+		defer mu.Unlock()
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			logger.Warn("Cannot write the sandbox send log", slog.Any("error", err))
+		}
+	}
 }
 
 func (f *coreFeature) RouteGroups() []rest.RouteGroup {
@@ -288,7 +332,8 @@ type campaignFeature struct {
 
 func (f *campaignFeature) Start(ctx context.Context) (err error) {
 	g := f.g
-	f.svc, err = campaign.New(ctx, g.core, &campaign.Config{ClaimLease: g.o.campaignClaimLease, Logger: g.logger})
+	f.svc, err = campaign.New(ctx, g.core, &campaign.Config{ClaimLease: g.o.campaignClaimLease, Logger: g.logger,
+		NodeID: g.o.nodeID})
 	if err != nil {
 		return err
 	}

@@ -90,12 +90,12 @@ func TestOptions(t *testing.T) {
 	require.Equal(t, []string{"a.example", "b.example"}, o.allowedOrigins)
 	require.Equal(t, []string{"basta", "إلغاء"}, o.optOutKeywords)
 	require.Equal(t, "bye", o.optOutReply)
+	require.Equal(t, 90*time.Second, o.campaignClaimLease)
+	require.Equal(t, int64(1<<20), o.campaignMaxUpload)
 	o, err = parse([]string{"-opt-out-keywords", "none"}, nil)
 	require.NoError(t, err)
 	require.NotNil(t, o.optOutKeywords)
 	require.Empty(t, o.optOutKeywords, "none: keyword opt-outs off")
-	require.Equal(t, 90*time.Second, o.campaignClaimLease)
-	require.Equal(t, int64(1<<20), o.campaignMaxUpload)
 
 	bad := map[string]struct {
 		args []string
@@ -113,6 +113,7 @@ func TestOptions(t *testing.T) {
 		"no idle limit":  {args: []string{"-idle-timeout", "0"}, want: "-idle-timeout"},
 		"negative delay": {args: []string{"-sandbox-pair-delay", "-1s"}, want: "-sandbox-pair-delay"},
 		"no keywords":    {env: map[string]string{"WAQTOR_OPT_OUT_KEYWORDS": " , "}, want: "WAQTOR_OPT_OUT_KEYWORDS"},
+		"send log":       {args: []string{"-sandbox-send-log", "sends.jsonl"}, want: "-sandbox-send-log needs -engine sandbox"},
 		"negative lease": {args: []string{"-campaign-claim-lease", "-1s"}, want: "-campaign-claim-lease"},
 		"no upload":      {args: []string{"-campaign-max-upload", "0"}, want: "-campaign-max-upload"},
 		"int64 env":      {env: map[string]string{"WAQTOR_CAMPAIGN_MAX_UPLOAD": "1e9"}, want: "WAQTOR_CAMPAIGN_MAX_UPLOAD"},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,9 @@ type options struct {
 	optOutReply          string
 	plugins              *pluginPaths
 	rateLimit            int
+	nodeID               string
 	sandboxPairDelay     time.Duration
+	sandboxSendLog       string
 	session              string
 	tenantSendLimit      int
 	trustedProxies       []netip.Prefix
@@ -272,6 +275,10 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	e.int(&o.rateLimit, "rate-limit", "WAQTOR_RATE_LIMIT", 600, "REST requests per minute per API key (429 beyond); 0: no limit")
 	e.duration(&o.sandboxPairDelay, "sandbox-pair-delay", "WAQTOR_SANDBOX_PAIR_DELAY", 0,
 		"-engine sandbox: how long a new session shows its QR code before it pairs by itself (0: at once; try 2m to scan /api/session/qr.png)")
+	e.string(&o.sandboxSendLog, "sandbox-send-log", "WAQTOR_SANDBOX_SEND_LOG", "",
+		"-engine sandbox: append every send the simulated network is asked to make to this file, one JSON line each (to audit that nothing is sent twice)")
+	e.string(&o.nodeID, "node-id", "WAQTOR_NODE_ID", "",
+		"this process's name in campaign claims; a restart with the same name resends its interrupted sends at once instead of after -campaign-claim-lease (default: the host name; give each process on one host its own)")
 	e.string(&o.session, "session", "WAQTOR_SESSION", "default", "session created on first start")
 	e.int(&o.tenantSendLimit, "tenant-send-limit", "WAQTOR_TENANT_SEND_LIMIT", 0,
 		"messages one tenant may send per minute over all its sessions (429 beyond); 0: no limit")
@@ -309,6 +316,14 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		if v < 0 {
 			return nil, fmt.Errorf("%s %d: must not be negative", name, v)
 		}
+	}
+	if o.nodeID == "" {
+		if o.nodeID, _ = os.Hostname(); o.nodeID == "" {
+			o.nodeID = "waqtor"
+		}
+	}
+	if o.sandboxSendLog != "" && o.engine != "sandbox" {
+		return nil, errors.New("-sandbox-send-log needs -engine sandbox")
 	}
 	if o.campaignMaxUpload <= 0 {
 		return nil, fmt.Errorf("-campaign-max-upload %d: must be positive (try %d)", o.campaignMaxUpload, campaign.MaxUploadBytesDefault)

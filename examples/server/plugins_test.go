@@ -21,6 +21,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(gatewayChildEnv) != "" {
+		os.Exit(gatewayChild())
+	}
 	code := m.Run()
 	plugintest.Cleanup()
 	os.Exit(code)
