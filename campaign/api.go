@@ -128,7 +128,9 @@ func (s *Service) Create(ctx context.Context, p *CreateParams) (*Campaign, *AddR
 	if err != nil {
 		return nil, nil, err
 	}
-	c.Counts = waqtor.CampaignCounts{Total: res.Total, Pending: res.Added, Skipped: res.Duplicates + res.Invalid}
+	if r, err := s.db.getCampaign(ctx, s.db.sql, tenant, c.ID); err == nil {
+		c = &r.c // with its counts
+	}
 	s.logger.InfoContext(ctx, "Campaign created", slog.String("campaign_id", c.ID), slog.String("tenant", tenant))
 	return c, res, nil
 }

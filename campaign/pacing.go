@@ -106,59 +106,59 @@ const (
 type Pacing struct {
 	// BatchPause is how long a sender rests after every BatchSize sends.
 	// Defaults to BatchPauseDefault (5 min).
-	BatchPause Duration `json:"batch_pause"`
+	BatchPause Duration `json:"batch_pause,omitzero"`
 	// BatchSize is how many sends make a batch. A sender that was idle for at
 	// least BatchPause (quiet hours, the night after its daily cap, a paused
 	// campaign) starts a new batch. Defaults to BatchSizeDefault (50).
-	BatchSize int `json:"batch_size"`
+	BatchSize int `json:"batch_size,omitzero"`
 	// DailyCap is how many messages one sender session sends per calendar day
 	// in the pacing location (the campaign's zone); the count resets at
 	// local midnight. Defaults to DailyCapDefault (200).
-	DailyCap int `json:"daily_cap"`
+	DailyCap int `json:"daily_cap,omitzero"`
 	// FailureWindow is how many of a sender's latest sends the failure rate
 	// is measured over (see [FailureWindow]). Defaults to
 	// FailureWindowDefault (20).
-	FailureWindow int `json:"failure_window"`
+	FailureWindow int `json:"failure_window,omitzero"`
 	// MaxFailureRate is the share of failures among the last FailureWindow
 	// sends above which the campaign pauses itself: with the defaults, the
 	// 11th failure among 20 sends. 1 never pauses; zero means the default,
 	// so to pause at the first failure use a small rate such as 0.01.
 	// Defaults to MaxFailureRateDefault (0.5).
-	MaxFailureRate float64 `json:"max_failure_rate"`
+	MaxFailureRate float64 `json:"max_failure_rate,omitzero"`
 	// MaxInterval is the longest gap after a send: each gap is drawn
 	// uniformly from [MinInterval, MaxInterval] so that sends do not tick
 	// like a machine. At most MaxIntervalLimit (24 h). Defaults to
 	// MaxIntervalDefault (9 s), or to MinInterval when that is longer.
-	MaxInterval Duration `json:"max_interval"`
+	MaxInterval Duration `json:"max_interval,omitzero"`
 	// MinInterval is the shortest gap after a send. At least
 	// MinIntervalFloor (1 s) unless Unpaced. Defaults to MinIntervalDefault
 	// (4 s), or to MaxInterval when that is shorter.
-	MinInterval Duration `json:"min_interval"`
+	MinInterval Duration `json:"min_interval,omitzero"`
 	// QuietHours is a time of day when nothing is sent. Defaults to none.
-	QuietHours QuietHours `json:"quiet_hours"`
+	QuietHours QuietHours `json:"quiet_hours,omitzero"`
 	// ResumeAfterBan lets a campaign go on with its other sender sessions
 	// when one of them is banned. By default the whole campaign pauses: a
 	// ban often means the content or the pace is being flagged, and the
 	// other numbers would be next. Defaults to false.
-	ResumeAfterBan bool `json:"resume_after_ban"`
+	ResumeAfterBan bool `json:"resume_after_ban,omitzero"`
 	// Typing shows "typing…" to the recipient for a moment (see TypingMin
 	// and TypingMax) before each message, as a person would. Defaults to
 	// false.
-	Typing bool `json:"typing"`
+	Typing bool `json:"typing,omitzero"`
 	// TypingMax is the longest "typing…", at most TypingLimit (1 min).
 	// Defaults to TypingMaxDefault (3 s), or to TypingMin when that is
 	// longer.
-	TypingMax Duration `json:"typing_max"`
+	TypingMax Duration `json:"typing_max,omitzero"`
 	// TypingMin is the shortest "typing…". Defaults to TypingMinDefault
 	// (1 s), or to TypingMax when that is shorter.
-	TypingMin Duration `json:"typing_min"`
+	TypingMin Duration `json:"typing_min,omitzero"`
 	// Unpaced turns pacing off: no gaps, no typing, no daily cap or warm-up,
 	// no batch pauses and no quiet hours; only the failure rate still pauses
 	// the campaign. It is for tests and benchmarks against a sandbox: a real
 	// WhatsApp account that sends unpaced will be banned. Defaults to false.
-	Unpaced bool `json:"unpaced"`
+	Unpaced bool `json:"unpaced,omitzero"`
 	// WarmUp ramps up the daily cap of young numbers. Defaults to no warm-up.
-	WarmUp WarmUp `json:"warm_up"`
+	WarmUp WarmUp `json:"warm_up,omitzero"`
 }
 
 // WarmUp ramps a sender's daily cap up linearly, from StartCap on the first
@@ -173,11 +173,11 @@ type Pacing struct {
 type WarmUp struct {
 	// Days is how many days the ramp lasts, at most WarmUpDaysLimit (365).
 	// Zero turns warm-up off. Defaults to 0.
-	Days int `json:"days"`
+	Days int `json:"days,omitzero"`
 	// StartCap is the daily cap on the sender's first day, at most DailyCap.
 	// Defaults to WarmUpStartCapDefault (20), or DailyCap when that is
 	// lower.
-	StartCap int `json:"start_cap"`
+	StartCap int `json:"start_cap,omitzero"`
 }
 
 // QuietHours is a time of day when nothing is sent, from Start until End on
@@ -185,13 +185,13 @@ type WarmUp struct {
 // to 9 am. Both empty means no quiet hours.
 type QuietHours struct {
 	// End is when sending may resume, "HH:MM".
-	End string `json:"end"`
+	End string `json:"end,omitzero"`
 	// Start is when quiet hours begin, "HH:MM".
-	Start string `json:"start"`
+	Start string `json:"start,omitzero"`
 	// Zone is whose clock reads the hours: QuietZoneCampaign (the
 	// campaign's time zone) or QuietZoneRecipient (each recipient's, see
 	// [RecipientZone]). Defaults to QuietZoneCampaign.
-	Zone string `json:"zone"`
+	Zone string `json:"zone,omitzero"`
 }
 
 // SenderState is the pacing state of one sender session in one campaign. The

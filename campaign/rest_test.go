@@ -398,6 +398,9 @@ func TestRESTTenantMatrix(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.network.Phone("+15550004002").SendText(ctx, sess.Info.JID, "hello")
 	require.NoError(t, err)
+	_, err = b.core.SetConsent(ctx, &waqtor.ConsentChange{Contact: "+15550004002", Scope: waqtor.ConsentMarketing,
+		Status: waqtor.ConsentOptedIn})
+	require.NoError(t, err)
 	var msgID string
 	waitFor(t, func() bool {
 		res, err := b.core.Messages(ctx, &waqtor.MessageListParams{Session: "main", Chat: "+15550004002"})
@@ -411,7 +414,8 @@ func TestRESTTenantMatrix(t *testing.T) {
 		IntruderKey:   b.keyB,
 		NoScopeKey:    b.keyNone,
 		TimingSamples: 9,
-		Objects:       map[string]string{"campaign": created.ID, "session": "main", "message": msgID, "key": b.keyAID},
+		Objects: map[string]string{"campaign": created.ID, "session": "main", "message": msgID, "key": b.keyAID,
+			"contact": "+15550004002"},
 		Snapshot: func(t *testing.T) string {
 			res, err := b.svc.List(ctx, nil)
 			require.NoError(t, err)
