@@ -55,20 +55,26 @@ const followBatch = 500
 // followLinger is how long the follower waits for more events after a small
 // batch: receipts and sends come in bursts, and one transaction for a burst
 // costs the database far less than one per event. Counts lag by at most this.
-const followLinger = 5 * time.Millisecond
+const followLinger = 20 * time.Millisecond
 
-// linger adds the events that arrive within followLinger to a small batch.
+// linger adds the events that arrive within followLinger to a small batch:
+// it waits that long, then reads what came meanwhile in one read.
 func (s *Service) linger(ctx context.Context, cur *waqtor.Cursor, evs []waqtor.Event) []waqtor.Event {
 	if len(evs) >= followBatch/2 {
 		return evs
 	}
-	lctx, cancel := context.WithTimeout(ctx, followLinger)
+	t := time.NewTimer(followLinger)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+		return evs
+	}
+	// Next waits for an event when there is none: a deadline that has
+	// almost passed makes it return what is there.
+	rctx, cancel := context.WithTimeout(ctx, time.Millisecond)
 	defer cancel()
-	for len(evs) < followBatch {
-		more, err := cur.Next(lctx, followBatch-len(evs))
-		if err != nil {
-			break
-		}
+	if more, err := cur.Next(rctx, followBatch-len(evs)); err == nil {
 		evs = append(evs, more...)
 	}
 	return evs

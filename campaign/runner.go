@@ -365,7 +365,7 @@ func (s *Service) claim(ctx context.Context, c *Campaign, snd *sender) ([]*claim
 }
 
 // unpacedClaim is how many recipients an unpaced sender claims at once.
-const unpacedClaim = 16
+const unpacedClaim = 64
 
 // compiled returns a campaign's parsed content, cached while the campaign
 // is unchanged.
@@ -403,9 +403,9 @@ func (s *Service) pick(ctx context.Context, tx *sql.Tx, id, session string, p *P
 		args []any
 	}{
 		{`SELECT ` + recipientCols + ` FROM waqtor_campaign_recipients WHERE campaign_id = $1 AND state = 'sending'
-			AND session_id = $2 AND claim_until < $3 ORDER BY seq LIMIT $4`, []any{id, session, micros(now), claimCandidates}},
+			AND session_id = $2 AND claim_until < $3 ORDER BY seq LIMIT $4`, []any{id, session, micros(now), max(limit, claimCandidates)}},
 		{`SELECT ` + recipientCols + ` FROM waqtor_campaign_recipients WHERE campaign_id = $1 AND state = 'pending'
-			ORDER BY seq LIMIT $2`, []any{id, claimCandidates}},
+			ORDER BY seq LIMIT $2`, []any{id, max(limit, claimCandidates)}},
 	} {
 		rows, err := tx.QueryContext(ctx, q.sql, q.args...)
 		if err != nil {
