@@ -295,13 +295,16 @@ func TestCampaignCrashAnywhere(t *testing.T) {
 	// messages a second: this takes up to three minutes per database, the
 	// two in parallel. The nightly tier's 1,000 kills need a -timeout of an
 	// hour.
-	kills, n := 50, 2000
+	kills := 50
 	if os.Getenv("WAQTOR_NIGHTLY") != "" {
 		kills = 1000
 	}
 	if v, err := strconv.Atoi(os.Getenv("WAQTOR_CAMPAIGN_KILLS")); err == nil {
 		kills = v
 	}
+	// At least 5 recipients a kill, so that every kill lands mid-campaign
+	// (each life sends a few before it dies).
+	n := max(2000, 5*kills)
 	if v, err := strconv.Atoi(os.Getenv("WAQTOR_CAMPAIGN_RECIPIENTS")); err == nil {
 		n = v
 	}
@@ -368,7 +371,7 @@ func crashCampaign(t *testing.T, kind dbtest.Kind, kills, n int) {
 		// has sent a few more: so that the kills stay spread over the
 		// campaign however fast it sends.
 		for deadline := time.Now().Add(time.Duration(5+rand.IntN(76)) * time.Millisecond); time.Now().Before(deadline) &&
-			progress.count(t) < limit+5; {
+			progress.count(t) < limit+2; {
 			time.Sleep(time.Millisecond)
 		}
 		require.NoError(t, l.cmd.Process.Signal(syscall.SIGKILL))
