@@ -143,6 +143,9 @@ func runCrashChild() error {
 			}
 		},
 	})
+	// A millisecond per send: unpaced sends are otherwise so fast that a
+	// life could finish the campaign before the parent kills it.
+	network.SetSendLatency(crashSession, time.Millisecond)
 	core, err := waqtor.NewCore(ctx, &waqtor.Config{Database: dsn, Engine: network.Factory(), Logger: logger,
 		RetryInterval: 20 * time.Millisecond, SendTimeout: time.Second, MaxSendAttempts: 1000})
 	if err != nil {
