@@ -120,13 +120,9 @@ func runCrashChild() error {
 	var logMu sync.Mutex
 	var firstSend sync.Once
 	network := sandbox.NewNetwork(&sandbox.Config{
-		// Delivered receipts come 100 ms after a send. The sandbox writes a
-		// send's record (SendLogFunc) just after it delivered the message; a
-		// receipt that raced ahead of that write could let the Core record
-		// the message as delivered, and a kill land, before the record is
-		// written: a message sent once that the log would not show. Under
-		// the nightly tier's 1,000 kills a 1 ms latency did that once.
-		AutoPair: true, ConnectLatency: -1, DeliverLatency: 100 * time.Millisecond, Logger: logger,
+		// Receipts wait until SendLogFunc has a send's record, so none can
+		// reach the Core (and be committed before a kill) ahead of the record.
+		AutoPair: true, ConnectLatency: -1, DeliverLatency: time.Millisecond, Logger: logger,
 		SendLogFunc: func(r sandbox.SendRecord) {
 			rec := sendRecord{Chat: r.Chat, Duplicate: r.Duplicate, ID: r.ID, Life: life, Session: r.Session, Time: r.Time}
 			if r.Err != nil {

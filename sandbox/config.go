@@ -118,7 +118,9 @@ type Config struct {
 	// SendLogFunc, when set, is called with every record appended to
 	// [Network.SendLog], synchronously and outside the network's lock, for
 	// example to append it to a file a crash test reads after killing the
-	// process. Defaults to nil.
+	// process. A sent message's receipts wait until it returns, so the
+	// session learns nothing of the message (not even that it was delivered)
+	// before its record is logged. Defaults to nil.
 	SendLogFunc func(SendRecord)
 
 	// WaitTimeout bounds [Phone.RequireReceived] and [Phone.RequireText]. Zero or

@@ -370,8 +370,9 @@ func (c *conn) Send(ctx context.Context, msg *waqtor.OutboundMessage) (*waqtor.S
 
 	n.mu.Lock()
 	var res *waqtor.SendResult
+	var e *envelope
 	if err == nil {
-		res, err = c.sendLocked(chat, msg, &rec)
+		res, e, err = c.sendLocked(chat, msg, &rec)
 	}
 	rec.Time = n.cfg.NowFunc()
 	rec.Err = err
@@ -379,6 +380,11 @@ func (c *conn) Send(ctx context.Context, msg *waqtor.OutboundMessage) (*waqtor.S
 	n.mu.Unlock()
 	if f := n.cfg.SendLogFunc; f != nil {
 		f(rec)
+		if e != nil {
+			n.mu.Lock()
+			n.loggedLocked(e)
+			n.mu.Unlock()
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -399,31 +405,36 @@ func (c *conn) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (c *conn) sendLocked(chat string, msg *waqtor.OutboundMessage, rec *SendRecord) (*waqtor.SendResult, error) {
+// sendLocked delivers a message and returns its envelope (nil for a resend
+// of an ID already sent). With Config.SendLogFunc set, the message's receipts
+// wait until Send has logged its record, so that nothing the Core learns of
+// the message can come before the record.
+func (c *conn) sendLocked(chat string, msg *waqtor.OutboundMessage, rec *SendRecord) (*waqtor.SendResult, *envelope, error) {
 	n, d := c.n, c.d
 	if err := c.readyErrLocked(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if d.failCount > 0 {
 		d.failCount--
-		return nil, fmt.Errorf("sandbox: send %s: %w", msg.ID, d.failErr)
+		return nil, nil, fmt.Errorf("sandbox: send %s: %w", msg.ID, d.failErr)
 	}
 	if t, ok := d.sent[msg.ID]; ok {
 		rec.Duplicate = true
-		return &waqtor.SendResult{Time: t}, nil
+		return &waqtor.SendResult{Time: t}, nil, nil
 	}
 	to, g, err := n.resolveLocked(chat)
 	if err != nil {
-		return nil, waqtor.Permanent(fmt.Errorf("sandbox: send %s: %w", msg.ID, err))
+		return nil, nil, waqtor.Permanent(fmt.Errorf("sandbox: send %s: %w", msg.ID, err))
 	}
 	if g != nil && !slices.Contains(g.members, d.account) {
-		return nil, waqtor.Permanent(fmt.Errorf("sandbox: send %s to %s: %w", msg.ID, chat, ErrNotParticipant))
+		return nil, nil, waqtor.Permanent(fmt.Errorf("sandbox: send %s to %s: %w", msg.ID, chat, ErrNotParticipant))
 	}
 	now := n.cfg.NowFunc()
 	e := n.newEnvelopeLocked(msg.ID, d.account, d, to, g, msg.Content, now)
+	e.unlogged = n.cfg.SendLogFunc != nil
 	n.deliverLocked(e)
 	d.sent[msg.ID] = now
-	return &waqtor.SendResult{Time: now}, nil
+	return &waqtor.SendResult{Time: now}, e, nil
 }
 
 // CheckNumbers reports which numbers are on WhatsApp: numbers with a Phone, and

@@ -23,6 +23,10 @@ type envelope struct {
 	time        time.Time
 	to          *Phone         // the recipient in one-to-one chats
 	wire        waqtor.Content // as sessions receive it (media with Ref, without Data)
+	// unlogged holds the message's receipts back until Config.SendLogFunc
+	// has its send record (see conn.Send): afterLog runs then.
+	unlogged bool
+	afterLog []func()
 }
 
 // newEnvelopeLocked builds an envelope and indexes it for MarkRead.
@@ -133,6 +137,10 @@ func (e *envelope) matchesChat(reader *Phone, chat, sender string) bool {
 // online.
 func (n *Network) scheduleDeliveredLocked(p *Phone, e *envelope) {
 	n.afterLocked(n.cfg.DeliverLatency, func() {
+		if e.unlogged {
+			n.scheduleDeliveredAfterLogLocked(p, e)
+			return
+		}
 		if !p.online {
 			p.undelivered = append(p.undelivered, e)
 			return
@@ -142,6 +150,21 @@ func (n *Network) scheduleDeliveredLocked(p *Phone, e *envelope) {
 			n.scheduleReadLocked(p, e)
 		}
 	})
+}
+
+// scheduleDeliveredAfterLogLocked delivers the receipt once the send's record
+// is logged.
+func (n *Network) scheduleDeliveredAfterLogLocked(p *Phone, e *envelope) {
+	e.afterLog = append(e.afterLog, func() { n.scheduleDeliveredLocked(p, e) })
+}
+
+// loggedLocked releases the receipts held while a send's record was logged.
+func (n *Network) loggedLocked(e *envelope) {
+	e.unlogged = false
+	for _, f := range e.afterLog {
+		f()
+	}
+	e.afterLog = nil
 }
 
 func (n *Network) scheduleReadLocked(p *Phone, e *envelope) {

@@ -498,3 +498,35 @@ func TestPlayed(t *testing.T) {
 	}
 	require.Equal(t, []waqtor.ReceiptType{waqtor.ReceiptDelivered, waqtor.ReceiptRead, waqtor.ReceiptPlayed}, types)
 }
+
+// TestReceiptsWaitForSendLog: a sent message's delivered receipt reaches the
+// session only after Config.SendLogFunc returned for its send, so that a
+// process killed while logging never has a receipt for a send its log lacks.
+func TestReceiptsWaitForSendLog(t *testing.T) {
+	t.Parallel()
+	logged, release := make(chan struct{}), make(chan struct{})
+	cfg := fastConfig()
+	cfg.DeliverLatency = 0
+	cfg.SendLogFunc = func(SendRecord) {
+		close(logged)
+		<-release
+	}
+	b := setupReady(t, cfg)
+	alice := b.n.Phone("+201001234567")
+	sent := make(chan error, 1)
+	go func() {
+		_, err := b.conn.Send(t.Context(), &waqtor.OutboundMessage{ID: "3EB0BBBB", Chat: "201001234567@s.whatsapp.net",
+			Content: &waqtor.Text{Body: "hello"}})
+		sent <- err
+	}()
+	<-logged
+	alice.RequireText(t, "hello") // delivered to the phone already
+	// With no latency, a receipt not held back would reach the session at
+	// once; 100 ms without one shows it is held.
+	time.Sleep(100 * time.Millisecond)
+	require.Empty(t, b.h.receipts(), "a receipt came before the send was logged")
+	close(release)
+	require.NoError(t, <-sent)
+	rs := b.h.waitReceipts(t, 1)
+	require.Equal(t, []string{"3EB0BBBB"}, rs[0].IDs)
+}
