@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/internal/store"
 )
 
 // Limits of campaign input.
@@ -103,7 +104,7 @@ func (s *Service) Create(ctx context.Context, p *CreateParams) (*Campaign, *AddR
 	}
 	now := s.now()
 	tenant := s.core.Tenant(ctx)
-	c := &Campaign{ID: newID(now), Tenant: tenant, Name: strings.TrimSpace(p.Name), State: StateDraft,
+	c := &Campaign{ID: store.NewID("cmp_", now), Tenant: tenant, Name: strings.TrimSpace(p.Name), State: StateDraft,
 		StateReason: "created", Sessions: p.Sessions, Content: p.Content, Variables: p.Variables,
 		TimeZone: p.TimeZone, ScheduleAt: p.ScheduleAt, CheckNumbers: p.CheckNumbers, CreatedAt: now, UpdatedAt: now}
 	if p.Pacing != nil {
@@ -185,7 +186,7 @@ func (s *Service) validate(ctx context.Context, c *Campaign, now time.Time) (*co
 	if c.TimeZone == "" {
 		c.TimeZone = "UTC"
 	}
-	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "Local" {
+	if _, ok := loadZone(c.TimeZone); !ok {
 		return nil, fieldErr("time_zone", "%q is not an IANA time zone", c.TimeZone)
 	}
 	if !c.ScheduleAt.IsZero() {

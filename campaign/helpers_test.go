@@ -3,7 +3,6 @@ package campaign_test
 import (
 	"context"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
@@ -120,11 +119,6 @@ func (b *testBundle) waitState(t testing.TB, id string, want campaign.State) *ca
 				for _, r := range l.Recipients {
 					t.Logf("%s recipient %+v", st, *r)
 				}
-			}
-			if os.Getenv("CAMPAIGN_TEST_STACKS") != "" {
-				buf := make([]byte, 1<<22)
-				n := runtime.Stack(buf, true)
-				_ = os.WriteFile(os.Getenv("CAMPAIGN_TEST_STACKS"), buf[:n], 0o644)
 			}
 			t.Fatalf("campaign %s is %s (%s), not %s; counts %+v", id, c.State, c.StateReason, want, c.Counts)
 		}

@@ -228,3 +228,12 @@ type Transition struct {
 	// To is the state after.
 	To State `json:"to"`
 }
+
+// location returns the campaign's time zone (UTC when it cannot be loaded,
+// which validation prevents), from a cache: loading a zone parses its data.
+func (c *Campaign) location() *time.Location {
+	if loc, ok := loadZone(c.TimeZone); ok {
+		return loc
+	}
+	return time.UTC
+}

@@ -63,10 +63,7 @@ func (s *Service) Preview(ctx context.Context, id string, n int) ([]PreviewItem,
 	if err != nil {
 		return nil, err
 	}
-	loc, err := time.LoadLocation(c.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := c.location()
 	var rows []*recipientRow
 	for _, q := range []string{`state = 'pending'`, `state <> 'pending'`} {
 		if len(rows) == n {

@@ -254,10 +254,7 @@ const claimCandidates = 32
 // quiet hours or an empty queue hold the campaign back.
 func (s *Service) claim(ctx context.Context, c *Campaign, snd *sender) ([]*claimed, time.Duration, error) {
 	p := c.Pacing.WithDefaults()
-	loc, err := time.LoadLocation(c.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := c.location()
 	now := s.now()
 	limit := 1
 	if p.Unpaced {

@@ -2,11 +2,8 @@ package campaign
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,16 +32,6 @@ type db struct {
 }
 
 type querier = store.Querier
-
-var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
-
-// newID returns "cmp_" and 24 characters that sort by creation time.
-func newID(now time.Time) string {
-	var b [15]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMicro()))
-	_, _ = rand.Read(b[8:])
-	return "cmp_" + idEncoding.EncodeToString(b[:])
-}
 
 func micros(t time.Time) int64 {
 	if t.IsZero() {
@@ -314,15 +301,6 @@ func scanRecipient(sc interface{ Scan(...any) error }) (*recipientRow, error) {
 	r.SentAt, r.DeliveredAt, r.ReadAt = fromMicros(sent), fromMicros(delivered), fromMicros(read)
 	r.RepliedAt, r.UpdatedAt = fromMicros(replied), fromMicros(updat)
 	return &rr, nil
-}
-
-func (d *db) recipient(ctx context.Context, q querier, campaignID string, seq int64) (*recipientRow, error) {
-	rr, err := scanRecipient(q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM waqtor_campaign_recipients
-		WHERE campaign_id = $1 AND seq = $2`, campaignID, seq))
-	if isNoRows(err) {
-		return nil, fmt.Errorf("%w: recipient %d", ErrNotFound, seq)
-	}
-	return rr, err
 }
 
 // RecipientListParams selects recipients for Service.Recipients.

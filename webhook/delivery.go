@@ -273,7 +273,7 @@ func (s *Service) Test(ctx context.Context, tenant, endpointID string) (*Deliver
 		if err != nil {
 			return err
 		}
-		d = &Delivery{ID: newID("dlv_", now), EndpointID: endpointID, Tenant: tenant, EventID: e.ID, EventSeq: e.Seq,
+		d = &Delivery{ID: store.NewID("dlv_", now), EndpointID: endpointID, Tenant: tenant, EventID: e.ID, EventSeq: e.Seq,
 			Kind: e.Kind(), Payload: payload, State: StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
 		_, err = s.db.insertDeliveries(ctx, tx, []*Delivery{d}, nil, now)
 		return err

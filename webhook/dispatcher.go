@@ -116,7 +116,7 @@ func (s *Service) fanOut(ctx context.Context, evs []waqtor.Event, filters map[st
 						return err
 					}
 				}
-				d := &Delivery{ID: newID("dlv_", now), EndpointID: r.ep.ID, Tenant: m.Tenant, EventID: m.ID,
+				d := &Delivery{ID: store.NewID("dlv_", now), EndpointID: r.ep.ID, Tenant: m.Tenant, EventID: m.ID,
 					EventSeq: m.Seq, Kind: e.Kind(), Session: m.Session, Payload: payload, NextAttemptAt: now}
 				ds = append(ds, d)
 				w := workers[r.ep.ID]

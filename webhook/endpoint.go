@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/waqtor/waqtor"
 	"log/slog"
+
+	"github.com/waqtor/waqtor"
+	"github.com/waqtor/waqtor/internal/store"
 )
 
 // Endpoint is a URL that receives a tenant's events.
@@ -273,7 +275,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, p *EndpointParams) (*Endpo
 		return nil, err
 	}
 	now := s.now()
-	ep.ID = newID("ep_", now)
+	ep.ID = store.NewID("ep_", now)
 	ep.CreatedAt, ep.UpdatedAt = now, now
 	sealed, err := s.sealer.seal(ep.Secret)
 	if err != nil {

@@ -3,6 +3,7 @@ package webhook
 import (
 	"errors"
 	"fmt"
+
 	"github.com/waqtor/waqtor"
 )
 

@@ -2,10 +2,7 @@ package webhook
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,16 +26,6 @@ type querier = store.Querier
 
 func (d *db) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return d.st.InTx(ctx, fn)
-}
-
-var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
-
-// newID returns prefix and 24 characters that sort by creation time.
-func newID(prefix string, now time.Time) string {
-	var b [15]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMicro()))
-	_, _ = rand.Read(b[8:])
-	return prefix + idEncoding.EncodeToString(b[:])
 }
 
 func micros(t time.Time) int64      { return store.Micros(t) }
