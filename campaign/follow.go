@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/waqtor/waqtor"
@@ -190,6 +191,7 @@ func (s *Service) lockTargets(ctx context.Context, tx *sql.Tx, evs []waqtor.Even
 		return nil
 	}
 	ids := map[string]bool{}
+	var msgIDs []string
 	for _, e := range evs {
 		m := e.Meta()
 		var msgID string
@@ -220,20 +222,34 @@ func (s *Service) lockTargets(ctx context.Context, tx *sql.Tx, evs []waqtor.Even
 				}
 			}
 		}
-		if msgID == "" {
-			continue
+		if msgID != "" {
+			msgIDs = append(msgIDs, msgID)
 		}
-		var id, tenant, session string
-		var seq, sentAt int64
-		var from RecipientState
-		err := tx.QueryRowContext(ctx, qMessageRecipient, msgID).Scan(&id, &tenant, &seq, &from, &session, &sentAt)
-		if isNoRows(err) {
-			continue
+	}
+	// The campaigns of the batch's messages, in one query (the follower reads
+	// each recipient again once its campaign is locked).
+	for chunk := range slices.Chunk(msgIDs, 500) {
+		ph := make([]string, len(chunk))
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			ph[i], args[i] = "$"+itoa(i+1), id
 		}
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT campaign_id FROM waqtor_campaign_recipients
+			WHERE message_id IN (`+strings.Join(ph, ", ")+`) AND message_id <> ''`, args...)
 		if err != nil {
 			return err
 		}
-		ids[id] = true
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids[id] = true
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
 	}
 	sorted := make([]string, 0, len(ids))
 	for id := range ids {
